@@ -1,0 +1,83 @@
+"""Shared test fixtures: isolated user dirs, the real 7zarch-go registry, generated old registries."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+FIXTURE_0005 = DATA / "registry-0005.db"
+
+# The archives table as 7zarch-go created it before its migration system (0001 in effect).
+BASELINE_ARCHIVES = """
+CREATE TABLE archives (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT UNIQUE NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created TIMESTAMP NOT NULL,
+    checksum TEXT,
+    profile TEXT,
+    uploaded BOOLEAN DEFAULT FALSE,
+    destination TEXT,
+    uploaded_at TIMESTAMP,
+    metadata TEXT
+)
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own config/state/runtime dirs; nothing touches the real home."""
+    home = tmp_path_factory.mktemp("home")
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
+                     ("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_CACHE_HOME", "cache")):
+        (home / sub).mkdir(mode=0o700)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("ZARCH_CONFIG", "ZARCH_REGISTRY", "ZARCH_SOCKET", "ZARCH_LOG_LEVEL",
+                "ZARCH_DB_AUTOMIGRATE", "NOTIFY_SOCKET", "WATCHDOG_USEC", "STATE_DIRECTORY",
+                "RUNTIME_DIRECTORY"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def registry_0005(tmp_path: Path) -> Path:
+    """A private copy of the registry 7zarch-go itself wrote (schema 0005, rollback journal)."""
+    target = tmp_path / "reg" / "registry.db"
+    target.parent.mkdir()
+    shutil.copyfile(FIXTURE_0005, target)
+    return target
+
+
+def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> Path:
+    """An old registry: only the baseline archives table, no schema_migrations, `rows` archives."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(BASELINE_ARCHIVES)
+    conn.executemany(
+        "INSERT INTO archives (name, path, size, created, checksum, profile, uploaded,"
+        " destination, uploaded_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (f"archive-{i:06d}.7z", f"/data/archives/archive-{i:06d}.7z", 1000 + i * 7,
+             f"2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00", f"sha256:{i:064x}",
+             ("media", "documents", "balanced")[i % 3], i % 2, "s3" if i % 5 == 0 else None,
+             None, '{"n": %d}' % i if i % 4 == 0 else None)
+            for i in range(rows)
+        ),
+    )
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def baseline_registry(tmp_path: Path) -> Path:
+    return make_baseline_registry(tmp_path / "old" / "registry.db", rows=2000)

@@ -1,0 +1,114 @@
+"""Real `zarchd run` and `zarchctl` subprocesses for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+BIN = Path(sys.executable).parent
+
+
+def command(name: str) -> list[str]:
+    """The installed entry point when there is one (the real thing), else the module."""
+    script = BIN / name
+    if script.exists():
+        return [str(script)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    return [sys.executable, "-m", f"zarchd.cli.{name}"]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Daemon:
+    """One `zarchd run` on a tmp registry, with its own config file, socket and log."""
+
+    def __init__(self, root: Path, registry: Path, *, config: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.registry = registry
+        self.socket = root / "ctl.sock"
+        self.config = root / "zarchd.toml"
+        self.config.write_text(
+            f'[registry]\npath = "{registry}"\n[control]\nsocket = "{self.socket}"\n' + config)
+        self.log = root / "zarchd.log"
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait: bool = True) -> "Daemon":
+        self._logfh = open(self.log, "ab")
+        self.proc = subprocess.Popen(command("zarchd") + ["run", "--config", str(self.config)],
+                                     stdout=self._logfh, stderr=self._logfh, env=self.env)
+        if wait:
+            wait_for(self.ready, timeout=20, what=f"zarchd to answer ping (log: {self.log_text()})")
+        return self
+
+    def ready(self) -> bool:
+        if self.proc and self.proc.poll() is not None:
+            raise AssertionError(f"zarchd exited with {self.proc.returncode}: {self.log_text()}")
+        return self.ctl("ping", check=False).returncode == 0
+
+    def ctl(self, *args: str, check: bool = True, input: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = command("zarchctl") + list(args[:1]) + ["--config", str(self.config)] + list(args[1:])
+        res = subprocess.run(cmd, capture_output=True, text=True, env=self.env, input=input,
+                             timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError(f"zarchctl {' '.join(args)} -> {res.returncode}\n"
+                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+        return res
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ctl(*args, "--json").stdout)
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"zarchd did not stop within {timeout}s: {self.log_text()}")
+        self._logfh.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> "Daemon":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        finally:
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()

@@ -1,0 +1,226 @@
+"""`zarchd run` end to end: real daemons on tmp registries."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import make_baseline_registry
+from tests.e2e.harness import Daemon, command, wait_for
+
+NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
+QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
+
+
+def backups(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
+
+
+def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
+    conn = sqlite3.connect(registry)
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
+                 (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"))
+    conn.commit()
+    conn.close()
+
+
+def test_start_status_stop(registry_0005: Path, tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        status = d.json("status")
+        assert status["daemon"]["running"] is True and status["daemon"]["pid"] == d.proc.pid
+        assert status["registry"]["schema_version"] == "0005_search_index"
+        assert status["backups"]["next_run"]
+        started = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+        assert not d.socket.exists(), "the socket is removed on a clean stop"
+        assert "Traceback" not in d.log_text()
+
+
+def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        (tmp_path / "two").mkdir()
+        second = Daemon(tmp_path / "two", registry_0005, config=QUIET)
+        res = subprocess.run(command("zarchd") + ["run", "--config", str(second.config)],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 1
+        assert "already running" in res.stderr and str(d.proc.pid) in res.stderr
+        assert "Traceback" not in res.stderr
+        assert d.ctl("ping").returncode == 0, "the first daemon is untouched"
+        local = d.ctl("backup", "--local", check=False)
+        assert local.returncode == 1 and str(d.proc.pid) in local.stderr
+
+
+def test_catch_up_backup_at_start_then_interval_skips_unchanged(registry_0005: Path,
+                                                                tmp_path: Path) -> None:
+    cfg = '[backup]\ninterval = "1s"\non_change = false\n'
+    with Daemon(tmp_path, registry_0005, config=cfg) as d:
+        d.start()
+        first = wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        assert len(first) == 1
+        time.sleep(2.5)  # two or more interval runs on an unchanged registry
+        assert backups(registry_0005.parent) == first
+        add_archive(registry_0005, 1)
+        wait_for(lambda: len(backups(registry_0005.parent)) == 2, what="backup after a change")
+        assert "skipped" in d.log_text()
+
+
+def test_restart_does_not_repeat_a_recent_backup(registry_0005: Path, tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        time.sleep(1.0)
+        assert len(backups(registry_0005.parent)) == 1
+        assert d.json("status")["backups"]["latest"]["verified"] is True
+
+
+def _debounced(registry: Path, tmp_path: Path, *, wal: bool) -> None:
+    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.7s"\n'
+    with Daemon(tmp_path, registry, config=cfg) as d:
+        d.start()
+        initial = wait_for(lambda: backups(registry.parent), what="catch-up backup")
+        time.sleep(1.5)  # the catch-up backup's own reads must not trigger another one
+        assert backups(registry.parent) == initial
+        for n in range(6):
+            add_archive(registry, n, wal=wal)
+            time.sleep(0.1)
+        wait_for(lambda: len(backups(registry.parent)) == len(initial) + 1, timeout=10,
+                 what="one debounced backup")
+        time.sleep(2.0)
+        assert len(backups(registry.parent)) == len(initial) + 1, "a burst gives one backup"
+        newest = registry.parent / backups(registry.parent)[-1]
+        count = sqlite3.connect(newest).execute("SELECT count(*) FROM archives").fetchone()[0]
+        assert count == 6, "the backup holds every commit, WAL included"
+
+
+def test_debounced_change_backup_rollback_journal(registry_0005: Path, tmp_path: Path) -> None:
+    _debounced(registry_0005, tmp_path, wal=False)
+
+
+def test_debounced_change_backup_wal(registry_0005: Path, tmp_path: Path) -> None:
+    conn = sqlite3.connect(registry_0005)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    _debounced(registry_0005, tmp_path, wal=True)
+
+
+def test_auto_migration_at_start_and_on_version_change(tmp_path: Path) -> None:
+    registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=50)
+    mig = tmp_path / "mig"
+    mig.mkdir()
+    version = tmp_path / "VERSION"
+    version.write_text("1.0\n")
+    cfg = (QUIET + f'[migrations]\ndir = "{mig}"\napp_version_file = "{version}"\n')
+    with Daemon(tmp_path, registry, config=cfg) as d:
+        d.start()
+        status = d.json("status")["registry"]
+        assert status["schema_version"] == "0005_search_index" and status["pending"] == []
+        assert backups(registry.parent), "a backup was taken before migrating"
+        (mig / "0100_tags.sql").write_text(
+            "-- name: Add tags\n-- depends: 0005_search_index\n-- migrate:up\n"
+            "ALTER TABLE archives ADD COLUMN tags TEXT;\n-- migrate:down\n"
+            "ALTER TABLE archives DROP COLUMN tags;\n")
+        version.write_text("1.1\n")
+        wait_for(lambda: d.json("status")["registry"]["schema_version"] == "0100_tags",
+                 timeout=15, what="migration after the version change")
+        cols = [r[1] for r in sqlite3.connect(registry).execute("PRAGMA table_info(archives)")]
+        assert "tags" in cols
+
+
+def test_automigrate_off_leaves_pending_and_warns_once(tmp_path: Path) -> None:
+    registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=5)
+    with Daemon(tmp_path, registry, config=QUIET,
+                env={"ZARCH_DB_AUTOMIGRATE": "false"}) as d:
+        d.start()
+        status = d.json("status")["registry"]
+        assert len(status["pending"]) == 4
+        d.signal(signal.SIGHUP)  # a reload re-reads the config but must not warn again
+        time.sleep(0.5)
+        assert d.log_text().count("auto-migration is off") == 1
+
+
+def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        good = d.config.read_text()
+        d.config.write_text(good + "[backup]\nbogus = 1\n")
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in d.log_text(), what="the refusal in the log")
+        assert d.ctl("ping").returncode == 0
+        bad = d.ctl("reload", check=False)
+        assert bad.returncode == 2 and "bogus" in bad.stderr
+        d.config.write_text(good.replace('interval = "1h"', 'interval = "2h"'))
+        assert d.ctl("reload").returncode == 0
+        assert d.proc.poll() is None
+
+
+def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: Path) -> None:
+    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.3s"\n'
+    with Daemon(tmp_path, registry_0005, config=cfg) as d:
+        d.start()
+        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        count = len(backups(registry_0005.parent))
+        assert d.ctl("pause").returncode == 0
+        assert d.json("status")["daemon"]["paused"] is True
+        add_archive(registry_0005, 1)
+        time.sleep(1.2)
+        assert len(backups(registry_0005.parent)) == count, "paused: no change backup"
+        assert d.ctl("resume").returncode == 0
+        add_archive(registry_0005, 2)
+        wait_for(lambda: len(backups(registry_0005.parent)) == count + 1, what="backup after resume")
+        assert d.ctl("stop").returncode == 0
+        assert d.proc.wait(timeout=10) == 0
+
+
+def test_systemd_notify_messages(registry_0005: Path, tmp_path: Path) -> None:
+    path = f"/tmp/zn-{os.getpid()}-{time.monotonic_ns()}.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    try:
+        with Daemon(tmp_path, registry_0005, config=QUIET,
+                    env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}) as d:
+            d.start(wait=False)
+            seen: list[str] = []
+            while sum("WATCHDOG=1" in m for m in seen) < 2:
+                seen.append(sock.recv(4096).decode())
+            d.signal(signal.SIGTERM)
+            while not any("STOPPING=1" in m for m in seen):
+                seen.append(sock.recv(4096).decode())
+            assert d.proc.wait(timeout=10) == 0
+        ready = next(i for i, m in enumerate(seen) if "READY=1" in m)
+        assert ready < next(i for i, m in enumerate(seen) if "WATCHDOG=1" in m)
+        assert any("STATUS=" in m for m in seen)
+    finally:
+        sock.close()
+        os.unlink(path)
+
+
+def test_registry_replaced_by_a_copy_is_rechecked_and_backed_up(registry_0005: Path,
+                                                                tmp_path: Path) -> None:
+    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.5s"\n'
+    with Daemon(tmp_path, registry_0005, config=cfg) as d:
+        d.start()
+        first = wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        replacement = tmp_path / "other.db"
+        subprocess.run(["cp", str(registry_0005), str(replacement)], check=True)
+        add_archive(replacement, 7)
+        os.replace(replacement, registry_0005)
+        wait_for(lambda: len(backups(registry_0005.parent)) == len(first) + 1,
+                 what="backup of the replaced registry")
+        wait_for(lambda: "registry replaced" in d.log_text(), what="replacement in the log")
+        assert json.loads(d.ctl("check", "--json").stdout)["ok"] is True

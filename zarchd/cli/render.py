@@ -1,0 +1,190 @@
+"""Human-readable output of each command's result, readable at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..clock import parse_iso
+
+
+def size(n: int | None) -> str:
+    value = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def age(stamp: str | None, now: datetime | None = None) -> str:
+    moment = parse_iso(stamp) if stamp else None
+    if moment is None:
+        return "never"
+    seconds = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+    if seconds < 0:
+        return "in the future (clock skew?)"
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{int(seconds // length)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def status(r: dict[str, Any]) -> str:
+    d, reg, bk = r.get("daemon", {}), r.get("registry", {}), r.get("backups", {})
+    out: list[str] = []
+    if d.get("running"):
+        state = "paused" if d.get("paused") else "running"
+        out.append(f"daemon     {state} (pid {d.get('pid')}, version {d.get('version')}, "
+                   f"up {int(d.get('uptime_s') or 0)}s)")
+    else:
+        out.append("daemon     not running (registry read locally)")
+    out.append(f"registry   {reg.get('path')}")
+    if not reg.get("exists"):
+        out.append("           does not exist yet (`zarchctl migrate` creates it)")
+    else:
+        integrity = reg.get("integrity")
+        out.append(f"           {size(reg.get('size_bytes'))}, {reg.get('journal_mode')} journal, "
+                   f"integrity {integrity}")
+        for problem in reg.get("integrity_problems") or []:
+            out.append(f"           ! {problem}")
+    if reg.get("migrations_error"):
+        out.append(f"migrations error: {reg['migrations_error']}")
+    out.append(f"schema     {reg.get('schema_version') or 'none'} "
+               f"({len(reg.get('applied', []))} applied, {len(reg.get('pending', []))} pending)")
+    for a in reg.get("applied", []):
+        when = a.get("applied_at") or ("in effect (pre-migration registry)" if a.get("inferred") else "?")
+        out.append(f"  applied  {a['id']:<28} {when}")
+    for p in reg.get("pending", []):
+        out.append(f"  pending  {p['id']:<28} {p.get('name', '')}")
+    for c in reg.get("changed", []):
+        out.append(f"  changed  {c['id']:<28} {c.get('message', '')}")
+    for u in reg.get("unknown", []):
+        out.append(f"  unknown  {u:<28} applied but not in this zarchd's catalog")
+    latest = bk.get("latest")
+    out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
+    if latest:
+        verified = "verified" if latest.get("verified") else "NOT verified"
+        out.append(f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
+                   f"{size(latest.get('size_bytes'))}, {verified})")
+    else:
+        out.append("  newest   none yet")
+    if bk.get("next_run"):
+        out.append(f"  next     {bk['next_run']}")
+    pol = r.get("retention") or {}
+    if pol:
+        out.append("retention  " + ", ".join(f"{k.removeprefix('keep_')} {v}" for k, v in pol.items()))
+    err = r.get("last_error")
+    out.append(f"last error {err['at']} {err.get('job', '')}: {err.get('message', '')}" if err
+               else "last error none")
+    return "\n".join(out)
+
+
+def backup(r: dict[str, Any]) -> str:
+    if r.get("skipped"):
+        return f"no backup taken: {r.get('reason')}"
+    b = r["backup"]
+    return f"backup {b['name']} written ({size(b.get('size_bytes'))}, verified, sha256 {str(b.get('sha256'))[:16]}…)"
+
+
+def backups(r: dict[str, Any]) -> str:
+    items = r.get("backups", [])
+    if not items:
+        return f"no backups in {r.get('dir')}"
+    rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
+    for b in items:
+        verified = {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
+        rows.append(f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
+                    f"  {verified:<9} {b.get('schema_version') or '-'}")
+    return "\n".join(rows)
+
+
+def prune(r: dict[str, Any]) -> str:
+    rows = []
+    for d in r.get("decisions", []):
+        verdict = "keep  " if d["keep"] else ("delete" if r.get("dry_run") else "deleted")
+        rows.append(f"{verdict} {d['name']:<36} {', '.join(d['reasons'])}")
+    if not rows:
+        rows.append("no backups made by zarchd to consider")
+    if r.get("dry_run"):
+        rows.append("(dry run: nothing deleted)")
+    return "\n".join(rows)
+
+
+def verify(r: dict[str, Any]) -> str:
+    rows = []
+    for res in r.get("results", []):
+        rows.append(f"{'ok ' if res['ok'] else 'BAD'} {res['name']}"
+                    + ("" if res["ok"] else ": " + "; ".join(res["problems"])))
+    if not rows:
+        rows.append("no backups to verify")
+    if r.get("bad"):
+        rows.append(f"{len(r['bad'])} bad backup(s): {', '.join(r['bad'])}")
+    return "\n".join(rows)
+
+
+def migrate(r: dict[str, Any]) -> str:
+    if r.get("dry_run"):
+        if not r.get("pending"):
+            return f"nothing pending (schema {r.get('schema_version')})"
+        parts = [f"{len(r['pending'])} pending migration(s); nothing written (dry run):"]
+        for p in r["pending"]:
+            parts.append(f"\n-- {p['id']}: {p['name']}\n{(p.get('sql') or '').strip()}")
+        return "\n".join(parts)
+    if r.get("backup_only"):
+        return (f"backup {r['backup']['name']} taken; {len(r.get('pending', []))} migration(s) "
+                "pending, none applied (--backup-only)")
+    applied = r.get("applied", [])
+    if not applied:
+        return f"nothing to apply; schema {r.get('schema_version')}"
+    lines = [f"applied {a['id']} ({a.get('duration_s', 0):.2f}s)" for a in applied]
+    if r.get("backup"):
+        lines.insert(0, f"backup {r['backup']} taken first")
+    lines.append(f"schema now {r.get('schema_version')}")
+    return "\n".join(lines)
+
+
+def rollback(r: dict[str, Any]) -> str:
+    lines = [f"backup {r['backup']} taken first"] if r.get("backup") else []
+    lines += [f"reverted {a['id']}" for a in r.get("reverted", [])]
+    lines.append(f"schema now {r.get('schema_version')}")
+    return "\n".join(lines)
+
+
+def restore(r: dict[str, Any]) -> str:
+    lines = []
+    if r.get("corrupted_saved_as"):
+        lines.append(f"damaged registry set aside as {r['corrupted_saved_as']}")
+    if r.get("safety_backup"):
+        lines.append(f"safety backup of the current registry: {r['safety_backup']}")
+    if r.get("restored"):
+        lines.append(f"restored {r['restored']}")
+    if r.get("salvaged"):
+        lines.append(f"salvaged with sqlite3 .recover: {r['salvaged']}")
+    for a in r.get("migrated", []):
+        lines.append(f"then applied {a['id']}")
+    return "\n".join(lines) or "done"
+
+
+def check(r: dict[str, Any]) -> str:
+    if r.get("ok"):
+        return f"integrity ok: {r.get('path')}"
+    return "registry DAMAGED: " + "; ".join(r.get("problems", [])) + \
+        "\nrun `zarchctl recover` to restore the newest good backup"
+
+
+def simple(r: Any) -> str:
+    if isinstance(r, dict) and "message" in r:
+        return str(r["message"])
+    return "ok" if r in (None, True, {}) else str(r)
+
+
+RENDERERS: dict[str, Callable[[Any], str]] = {
+    "status": status, "backup": backup, "backups": backups, "prune": prune, "verify": verify,
+    "migrate": migrate, "rollback": rollback, "restore": restore, "recover": restore,
+    "check": check,
+}
+
+
+def render(method: str, result: Any) -> str:
+    return RENDERERS.get(method, simple)(result)

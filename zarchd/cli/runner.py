@@ -1,0 +1,93 @@
+"""Carries one zarchctl command out, locally or through the daemon; the only place errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..config import Config, ControlSection, load_config
+from ..errors import EXIT_FAILED, DaemonNotRunning, ZarchError
+from ..lock import WriterLock
+from ..operations import Operations
+from ..verbs import DAEMON_ONLY, call_verb, failed, needs_writer_lock
+from . import render
+from .progress_view import ProgressView
+
+
+def load(config_path: Path | None, socket: Path | None) -> Config:
+    cfg = load_config(config_path)
+    if socket is not None:
+        cfg = replace(cfg, control=ControlSection(socket=socket.expanduser()))
+    return cfg
+
+
+def run_local(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
+    ops = Operations(cfg)
+    if needs_writer_lock(method, params):
+        with WriterLock(cfg.registry_path, role="zarchctl --local"):
+            return call_verb(ops, method, params, progress)
+    return call_verb(ops, method, params, progress)
+
+
+def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
+    from ..control import client  # imported late: `--local` never needs the socket code
+
+    try:
+        return client.call(cfg.socket_path, method, params, on_progress=progress)
+    except DaemonNotRunning:
+        if method != "status":
+            raise
+        # status works without a daemon: the registry part is read here.
+        return call_verb(Operations(cfg), "status", {}, progress)
+
+
+def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path: Path | None,
+            socket: Path | None, local: bool) -> None:
+    """Run `method` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
+    logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
+    progress = ProgressView(enabled=not json_out)
+    try:
+        cfg = load(config_path, socket)
+        if local and method in DAEMON_ONLY:
+            raise ZarchError(f"`{method}` talks to the daemon; it has no --local form")
+        result = (run_local if local else run_remote)(cfg, method, params, progress)
+    except ZarchError as exc:
+        progress.close()
+        _fail(exc, json_out)
+    except KeyboardInterrupt:
+        progress.close()
+        print("zarchctl: interrupted", file=sys.stderr)
+        raise typer.Exit(130)
+    progress.close()
+    if json_out:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(render.render(method, result))
+    if failed(method, result):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _fail(exc: ZarchError, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
+    print(f"zarchctl: {exc.message}", file=sys.stderr)
+    raise typer.Exit(exc.exit_code)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before destroying the current registry; without a terminal, demand --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        print(f"zarchctl: {question} Refusing without --yes (no terminal to ask on).",
+              file=sys.stderr)
+        raise typer.Exit(2)
+    if not typer.confirm(question, default=False):
+        print("zarchctl: nothing changed", file=sys.stderr)
+        raise typer.Exit(1)

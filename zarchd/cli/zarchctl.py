@@ -1,0 +1,155 @@
+"""zarchctl: the client. Thin: parse, then hand to runner.execute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import __version__
+from .runner import confirm, execute
+
+app = typer.Typer(
+    name="zarchctl",
+    help="Control zarchd, the daemon that keeps the 7zarch-go registry backed up and migrated.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir).")]
+SocketOpt = Annotated[Optional[Path], typer.Option(
+    "--socket", help="The daemon's control socket (default: from the config).")]
+Local = Annotated[bool, typer.Option(
+    "--local", help="Run in this process without a daemon, under the daemon's writer lock.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"zarchctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False) -> None:
+    """Every command takes --json, --config and --socket; registry commands also --local."""
+
+
+@app.command()
+def status(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+           local: Local = False) -> None:
+    """Daemon, registry, migrations, backups, schedule and last error (works without a daemon)."""
+    execute("status", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def ping(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
+    """Is the daemon alive? Exit 0 if it answers, 3 if it is not running."""
+    execute("ping", {}, json_out=json, config_path=config, socket=socket, local=False)
+
+
+@app.command()
+def backup(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+           local: Local = False) -> None:
+    """Take a verified backup now (always taken, even if the registry is unchanged)."""
+    execute("backup", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def backups(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+            local: Local = False) -> None:
+    """List backups: name, time, size, verified, schema version."""
+    execute("backups", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def prune(dry_run: Annotated[bool, typer.Option(
+              "--dry-run", help="Say keep/delete and why for every backup; delete nothing.")] = False,
+          json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+          local: Local = False) -> None:
+    """Apply the retention policy to the backups zarchd made."""
+    execute("prune", {"dry_run": dry_run}, json_out=json, config_path=config, socket=socket,
+            local=local)
+
+
+@app.command()
+def verify(name: Annotated[Optional[str], typer.Argument(
+               help="A backup name from `zarchctl backups`; default: all of zarchd's backups.")] = None,
+           json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+           local: Local = False) -> None:
+    """Re-check backups (sha256 + SQLite integrity); exit 1 naming any bad one."""
+    execute("verify", {"name": name}, json_out=json, config_path=config, socket=socket,
+            local=local)
+
+
+@app.command()
+def restore(name: Annotated[str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")],
+            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+            local: Local = False) -> None:
+    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""
+    confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
+    execute("restore", {"name": name}, json_out=json, config_path=config, socket=socket,
+            local=local)
+
+
+@app.command()
+def recover(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+            local: Local = False) -> None:
+    """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""
+    confirm("Set the registry aside and restore the newest backup that verifies?", yes)
+    execute("recover", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def migrate(dry_run: Annotated[bool, typer.Option(
+                "--dry-run", help="Print each pending migration and its SQL; write nothing.")] = False,
+            backup_only: Annotated[bool, typer.Option(
+                "--backup-only", help="Take the pre-migration backup only.")] = False,
+            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+            local: Local = False) -> None:
+    """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""
+    execute("migrate", {"dry_run": dry_run, "backup_only": backup_only}, json_out=json,
+            config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def rollback(to: Annotated[str, typer.Option("--to", help="Migration id to go back to (it stays applied).")],
+             json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+             local: Local = False) -> None:
+    """Run down-migrations back to ID, newest first, a backup first."""
+    execute("rollback", {"to": to}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def check(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+          local: Local = False) -> None:
+    """Run PRAGMA integrity_check on the registry now; exit 1 if it is damaged."""
+    execute("check", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+def _daemon_command(method: str, doc: str) -> None:
+    def command(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
+        execute(method, {}, json_out=json, config_path=config, socket=socket, local=False)
+
+    command.__doc__ = doc
+    app.command(name=method)(command)
+
+
+_daemon_command("pause", "Stop scheduled and change-triggered backups until `resume`.")
+_daemon_command("resume", "Restart scheduled and change-triggered backups.")
+_daemon_command("reload", "Re-read the config (same as SIGHUP); a bad config keeps the old one.")
+_daemon_command("stop", "Stop the daemon gracefully.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

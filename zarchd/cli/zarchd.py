@@ -1,0 +1,68 @@
+"""zarchd: the daemon binary. `run` in the foreground; `service` renders and installs units."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import __version__
+from ..errors import ZarchError
+
+app = typer.Typer(
+    name="zarchd",
+    help="The daemon that keeps the 7zarch-go registry backed up, verified and migrated.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"zarchd {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False) -> None:
+    """zarchd run starts the daemon; zarchctl talks to it."""
+
+
+@app.command()
+def run(config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir).")] = None
+        ) -> None:
+    """Run the daemon in the foreground (what systemd and launchd start); logs go to stderr."""
+    from ..daemon import Daemon  # the daemon's imports are not needed for --version / service
+
+    try:
+        code = Daemon(config).run()
+    except ZarchError as exc:
+        print(f"zarchd: {exc.message}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+def _mount_service() -> None:
+    try:
+        from .service_cmd import app as service_app
+    except ImportError:  # pragma: no cover - the service module ships with the package
+        return
+    app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
+
+
+_mount_service()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

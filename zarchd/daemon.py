@@ -1,0 +1,326 @@
+"""zarchd run: composes the scheduler, the watcher and the control server around Operations.
+
+Lifecycle (uvicorn's habit): signal handlers only set a flag and wake the main loop through a
+self-pipe; the main loop reloads, pings the systemd watchdog, and on stop shuts everything down
+within a bound. All registry-writing work goes through Operations, whose lock serialises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__, backups, logsetup, migrations
+from .clock import Clock, iso, parse_iso, utcnow
+from .config import Config, load_config
+from .control.server import ControlServer
+from .errors import ConfigError, LockHeld, UsageError, ZarchError
+from .lock import WriterLock
+from .notify import Notifier
+from .operations import Operations
+from .progress import Progress
+from .scheduler import Scheduler, backup_due_at_start, check_due_at_start
+from .state import State
+from .status import build_status
+from .verbs import call_verb
+from .watcher import RegistryWatcher
+
+log = logging.getLogger("zarchd")
+SHUTDOWN_BOUND_S = 8.0  # SIGTERM to exit stays inside the 10 s the issue allows
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, *, now: Clock = utcnow) -> None:
+        self.config_path = config_path
+        self.config: Config = load_config(config_path)
+        self.now = now
+        self.notifier = Notifier.from_env()
+        self.started = time.monotonic()
+        self.paused = False
+        self._stopping = False
+        self._reload_requested = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._warned_versions: set[str] = set()
+        self.ops: Operations | None = None
+        self.scheduler: Scheduler | None = None
+        self.watcher: RegistryWatcher | None = None
+        self.server: ControlServer | None = None
+        self.lock: WriterLock | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        logsetup.setup(self.config.log.level)
+        self._install_signal_handlers()
+        try:
+            self._start()
+            self._loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _start(self) -> None:
+        cfg = self.config
+        registry = cfg.registry_path
+        log.info("zarchd %s starting: registry %s, backups in %s, config %s", __version__,
+                 registry, cfg.backup_dir, cfg.source or "defaults")
+        registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.lock = WriterLock(registry, role="zarchd").acquire()
+        except LockHeld as exc:
+            raise LockHeld(f"zarchd is already running for {registry}: {exc.message}") from None
+        state = State(cfg.state_dir)
+        self.ops = Operations(cfg, now=self.now, state=state)
+        cfg.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        server = ControlServer(cfg.socket_path, self.handle)
+        server.start()
+        self.server = server  # only a started server is ours to stop (and its socket to remove)
+        log.info("control socket %s", cfg.socket_path)
+        self.auto_migrate("start")
+        now = self.now()
+        last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
+        if last_backup is None:
+            latest = backups.latest_backup(registry, cfg.backup_dir)
+            last_backup = latest.created_at if latest else None
+        last_check = parse_iso((state.get("last_check") or {}).get("at"))
+        self.scheduler = Scheduler(
+            backup_interval=cfg.backup.interval, backup_cron=cfg.backup.cron,
+            check_interval=cfg.check.interval, run_backup=self.run_backup,
+            run_check=self.run_check, now=self.now)
+        self.scheduler.start(
+            catch_up_backup=registry.exists() and backup_due_at_start(
+                last_backup, cfg.backup.interval, now),
+            catch_up_check=registry.exists() and check_due_at_start(
+                last_check, cfg.check.interval, now))
+        self._start_watcher()
+        self.notifier.ready(self._status_line())
+        log.info("zarchd ready (pid %d)", os.getpid())
+
+    def _start_watcher(self) -> None:
+        cfg = self.config
+        extra_files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
+        extra_dirs = [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
+        self.watcher = RegistryWatcher(cfg.registry_path, self.on_registry_change,
+                                       extra_files=extra_files, extra_dirs=extra_dirs,
+                                       on_extra_change=self.on_extra_change)
+        self.watcher.start()
+
+    def _loop(self) -> None:
+        interval = self.notifier.watchdog_interval()
+        while not self._stopping:
+            ready, _, _ = select.select([self._wake_r], [], [], interval)
+            if ready:
+                os.read(self._wake_r, 4096)
+            if self._reload_requested:
+                self._reload_requested = False
+                self.reload()
+            if interval is not None and not self._stopping:
+                self.notifier.watchdog()
+                self.notifier.status(self._status_line())
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("zarchd stopping")
+        deadline = time.monotonic() + SHUTDOWN_BOUND_S
+        if self.watcher:
+            self.watcher.stop(timeout=2.0)
+        if self.scheduler:
+            self.scheduler.shutdown(wait=False)
+        if self.ops and not self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic())):
+            log.warning("work still running at shutdown was abandoned; its temporary file is "
+                        "removed at the next start")
+        if self.server:
+            self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
+        if self.lock:
+            self.lock.release()
+        log.info("zarchd stopped")
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is going to wake anyway
+
+    def _install_signal_handlers(self) -> None:
+        def on_stop(signum: int, frame: object) -> None:
+            self.request_stop()
+
+        def on_hup(signum: int, frame: object) -> None:
+            self._reload_requested = True
+            self._wake()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    # ---- jobs -----------------------------------------------------------------------------
+
+    def run_backup(self, reason: str) -> None:
+        """Scheduled, catch-up or change-triggered backup: skipped when unchanged, then prune."""
+        assert self.ops is not None
+        if self.paused or self._stopping:
+            return
+        if not self.config.registry_path.exists():
+            log.info("backup (%s) skipped: the registry does not exist", reason)
+            return
+        try:
+            result = self.ops.backup(reason=reason, force=False)
+            if result.get("skipped"):
+                log.info("backup (%s) skipped: %s", reason, result["reason"])
+                return
+            log.info("backup (%s) written: %s", reason, result["backup"]["name"])
+            pruned = self.ops.prune()
+            if pruned["deleted"]:
+                log.info("retention deleted %s", ", ".join(pruned["deleted"]))
+        except ZarchError as exc:
+            log.error("backup (%s) failed: %s", reason, exc.message)
+        self.notifier.status(self._status_line())
+
+    def run_check(self) -> None:
+        assert self.ops is not None
+        if not self.config.registry_path.exists():
+            return
+        try:
+            result = self.ops.check()
+        except ZarchError as exc:
+            log.error("integrity check failed to run: %s", exc.message)
+            return
+        if result["ok"]:
+            log.info("integrity check ok")
+        else:
+            log.error("the registry is DAMAGED: %s; run `zarchctl recover`",
+                      "; ".join(result["problems"][:3]))
+
+    def auto_migrate(self, reason: str) -> None:
+        """Apply pending migrations when allowed; otherwise warn once per app version."""
+        assert self.ops is not None
+        try:
+            pending = migrations.inspect(self.config.registry_path, self.ops.catalog()).pending
+        except ZarchError as exc:
+            log.error("cannot check migrations (%s): %s", reason, exc.message)
+            return
+        if not pending:
+            return
+        ids = ", ".join(m.id for m in pending)
+        if not self.config.migrations.auto:
+            key = f"{self.ops.app_version()}:{ids}"
+            if key not in self._warned_versions:
+                self._warned_versions.add(key)
+                log.warning("%d migration(s) pending (%s) and auto-migration is off; apply them "
+                            "with `zarchctl migrate`", len(pending), ids)
+            return
+        log.info("applying %d pending migration(s) (%s): %s", len(pending), reason, ids)
+        try:
+            result = self.ops.migrate(reason=reason)
+            log.info("schema now %s", result["schema_version"])
+        except ZarchError as exc:
+            log.error("migration failed: %s", exc.message)
+
+    def on_registry_change(self, kind: str) -> None:
+        assert self.scheduler is not None
+        if kind in ("replaced", "created", "deleted"):
+            log.info("registry %s", kind)
+            if kind != "deleted":
+                self.scheduler.add_oneoff("registry-replaced", self._after_replace)
+        if self.config.backup.on_change and not self.paused:
+            self.scheduler.changed(self.config.backup.debounce)
+
+    def _after_replace(self) -> None:
+        self.run_check()
+        self.auto_migrate("registry replaced")
+
+    def on_extra_change(self, path: Path) -> None:
+        assert self.scheduler is not None
+        log.info("application version input changed: %s", path)
+        self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("app version changed"))
+
+    # ---- reload ---------------------------------------------------------------------------
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the config; a bad one is refused and the running config kept."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", exc.message)
+            raise
+        if new.registry_path != self.config.registry_path:
+            message = (f"reload refused: registry.path changed ({self.config.registry_path} -> "
+                       f"{new.registry_path}); restart zarchd to switch registries")
+            log.error(message)
+            raise UsageError(message)
+        old = self.config
+        self.config = new
+        assert self.ops is not None and self.scheduler is not None
+        self.ops.config = new
+        logsetup.set_level(new.log.level)
+        self.scheduler.reconfigure(backup_interval=new.backup.interval,
+                                   backup_cron=new.backup.cron,
+                                   check_interval=new.check.interval)
+        if (old.migrations.app_version_file, old.migrations.dir) != (
+                new.migrations.app_version_file, new.migrations.dir):
+            if self.watcher:
+                self.watcher.stop()
+            self._start_watcher()
+            self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("config reloaded"))
+        log.info("config reloaded from %s", new.source or "defaults")
+        return {"reloaded": True, "config": str(new.source) if new.source else None}
+
+    # ---- control --------------------------------------------------------------------------
+
+    def daemon_info(self) -> dict[str, Any]:
+        return {"running": True, "pid": os.getpid(), "version": __version__,
+                "uptime_s": round(time.monotonic() - self.started, 1), "paused": self.paused,
+                "socket": str(self.config.socket_path)}
+
+    def handle(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
+        assert self.ops is not None
+        if method == "ping":
+            return {"pong": True, "pid": os.getpid(), "version": __version__}
+        if method == "status":
+            next_run = self.scheduler.next_backup_run() if self.scheduler else None
+            return build_status(self.ops, self.daemon_info(), iso(next_run))
+        if method == "pause":
+            self.paused = True
+            if self.scheduler:
+                self.scheduler.pause()
+            log.info("paused: scheduled and change-triggered backups stopped")
+            return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
+        if method == "resume":
+            self.paused = False
+            if self.scheduler:
+                self.scheduler.resume()
+            log.info("resumed")
+            return {"paused": False, "message": "resumed"}
+        if method == "reload":
+            result = self.reload()
+            result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
+            return result
+        if method == "stop":
+            threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
+            return {"stopping": True, "message": "zarchd is stopping"}
+        return call_verb(self.ops, method, params, progress)
+
+    def _status_line(self) -> str:
+        if self.ops is None:
+            return "starting"
+        last = self.ops.state.get("last_backup") or {}
+        at = parse_iso(last.get("at"))
+        if at is None:
+            return "no backup yet" + (" (paused)" if self.paused else "")
+        age = int((self.now() - at).total_seconds())
+        return f"last backup {age}s ago ({last.get('name')})" + (" (paused)" if self.paused else "")
+
+
+def run(config_path: Path | None) -> int:
+    return Daemon(config_path).run()

@@ -1,0 +1,80 @@
+"""The `status` report: registry, migrations, backups and last error, as DESIGN.md fixes its fields."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict
+from typing import Any
+
+from . import backups, migrations
+from .errors import ZarchError
+from .operations import Operations
+from .registry import check_file, file_facts
+
+# A quick_check on every `status` is cheap for registries up to this size; above it, status
+# reports the last periodic check instead of reading the whole file each time.
+QUICK_CHECK_LIMIT = 64 * 1024 * 1024
+
+
+def registry_report(ops: Operations) -> dict[str, Any]:
+    facts = file_facts(ops.registry)
+    report: dict[str, Any] = {
+        "path": str(ops.registry), "exists": facts.exists, "size_bytes": facts.size_bytes,
+        "journal_mode": facts.journal_mode, "integrity": "missing" if not facts.exists else None,
+        "integrity_checked_at": None, "schema_version": None, "applied": [], "pending": [],
+        "changed": [], "unknown": [], "app_version": ops.app_version(),
+    }
+    if facts.exists:
+        report.update(_integrity(ops, facts.size_bytes))
+    try:
+        status = migrations.inspect(ops.registry, ops.catalog())
+    except ZarchError as exc:
+        report["migrations_error"] = exc.message
+        return report
+    except sqlite3.DatabaseError as exc:
+        report["migrations_error"] = f"cannot read the schema: {exc}"
+        return report
+    report["schema_version"] = status.schema_version
+    report["applied"] = [asdict(a) for a in status.applied]
+    report["pending"] = [{"id": m.id, "name": m.name} for m in status.pending]
+    report["changed"] = list(status.changed)
+    report["unknown"] = list(status.unknown)
+    return report
+
+
+def _integrity(ops: Operations, size: int) -> dict[str, Any]:
+    last = ops.state.get("last_check") or {}
+    if size <= QUICK_CHECK_LIMIT:
+        problems = check_file(ops.registry, quick=True)
+        return {"integrity": "ok" if problems == ["ok"] else "damaged",
+                "integrity_problems": [] if problems == ["ok"] else problems[:5],
+                "integrity_checked_at": "now (quick_check)"}
+    if not last:
+        return {"integrity": "unknown", "integrity_problems": []}
+    return {"integrity": "ok" if last.get("ok") else "damaged",
+            "integrity_problems": last.get("problems", [])[:5] if not last.get("ok") else [],
+            "integrity_checked_at": last.get("at")}
+
+
+def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
+    items = backups.list_backups(ops.registry, ops.backup_dir)
+    ours = [b for b in items if b.ours]
+    latest = ours[-1] if ours else None
+    return {
+        "dir": str(ops.backup_dir), "count": len(items), "ours": len(ours),
+        "total_bytes": sum(b.size_bytes for b in items), "next_run": next_run,
+        "latest": latest.to_json() if latest else None,
+    }
+
+
+def build_status(ops: Operations, daemon: dict[str, Any] | None = None,
+                 next_run: str | None = None) -> dict[str, Any]:
+    policy = ops.config.retention
+    return {
+        "daemon": daemon or {"running": False},
+        "registry": registry_report(ops),
+        "backups": backups_report(ops, next_run),
+        "retention": asdict(policy),
+        "last_check": ops.state.get("last_check"),
+        "last_error": ops.state.get("last_error"),
+    }
