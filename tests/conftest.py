@@ -40,7 +40,7 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
     for var in ("ZARCH_CONFIG", "ZARCH_REGISTRY", "ZARCH_SOCKET", "ZARCH_LOG_LEVEL",
-                "ZARCH_DB_AUTOMIGRATE", "NOTIFY_SOCKET", "WATCHDOG_USEC", "STATE_DIRECTORY",
+                "ZARCH_DB_AUTOMIGRATE", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY",
                 "RUNTIME_DIRECTORY"):
         monkeypatch.delenv(var, raising=False)
     return home

@@ -49,15 +49,9 @@ def run(config: Annotated[Optional[Path], typer.Option(
     raise typer.Exit(code)
 
 
-def _mount_service() -> None:
-    try:
-        from .service_cmd import app as service_app
-    except ImportError:  # pragma: no cover - the service module ships with the package
-        return
-    app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
+from .service_cmd import app as service_app  # noqa: E402
 
-
-_mount_service()
+app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
 
 
 def main() -> None:

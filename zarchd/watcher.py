@@ -1,0 +1,136 @@
+"""Watch the registry's directory (and the app's version file and migrations dir) with watchdog.
+
+Rules learnt by watching SQLite itself (inotify, WAL and rollback journal):
+- a WAL commit writes only `registry.db-wal`; a checkpoint later writes `registry.db`;
+- a READER (the daemon's own integrity check or backup) creates and deletes `-wal`/`-shm` and
+  closes `registry.db` as opened-for-write (IN_CLOSE_WRITE, watchdog's "closed") without
+  changing a byte.
+So only real writes count: "modified" of the registry or its `-wal`/`-journal`, plus the
+registry file itself being created, deleted or moved over. Companion create/delete and
+"closed" events are ignored, which keeps the daemon from triggering itself. Debounce lives in
+the scheduler; callbacks here must be quick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from watchdog.events import (FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent,
+                             FileSystemEvent, FileSystemEventHandler)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+
+from .errors import RegistryError, ZarchError
+
+log = logging.getLogger(__name__)
+
+# Only these kinds reach the handler (and the inotify mask): reads make no events at all.
+EVENT_FILTER: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent,
+                                             FileModifiedEvent, FileMovedEvent]
+COMPANION_SUFFIXES = ("-wal", "-journal")
+# The dispatcher wakes this often when idle; stop() does not wait for it (a sentinel is queued).
+IDLE_TIMEOUT_S = 30.0
+
+
+def _abs(path: Path) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: "RegistryWatcher") -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            return
+        try:
+            self._watcher._route(event)
+        except Exception:  # never let a callback kill the observer thread
+            log.exception("file watch callback failed for %s", event)
+
+
+class RegistryWatcher:
+    def __init__(self, registry: Path, on_registry_change: Callable[[str], None], *,
+                 extra_files: Sequence[Path] = (), extra_dirs: Sequence[Path] = (),
+                 on_extra_change: Callable[[Path], None] | None = None) -> None:
+        self._registry = _abs(registry)
+        self._companions = {self._registry + s for s in COMPANION_SUFFIXES}
+        self._on_registry_change = on_registry_change
+        self._extra_files = {_abs(p) for p in extra_files}
+        self._extra_dirs = {_abs(p) for p in extra_dirs}
+        self._on_extra_change = on_extra_change
+        self._observer: BaseObserver | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        reg_dir = os.path.dirname(self._registry)
+        if not os.path.isdir(reg_dir):
+            raise RegistryError(f"cannot watch the registry: its directory {reg_dir} does not exist "
+                                f"(create it, or set [registry] path to where the registry lives)")
+        dirs = {reg_dir}
+        if self._on_extra_change is not None:
+            for extra in [os.path.dirname(f) for f in self._extra_files] + sorted(self._extra_dirs):
+                if os.path.isdir(extra):
+                    dirs.add(extra)
+                else:  # not fatal: the daemon still guards the registry
+                    log.warning("not watching %s: directory does not exist", extra)
+        observer = Observer(timeout=IDLE_TIMEOUT_S)
+        handler = _Handler(self)
+        try:
+            for directory in sorted(dirs):
+                observer.schedule(handler, directory, recursive=False, event_filter=EVENT_FILTER)
+            observer.start()
+        except OSError as exc:  # e.g. inotify watch limit reached
+            raise ZarchError(f"cannot watch {sorted(dirs)}: {exc} (on Linux, raise "
+                             f"fs.inotify.max_user_watches / max_user_instances)") from None
+        self._observer = observer
+        log.info("watching %s", ", ".join(sorted(dirs)))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        observer, self._observer = self._observer, None
+        if observer is None:
+            return
+        observer.stop()
+        observer.join(timeout)
+        if observer.is_alive():
+            log.warning("file watcher did not stop within %.1f s", timeout)
+
+    # -- routing (observer thread) ----------------------------------------------------------------
+
+    def _route(self, event: FileSystemEvent) -> None:
+        src = os.fsdecode(event.src_path)
+        dest = os.fsdecode(event.dest_path) if isinstance(event, FileMovedEvent) else ""
+        kind = event.event_type
+        self._route_registry(kind, src, dest)
+        if self._on_extra_change is not None:
+            self._route_extra(kind, src, dest)
+
+    def _route_registry(self, kind: str, src: str, dest: str) -> None:
+        if kind == "moved":
+            if dest == self._registry:
+                self._emit("replaced")
+            elif src == self._registry:
+                self._emit("deleted")  # moved away: the registry is gone from its path
+            elif dest in self._companions:
+                self._emit("modified")
+        elif src == self._registry:
+            self._emit(kind)  # modified / created / deleted
+        elif src in self._companions and kind == "modified":
+            self._emit("modified")
+
+    def _emit(self, kind: str) -> None:
+        log.debug("registry %s", kind)
+        self._on_registry_change(kind)
+
+    def _route_extra(self, kind: str, src: str, dest: str) -> None:
+        assert self._on_extra_change is not None
+        path = dest if kind == "moved" else src
+        if path in self._extra_files:
+            self._on_extra_change(Path(path))
+        elif (kind != "deleted" and path.endswith(".sql")
+              and os.path.dirname(path) in self._extra_dirs):
+            self._on_extra_change(Path(path))
