@@ -120,7 +120,10 @@ class Daemon:
                 os.read(self._wake_r, 4096)
             if self._reload_requested:
                 self._reload_requested = False
-                self.reload()
+                try:
+                    self.reload()
+                except ZarchError:
+                    pass  # logged by reload(); the running config stays
             if interval is not None and not self._stopping:
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
@@ -163,6 +166,8 @@ class Daemon:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGHUP, on_hup)
+        # Over a file-size limit, fail the write (BackupError) instead of being killed.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # ---- jobs -----------------------------------------------------------------------------
 

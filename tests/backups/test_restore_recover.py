@@ -1,0 +1,135 @@
+"""restore_backup and recover_registry on real files, both journal modes, WAL left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from zarchd.backups import list_backups, recover_registry, resolve_name, restore_backup, take_backup
+from zarchd.errors import BackupError, IntegrityFailure, NotFound, UsageError, ZarchError
+
+from .conftest import FixedClock, corrupt, make_registry, max_id
+
+
+@pytest.mark.parametrize("name", ["../registry-20260101-000000.bak", "/etc/passwd", "",
+                                  "registry-20990101-000000.bak", "a\x00b.bak", "sub/x.bak",
+                                  "..", "registry.db", "registry-20260101-000000.bak.json"])
+def test_forged_names_are_refused(tmp_path: Path, name: str) -> None:
+    reg = make_registry(tmp_path / "d" / "registry.db", 10)
+    take_backup(reg, reg.parent)
+    (tmp_path / "registry-20260101-000000.bak").write_bytes(reg.read_bytes())  # outside the dir
+    with pytest.raises((NotFound, UsageError)):
+        resolve_name(reg, reg.parent, name)
+    with pytest.raises((NotFound, UsageError)):
+        restore_backup(reg, reg.parent, name)
+    assert max_id(reg) == 10
+
+
+def test_restore_into_live_registry_with_uncheckpointed_wal(tmp_path: Path, wal: bool,
+                                                           clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 100, wal=wal)
+    old = take_backup(reg, tmp_path, now=clock)
+    app = sqlite3.connect(reg, isolation_level=None)  # stays open, its WAL uncheckpointed
+    app.execute("PRAGMA wal_autocheckpoint=0")
+    app.executemany("INSERT INTO items (payload) VALUES (?)", [("new",)] * 40)
+    if wal:
+        assert Path(str(reg) + "-wal").stat().st_size > 0
+    clock.advance(minutes=1)
+    result = restore_backup(reg, tmp_path, old.name, now=clock)
+    assert result["restored"] == old.name and result["method"] == "backup-api"
+    safety = next(b for b in list_backups(reg, tmp_path) if b.name == result["safety_backup"])
+    assert max_id(safety.path) == 140  # the state before the restore, WAL commits included
+    assert app.execute("SELECT max(id) FROM items").fetchone()[0] == 100  # the app sees it too
+    app.close()
+    conn = sqlite3.connect(reg)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == ("wal" if wal else "delete")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 100
+    conn.close()
+
+
+def test_restore_refuses_a_tampered_backup(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 100)
+    bad = take_backup(reg, tmp_path, now=clock)
+    with open(bad.path, "r+b") as fh:
+        fh.seek(5000)
+        fh.write(b"X")
+    before = reg.read_bytes()
+    with pytest.raises(IntegrityFailure, match=bad.name):
+        restore_backup(reg, tmp_path, bad.name)
+    assert reg.read_bytes() == before and len(list_backups(reg, tmp_path)) == 1
+
+
+def test_restore_when_registry_is_missing_moves_a_stray_wal_away(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path / "registry.db", 30, wal=True)
+    info = take_backup(reg, tmp_path)
+    reg.unlink()
+    stray = Path(str(reg) + "-wal")
+    stray.write_bytes(b"old wal")
+    result = restore_backup(reg, tmp_path, info.name)
+    assert result["method"] == "replace" and result["safety_backup"] is None
+    assert max_id(reg) == 30 and not stray.exists()
+    assert Path(str(stray) + ".stale-0").read_bytes() == b"old wal"
+
+
+def test_restore_over_a_damaged_registry_sets_it_aside(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 2000)
+    info = take_backup(reg, tmp_path, now=clock)
+    corrupt(reg)
+    damaged = reg.read_bytes()
+    result = restore_backup(reg, tmp_path, info.name, now=clock)
+    assert result["safety_backup"] is None and result["corrupted_saved_as"]
+    assert Path(result["corrupted_saved_as"]).read_bytes() == damaged
+    assert max_id(reg) == 2000
+
+
+def test_recover_restores_the_newest_backup_that_verifies(tmp_path: Path, wal: bool,
+                                                         clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 2000, wal=wal)
+    good = take_backup(reg, tmp_path / "b", now=clock)
+    clock.advance(hours=1)
+    newer = take_backup(reg, tmp_path / "b", now=clock)
+    with open(newer.path, "r+b") as fh:
+        fh.seek(9000)
+        fh.write(b"\x00\x01")
+    app = sqlite3.connect(reg, isolation_level=None)
+    app.execute("PRAGMA wal_autocheckpoint=0")
+    app.execute("INSERT INTO items (payload) VALUES ('in the wal')")
+    corrupt(reg)
+    with pytest.raises(UsageError):  # a sound registry is not "recovered" by mistake
+        recover_registry(make_registry(tmp_path / "x" / "registry.db", 1), tmp_path / "b")
+    result = recover_registry(reg, tmp_path / "b", now=clock)
+    app.close()
+    assert result["restored"] == good.name
+    assert [s["name"] for s in result["skipped"]] == [newer.name]
+    aside = Path(result["corrupted_saved_as"])
+    assert aside.name.startswith("registry.db.corrupted-")
+    if wal:  # the WAL moved with it, under the same new stem, not deleted
+        assert Path(str(aside) + "-wal").stat().st_size > 0
+    assert max_id(reg) == 2000 and not Path(str(reg) + "-wal").exists()
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
+def test_recover_salvages_when_no_backup_verifies(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    corrupt(reg)
+    result = recover_registry(reg, tmp_path / "none")
+    assert result["restored"] is None and result["salvaged"]["tables"]["items"] > 2500
+    assert Path(result["corrupted_saved_as"]).exists()
+    assert sqlite3.connect(reg).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_recover_with_nothing_to_use_says_where_the_registry_went(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = tmp_path / "registry.db"
+    reg.write_bytes(b"this is not a database at all" * 200)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no sqlite3 command
+    with pytest.raises(BackupError, match="kept at .*registry.db.corrupted-") as err:
+        recover_registry(reg, tmp_path / "none")
+    assert "install the sqlite3 command" in err.value.message
+    assert not reg.exists() and len(list(tmp_path.glob("registry.db.corrupted-*"))) == 1
+    assert isinstance(err.value, ZarchError) and os.listdir(tmp_path)

@@ -1,0 +1,92 @@
+"""verify_backup, list_backups with foreign files, and prune on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta, timezone
+from pathlib import Path
+
+from zarchd.backups import latest_backup, list_backups, prune, take_backup, verify_backup
+from zarchd.config import RetentionPolicy
+
+from .conftest import FixedClock, make_registry
+
+
+def _tamper(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(path.stat().st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x01]))
+
+
+def test_verify_good_and_tampered(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 500)
+    good = take_backup(reg, tmp_path, now=clock)
+    clock.advance(minutes=5)
+    bad = take_backup(reg, tmp_path, now=clock)
+    _tamper(bad.path)
+    assert verify_backup(good).ok
+    result = verify_backup(bad, now=clock)
+    assert not result.ok and result.name == bad.name
+    assert any(bad.name in p and "sha256" in p for p in result.problems)
+    listed = {b.name: b for b in list_backups(reg, tmp_path)}
+    assert listed[bad.name].verified is False and listed[good.name].verified is True
+    assert latest_backup(reg, tmp_path).name == bad.name  # newest ours, verified or not
+
+
+def test_foreign_and_unrelated_files_are_listed_or_ignored_but_never_deleted(
+        tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 50)
+    foreign = tmp_path / "registry-20200101-010101.bak"  # as 7zarch-go names its backups
+    foreign.write_bytes(reg.read_bytes())
+    unrelated = [tmp_path / n for n in ("registry-2020.bak", "other-20200101-010101.bak",
+                                        "registry-20201341-010101.bak", "notes.txt")]
+    for p in unrelated:
+        p.write_text("keep me")
+    (tmp_path / "registry-20200102-010101.bak").symlink_to(tmp_path / "notes.txt")
+    ours = []
+    for _ in range(4):
+        ours.append(take_backup(reg, tmp_path, now=clock))
+        clock.advance(days=1)
+    listed = list_backups(reg, tmp_path)
+    assert [b.name for b in listed] == [foreign.name] + [b.name for b in ours]
+    assert listed[0].ours is False and listed[0].verified is None and listed[0].sha256 is None
+    policy = RetentionPolicy(1, 0, 0, 0, 0, 0)
+    dry = prune(reg, tmp_path, policy, now=clock, dry_run=True, tz=timezone.utc)
+    assert all(p.exists() for p in [foreign, *unrelated, *(b.path for b in ours)])
+    real = prune(reg, tmp_path, policy, now=clock, tz=timezone.utc)
+    assert real == dry  # dry run says exactly what a real run does
+    plan = {d.name: d for d in real}
+    assert plan[foreign.name].keep and "not made by zarchd" in plan[foreign.name].reasons[0]
+    assert plan[ours[-1].name].reasons == ["keep_last #1", "newest verified"]
+    assert [d.reasons for d in real if not d.keep] == [["no rule keeps it"]] * 3
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([reg.name, foreign.name, *(p.name for p in unrelated),
+                           "registry-20200102-010101.bak", ours[-1].name, ours[-1].name + ".json"])
+    assert all(p.read_text() == "keep me" for p in unrelated)
+
+
+def test_prune_keeps_newest_verified_even_when_newer_ones_failed(tmp_path: Path,
+                                                                clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 50)
+    taken = []
+    for _ in range(3):
+        taken.append(take_backup(reg, tmp_path, now=clock))
+        clock.advance(hours=1)
+    _tamper(taken[2].path)
+    assert not verify_backup(taken[2]).ok
+    decisions = prune(reg, tmp_path, RetentionPolicy(0, 0, 0, 0, 0, 0), now=clock)
+    keep = {d.name for d in decisions if d.keep}
+    assert keep == {taken[1].name, taken[2].name}
+    assert not taken[0].path.exists() and not Path(str(taken[0].path) + ".json").exists()
+
+
+def test_created_at_is_utc_from_metadata(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 5)
+    info = take_backup(reg, tmp_path, now=clock)
+    listed = list_backups(reg, tmp_path)[0]
+    assert listed.created_at == clock.now and listed.created_at.utcoffset() == timedelta(0)
+    meta = json.loads(Path(str(info.path) + ".json").read_text())
+    assert listed.sha256 == meta["sha256"] == info.sha256

@@ -1,0 +1,13 @@
+"""Backups of the registry: take (online, atomic, verified), list, verify, prune, restore, recover."""
+
+from .fingerprint import fingerprint
+from .listing import latest_backup, list_backups, resolve_name
+from .meta import BackupInfo
+from .prune import prune
+from .recover import recover_registry
+from .restore import restore_backup
+from .take import take_backup
+from .verify import VerifyResult, verify_backup
+
+__all__ = ["BackupInfo", "VerifyResult", "fingerprint", "latest_backup", "list_backups", "prune",
+           "recover_registry", "resolve_name", "restore_backup", "take_backup", "verify_backup"]

@@ -1,0 +1,63 @@
+"""BackupInfo and the sidecar metadata file (`<backup name>.json`) that marks a backup as zarchd's."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..clock import iso, parse_iso
+from ..fsutil import atomic_write_text
+from .names import sidecar_path
+
+FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    name: str
+    path: Path
+    created_at: datetime  # aware UTC
+    size_bytes: int
+    verified: bool | None  # None: not made by zarchd (no metadata)
+    sha256: str | None
+    schema_version: str | None
+    fingerprint: str | None
+    ours: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "created_at": iso(self.created_at),
+                "size_bytes": self.size_bytes, "verified": self.verified,
+                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours}
+
+
+def write_sidecar(backup: Path, meta: dict[str, Any]) -> Path:
+    path = sidecar_path(backup)
+    atomic_write_text(path, json.dumps({"format": FORMAT, **meta}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_sidecar(backup: Path) -> dict[str, Any] | None:
+    """The sidecar's content if it is a zarchd sidecar for exactly this backup name, else None."""
+    try:
+        data = json.loads(sidecar_path(backup).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != backup.name:
+        return None
+    try:
+        parse_iso(data.get("created_at"))
+    except (TypeError, ValueError):
+        return None
+    return data
+
+
+def info_from(backup: Path, meta: dict[str, Any] | None, fallback_created: datetime,
+              size: int) -> BackupInfo:
+    if meta is None:
+        return BackupInfo(backup.name, backup, fallback_created, size, None, None, None, None, False)
+    created = parse_iso(meta.get("created_at")) or fallback_created
+    return BackupInfo(backup.name, backup, created, size, bool(meta.get("verified")),
+                      meta.get("sha256"), meta.get("schema_version"), meta.get("fingerprint"), True)

@@ -1,0 +1,87 @@
+"""Backup file names: `<registry stem>-YYYYMMDD-HHMMSS[-N].bak`, local time, as 7zarch-go names them."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import UsageError
+
+SUFFIX = ".bak"
+SIDECAR = ".json"  # metadata lives in `<name>.json`, which never matches the backup pattern
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    name: str
+    local_time: datetime  # naive local wall time from the name
+    seq: int              # 0 for the plain name, N for `-N`
+
+
+def pattern(stem: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:-([1-9]\d{{0,5}}))?{re.escape(SUFFIX)}")
+
+
+def parse(stem: str, name: str) -> ParsedName | None:
+    """The parts of a backup name, or None when `name` is not one (a real date is required)."""
+    m = pattern(stem).fullmatch(name)
+    if not m:
+        return None
+    try:
+        when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return ParsedName(name, when, int(m[3] or 0))
+
+
+def stem_of(registry: Path) -> str:
+    return registry.stem
+
+
+def sidecar_path(backup: Path) -> Path:
+    return backup.with_name(backup.name + SIDECAR)
+
+
+def candidates(stem: str, local: datetime) -> Iterator[str]:
+    """Names for a backup made at local time `local`: plain first, then -1, -2, ..."""
+    base = f"{stem}-{local:%Y%m%d-%H%M%S}"
+    yield base + SUFFIX
+    for n in range(1, 1_000_000):
+        yield f"{base}-{n}{SUFFIX}"
+
+
+def next_free(backup_dir: Path, stem: str, local: datetime, skip: set[str] | None = None) -> str:
+    """First candidate name with neither the backup nor a (possibly orphan) sidecar on disk."""
+    for name in candidates(stem, local):
+        if skip and name in skip:
+            continue
+        path = backup_dir / name
+        if not os.path.lexists(path) and not os.path.lexists(sidecar_path(path)):
+            return name
+    raise UsageError(f"no free backup name left for {local:%Y-%m-%d %H:%M:%S} in {backup_dir}")
+
+
+def check_plain_name(name: str) -> None:
+    """Refuse anything that could point outside the backup directory before looking it up."""
+    if (not name or "\x00" in name or "/" in name or os.sep in name or name in (".", "..")
+            or (os.altsep and os.altsep in name)):
+        raise UsageError(f"{name!r} is not a backup name; use a name shown by `zarchctl backups`")
+
+
+def local_tz() -> tzinfo:
+    """The machine's time zone with its DST rules (TZ, else /etc/localtime, else a fixed offset)."""
+    key = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if key:
+            return ZoneInfo(key)
+        if Path("/etc/localtime").exists():
+            with open("/etc/localtime", "rb") as fh:
+                return ZoneInfo.from_file(fh, key="localtime")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    return datetime.now(timezone.utc).astimezone().tzinfo or timezone.utc

@@ -1,0 +1,55 @@
+"""Apply the retention policy to the backup directory (decisions in zarchd.retention)."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import tzinfo
+from pathlib import Path
+
+from ..clock import Clock, utcnow
+from ..config import RetentionPolicy
+from ..errors import BackupError
+from ..fsutil import fsync_dir
+from ..retention import NEWEST_VERIFIED, Candidate, Decision, decide
+from . import names
+from .listing import list_backups
+from .meta import read_sidecar
+
+FOREIGN = "not made by zarchd (no zarchd metadata): never deleted"
+
+
+def prune(registry: Path, backup_dir: Path, policy: RetentionPolicy, *, now: Clock = utcnow,
+          dry_run: bool = False, tz: tzinfo | None = None) -> list[Decision]:
+    """Decisions for every listed backup (newest first); deletes the dropped ones unless dry_run."""
+    listed = list_backups(registry, backup_dir)
+    ours = [b for b in listed if b.ours]
+    candidates = [Candidate(b.name, b.created_at, bool(b.verified)) for b in ours]
+    decisions = decide(candidates, policy, now(), tz or names.local_tz())
+    foreign = [Decision(b.name, True, [FOREIGN]) for b in reversed(listed) if not b.ours]
+    if not dry_run:
+        _delete([d.name for d in decisions if not d.keep], decisions, backup_dir)
+    return decisions + foreign
+
+
+def _delete(doomed: list[str], decisions: list[Decision], backup_dir: Path) -> None:
+    protected = {d.name for d in decisions if NEWEST_VERIFIED in d.reasons}
+    failed = []
+    for name in doomed:  # oldest last in `decisions`; order does not matter for safety
+        if name in protected:  # belt and braces: decide() never drops it
+            continue
+        path = backup_dir / name
+        if read_sidecar(path) is None:  # re-check right before deleting: only ours
+            continue
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failed.append(f"{name}: {exc.strerror}")
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            names.sidecar_path(path).unlink()
+    if doomed:
+        fsync_dir(backup_dir)
+    if failed:
+        raise BackupError(f"could not delete {len(failed)} backup(s): {'; '.join(failed)}")

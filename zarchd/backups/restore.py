@@ -1,0 +1,86 @@
+"""Put a listed backup back as the registry, after a safety backup of the current state.
+
+A live registry is overwritten through SQLite's backup API (backup -> registry connection):
+one write transaction that SQLite runs through the registry's own -wal/-journal and locks, so
+other connections see either the old or the new database. Renaming a file over registry.db
+instead would let SQLite apply a leftover registry.db-wal to the new file. The rename path is
+used only when there is no registry (missing, or set aside because it was damaged), after any
+stray -wal/-journal was moved away.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock, utcnow
+from ..errors import BackupError, IntegrityFailure, RegistryError
+from ..progress import Progress, no_progress
+from ..registry import connect
+from . import files
+from .listing import resolve_name
+from .recover import _sound, install_copy, set_aside
+from .take import take_backup
+
+LOCK_TIMEOUT_S = 30.0
+
+
+def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = utcnow,
+                   progress: Progress = no_progress) -> dict[str, Any]:
+    info = resolve_name(registry, backup_dir, name)
+    progress({"stage": "restore", "step": "verify", "name": name})
+    problems = _sound(info, progress, now)
+    if problems:
+        raise IntegrityFailure(f"backup {name} failed verification, nothing was changed: "
+                               f"{'; '.join(problems)}")
+    result: dict[str, Any] = {"restored": name, "safety_backup": None, "corrupted_saved_as": None,
+                              "registry": str(registry), "method": None}
+    try:
+        mode = 0o600
+        if registry.exists():
+            mode = registry.stat().st_mode & 0o777
+            progress({"stage": "restore", "step": "safety_backup"})
+            try:
+                safety = take_backup(registry, backup_dir, now=now, progress=progress,
+                                     reason="pre-restore")
+                result["safety_backup"] = safety.name
+            except IntegrityFailure:  # a damaged registry is kept aside, not backed up
+                result["corrupted_saved_as"] = str(set_aside(registry, now))
+        progress({"stage": "restore", "step": "replace", "name": name})
+        if registry.exists():
+            _copy_into_live(info.path, registry)
+            result["method"] = "backup-api"
+        else:
+            install_copy(info.path, registry, mode)
+            result["method"] = "replace"
+    except OSError as exc:
+        raise BackupError(f"restoring {name} into {registry} failed: {exc}") from exc
+    return result
+
+
+def _copy_into_live(backup: Path, registry: Path) -> None:
+    src = files.open_static(backup)
+    try:
+        dst = connect(registry, timeout=LOCK_TIMEOUT_S)
+    except RegistryError as exc:
+        src.close()
+        raise BackupError(exc.message) from exc
+    try:
+        wal = dst.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+        src_page = src.execute("PRAGMA page_size").fetchone()[0]
+        mismatch = wal and dst.execute("PRAGMA page_size").fetchone()[0] != src_page
+        if mismatch:  # the backup API cannot change the page size of a WAL database
+            dst.execute("PRAGMA journal_mode=DELETE")
+        src.backup(dst, pages=-1)
+        if mismatch:
+            dst.execute("PRAGMA journal_mode=WAL")
+        check = dst.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise BackupError(f"the registry failed its check after restoring {backup.name}: {check}")
+    except sqlite3.OperationalError as exc:
+        raise BackupError(f"cannot write the registry {registry}: {exc}; is another program "
+                          f"holding it? Nothing was changed") from exc
+    finally:
+        dst.close()
+        src.close()

@@ -1,0 +1,153 @@
+"""Take one backup: an online, consistent, verified copy published under a backup name.
+
+The copy is made with `VACUUM INTO` from a READ-ONLY connection to the registry:
+- one statement, one read transaction, so commits from other processes never restart it (a
+  step-wise backup never finished under a writer) and commits still in registry.db-wal are in
+  the copy (a raw file copy lost them);
+- a progress handler on that connection aborts it past the deadline, which
+  `backup(pages=-1)` cannot do (benchmarks/backup.py compares the two);
+- a read-only connection never checkpoints the application's WAL, also not when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..clock import Clock, iso, utcnow
+from ..errors import BackupError, Cancelled, IntegrityFailure, RegistryError
+from ..fsutil import fsync_file, publish, temp_path
+from ..progress import Progress, no_progress
+from ..registry import companions, connect
+from . import files, names
+from .fingerprint import fingerprint
+from .meta import BackupInfo, info_from, write_sidecar
+
+TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
+PROGRESS_OPS = 10_000     # VM instructions between deadline checks
+
+
+def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadline_s: float = 600.0,
+                progress: Progress = no_progress, reason: str = "manual") -> BackupInfo:
+    """Copy, check and publish a backup of `registry` into `backup_dir`; always taken."""
+    if not registry.is_file():
+        raise BackupError(f"the registry {registry} does not exist; nothing to back up")
+    stem = names.stem_of(registry)
+    try:
+        backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
+    remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
+    started = now()
+    token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
+    try:
+        with temp_path(backup_dir, prefix=f"{TEMP_PREFIX}{stem}-", suffix=".bak.tmp") as tmp:
+            try:
+                _copy(registry, tmp, deadline_s, progress)
+            finally:  # a failed VACUUM INTO leaves its own rollback journal behind
+                for leftover in companions(tmp):
+                    leftover.unlink(missing_ok=True)
+            fsync_file(tmp)
+            progress({"stage": "backup", "step": "verify", "done": 0, "total": 1})
+            problems = files.integrity(tmp)
+            if problems != ["ok"]:
+                raise IntegrityFailure(
+                    f"registry is damaged, no backup taken (integrity check of its copy: "
+                    f"{'; '.join(problems[:3])}); run `zarchctl recover`")
+            os.chmod(tmp, 0o600)
+            meta: dict[str, Any] = {"created_at": iso(started), "size_bytes": tmp.stat().st_size,
+                    "sha256": files.sha256_file(tmp, stage="backup", progress=progress),
+                    "schema_version": files.schema_version(tmp), "fingerprint": token,
+                    "source": str(registry.absolute()), "zarchd_version": __version__,
+                    "reason": reason, "verified": True, "verified_at": iso(now())}
+            final = _publish(tmp, backup_dir, stem, started, meta)
+    except OSError as exc:
+        raise BackupError(_os_message(exc, backup_dir)) from exc
+    progress({"stage": "backup", "step": "done", "done": 1, "total": 1, "name": final.name})
+    return info_from(final, meta, started, meta["size_bytes"])
+
+
+def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress) -> None:
+    stop_at = time.monotonic() + deadline_s
+    try:
+        src = connect(registry, readonly=True, timeout=max(0.1, min(deadline_s, 30.0)))
+    except RegistryError as exc:
+        raise BackupError(exc.message) from exc
+    try:
+        total = _page_count(src)
+        progress({"stage": "backup", "step": "start", "done": 0, "total": total})
+        src.set_progress_handler(lambda: 1 if time.monotonic() > stop_at else 0, PROGRESS_OPS)
+        src.execute("VACUUM INTO ?", (str(tmp),))
+        progress({"stage": "backup", "step": "copy", "done": total, "total": total})
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "interrupted" in text:
+            raise Cancelled(f"backup of {registry} did not finish within {deadline_s:g}s; "
+                            f"nothing was published (raise the deadline or check the disk)") from exc
+        if "full" in text or "I/O" in text or "unable to open" in text:
+            raise BackupError(f"cannot write the backup in {tmp.parent}: {text} "
+                              f"(disk full or no permission?); older backups are intact") from exc
+        if "locked" in text or "busy" in text:
+            raise BackupError(f"the registry {registry} stayed locked by another process; "
+                              f"try again later") from exc
+        raise _damaged(exc) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(exc) from exc
+    finally:
+        src.close()
+
+
+def _damaged(exc: Exception) -> IntegrityFailure:
+    return IntegrityFailure(f"registry is damaged, no backup taken ({exc}); run `zarchctl recover`")
+
+
+def _page_count(conn: sqlite3.Connection) -> int:
+    try:
+        return int(conn.execute("PRAGMA page_count").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(exc) from exc
+
+
+def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
+             meta: dict[str, Any]) -> Path:
+    """Sidecar first, then the backup under a free name (7zarch-go may take one meanwhile)."""
+    local = started.astimezone(names.local_tz())
+    taken: set[str] = set()
+    while True:
+        name = names.next_free(backup_dir, stem, local, skip=taken)
+        final = backup_dir / name
+        meta["name"] = name
+        sidecar = write_sidecar(final, meta)
+        try:
+            publish(tmp, final)
+            return final
+        except FileExistsError:
+            sidecar.unlink(missing_ok=True)
+            taken.add(name)
+
+
+def remove_stale_temps(backup_dir: Path, stem: str, older_than_s: float) -> list[Path]:
+    """Temp files a killed run left behind (only ours, only old ones: a live run keeps writing)."""
+    removed = []
+    cutoff = time.time() - older_than_s
+    for path in backup_dir.glob(f"{TEMP_PREFIX}{stem}-*.bak.tmp*"):
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _os_message(exc: OSError, backup_dir: Path) -> str:
+    why = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file size limit was reached",
+           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+           errno.EROFS: "the file system is read-only", errno.EDQUOT: "the disk quota is exceeded"}
+    reason = why.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot write the backup in {backup_dir}: {reason}; older backups are intact"

@@ -1,0 +1,52 @@
+"""Re-check a backup: sha256 against its sidecar and PRAGMA integrity_check; record the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+from ..clock import Clock, iso, utcnow
+from ..progress import Progress, no_progress
+from . import files
+from .meta import BackupInfo, read_sidecar, write_sidecar
+
+
+@dataclass
+class VerifyResult:
+    name: str
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
+                  now: Clock = utcnow) -> VerifyResult:
+    """ok when the file is intact. Updates verified/verified_at in the sidecar of our backups;
+    a foreign backup (no sidecar) is only integrity-checked and never gets a sidecar."""
+    problems: list[str] = []
+    progress({"stage": "verify", "name": info.name, "step": "start", "done": 0, "total": 2})
+    if not info.path.is_file():
+        return VerifyResult(info.name, False, [f"{info.name}: the file is missing"])
+    meta = read_sidecar(info.path) if info.ours else None
+    if info.ours and meta is None:
+        problems.append(f"{info.name}: its metadata file is missing or unreadable")
+    if meta is not None:
+        size = info.path.stat().st_size
+        if meta.get("size_bytes") != size:
+            problems.append(f"{info.name}: size is {size} bytes, {meta.get('size_bytes')} recorded")
+        digest = files.sha256_file(info.path, stage="verify", progress=progress)
+        if digest != meta.get("sha256"):
+            problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
+    progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
+    check = files.integrity(info.path)
+    if check != ["ok"]:
+        problems.append(f"{info.name}: integrity check failed: {'; '.join(check[:3])}")
+    if meta is not None:
+        meta.update(verified=not problems, verified_at=iso(now()))
+        if problems:
+            meta["problems"] = problems
+        else:
+            meta.pop("problems", None)
+        with contextlib.suppress(OSError):  # a read-only backup dir: the check still counts
+            write_sidecar(info.path, meta)
+    progress({"stage": "verify", "name": info.name, "step": "done", "done": 2, "total": 2})
+    return VerifyResult(info.name, not problems, problems)

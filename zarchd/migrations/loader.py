@@ -1,0 +1,139 @@
+"""Application migrations: SQL files `NNNN_slug.sql` in the configured directory.
+
+    -- name: Add tags to archives
+    -- depends: 0005_search_index
+    -- migrate:up
+    ALTER TABLE archives ADD COLUMN tags TEXT;
+    -- migrate:down
+    ALTER TABLE archives DROP COLUMN tags;
+
+The id is the file's stem. `-- name:` is optional (default: the slug in words). `-- depends:`
+lists ids separated by commas or spaces; without it the migration depends on the last built-in
+(0005_search_index), so application migrations always come after 7zarch-go's own. The down
+part is optional; without it the migration refuses to roll back. Transaction control (BEGIN,
+COMMIT, ...) is not allowed: the runner owns the transaction.
+
+Files whose names do not match are ignored with a warning; a matching file that is malformed
+is a PlanError naming it, before anything runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from ..errors import PlanError
+from .builtins import LAST_BUILTIN
+from .model import Migration
+from .sqltext import IncompleteSQL, checksum, first_keyword, split_statements
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = re.compile(r"^(\d{4})_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$")
+ID = re.compile(r"^\d{4}_[A-Za-z0-9][A-Za-z0-9_-]*$")
+_MARKER = re.compile(r"^\s*--\s*migrate:(up|down)\s*$", re.IGNORECASE)
+_HEADER = re.compile(r"^\s*--\s*(name|depends)\s*:(.*)$", re.IGNORECASE)
+_FORBIDDEN = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM",
+              "ATTACH", "DETACH"}
+
+
+def load_dir(directory: Path) -> list[Migration]:
+    """Every migration file in `directory`, by file name (ordering is the planner's job)."""
+    if not directory.is_dir():
+        raise PlanError(f"the migrations directory {directory} does not exist or is not a directory")
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        if not FILE_NAME.match(path.name):
+            log.warning("ignoring %s in the migrations directory: not named NNNN_slug.sql", path)
+            continue
+        found.append(load_file(path))
+    return found
+
+
+def load_file(path: Path) -> Migration:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"cannot read the migration file {path}: {exc}") from exc
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Migration:
+    """The Migration described by `text`, the content of the file at `path`."""
+    match = FILE_NAME.match(path.name)
+    if not match:
+        raise PlanError(f"{path}: migration files are named NNNN_slug.sql")
+    mig_id = path.name[:-len(".sql")]
+    headers, sections = _sections(text, path)
+    if "up" not in sections:
+        raise PlanError(f"{path}: no '-- migrate:up' line")
+    up, down = sections["up"], sections.get("down")
+    for part, body in (("up", up), ("down", down)):
+        if body is not None:
+            _check_statements(body, path, part)
+    if not split_statements(up):
+        raise PlanError(f"{path}: the '-- migrate:up' part has no SQL")
+    has_down = down is not None and bool(split_statements(down))
+    depends = _depends(headers.get("depends"), path, mig_id)
+    name = (headers.get("name") or match.group(2).replace("_", " ").replace("-", " ")).strip()
+    return Migration(id=mig_id, name=name, depends=depends, source=str(path),
+                     checksum=checksum(text), up_sql=up.strip() + "\n",
+                     down_sql=down.strip() + "\n" if has_down and down else None,
+                     has_down=has_down)
+
+
+def _sections(text: str, path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    headers: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    current: str | None = None
+    stray = 0  # first line of SQL before the up marker
+    for number, line in enumerate(text.splitlines(), 1):
+        marker = _MARKER.match(line)
+        if marker:
+            part = marker.group(1).lower()
+            if part in sections:
+                raise PlanError(f"{path}:{number}: a second '-- migrate:{part}' line")
+            if part == "up" and "down" in sections:
+                raise PlanError(f"{path}:{number}: '-- migrate:up' must come before '-- migrate:down'")
+            current = part
+            sections[part] = []
+        elif current is not None:
+            sections[current].append(line)
+        elif (header := _HEADER.match(line)):
+            key = header.group(1).lower()
+            if key in headers:
+                raise PlanError(f"{path}:{number}: '-- {key}:' given twice")
+            headers[key] = header.group(2).strip()
+        elif line.strip() and not line.lstrip().startswith("--") and not stray:
+            stray = number
+    if stray and "up" in sections:
+        raise PlanError(f"{path}:{stray}: SQL before the '-- migrate:up' line")
+    return headers, {part: "\n".join(lines) for part, lines in sections.items()}
+
+
+def _check_statements(sql: str, path: Path, part: str) -> None:
+    try:
+        statements = split_statements(sql)
+    except IncompleteSQL as exc:
+        raise PlanError(f"{path}: the '-- migrate:{part}' part: {exc}") from exc
+    for statement in statements:
+        keyword = first_keyword(statement)
+        if keyword in _FORBIDDEN:
+            raise PlanError(f"{path}: the '-- migrate:{part}' part uses {keyword}; zarchd runs "
+                            "each migration in its own transaction, leave transaction control out")
+
+
+def _depends(value: str | None, path: Path, mig_id: str) -> tuple[str, ...]:
+    if value is None:
+        return (LAST_BUILTIN,)
+    ids = tuple(dict.fromkeys(p for p in re.split(r"[,\s]+", value) if p))
+    for dep in ids:
+        if not ID.match(dep):
+            raise PlanError(f"{path}: '-- depends:' names {dep!r}, which is not a migration id "
+                            "(NNNN_slug)")
+        if dep == mig_id:
+            raise PlanError(f"{path}: the migration depends on itself")
+    return ids

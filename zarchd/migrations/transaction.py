@@ -1,0 +1,136 @@
+"""One migration step (up or down) as one transaction: BEGIN IMMEDIATE, the step, its record,
+validation, COMMIT; ROLLBACK on anything else. There is never a half-applied or "dirty" state:
+the step and its record commit together or not at all."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from ..errors import MigrationError, MigrationTimeout, ZarchError
+from ..progress import Progress
+from ..registry import integrity_check
+from . import ledger
+from .builtins import BY_ID, verify
+from .context import DeadlinePassed, StepContext
+from .model import Migration
+from .sqltext import split_statements
+
+PROGRESS_STEPS = 1000  # VM instructions between deadline checks
+
+
+@dataclass
+class StepOutcome:
+    ran: bool  # False: another migrator did it first (found under our lock)
+    found_present: bool = False
+    duration_s: float = 0.0
+
+
+def run_step(conn: sqlite3.Connection, migration: Migration, *, up: bool, timeout: float,
+             app_version: str, progress: Progress, version_before: str | None) -> StepOutcome:
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    if foreign_keys:
+        conn.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: do it first
+    try:
+        return _in_transaction(conn, migration, up=up, timeout=timeout, app_version=app_version,
+                               progress=progress, version_before=version_before)
+    finally:
+        if foreign_keys:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool, timeout: float,
+                    app_version: str, progress: Progress, version_before: str | None) -> StepOutcome:
+    verb = "migration" if up else "rollback of"
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # lock waits are bounded by the busy timeout
+    except sqlite3.OperationalError as exc:
+        raise MigrationError(f"{verb} {migration.id} could not start: {exc} (another process is "
+                             "changing the registry; try again when it is done)") from exc
+    started = time.monotonic()
+    deadline = started + timeout
+    timed_out = False
+
+    def past_deadline() -> int:
+        nonlocal timed_out
+        if time.monotonic() > deadline:
+            timed_out = True
+        return int(timed_out)
+
+    conn.set_progress_handler(past_deadline, PROGRESS_STEPS)
+    try:
+        # Under the lock now: another migrator may have done this step meanwhile.
+        recorded = migration.id in ledger.recorded_ids(conn)
+        if recorded != (not up):
+            conn.execute("ROLLBACK")
+            return StepOutcome(ran=False)
+        ctx = StepContext(conn, migration.id, "migrate" if up else "rollback", progress, deadline)
+        _execute(ctx, migration, up)
+        duration = time.monotonic() - started
+        if up:
+            ledger.record(conn, migration, duration_ms=round(duration * 1000),
+                          app_version=app_version)
+        else:
+            ledger.unrecord(conn, migration.id)
+        problems = _validate(ctx, migration, up)
+        if problems:
+            raise MigrationError("validation failed: " + "; ".join(problems))
+        conn.execute("COMMIT")
+        return StepOutcome(ran=True, found_present=ctx.found_present, duration_s=duration)
+    except Exception as exc:
+        _rollback(conn)  # handler removed first: a ROLLBACK must not be interrupted
+        if timed_out or isinstance(exc, DeadlinePassed):
+            raise MigrationTimeout(
+                f"{verb} {migration.id} took longer than its limit of {timeout:g}s; it was "
+                f"interrupted and rolled back, the registry stays at {version_before or 'no schema'}"
+            ) from exc
+        if isinstance(exc, (sqlite3.Error, ZarchError)):
+            detail = exc.message if isinstance(exc, ZarchError) else f"{exc}"
+            raise MigrationError(
+                f"{verb} {migration.id} failed: {detail}; it was rolled back, the registry "
+                f"stays at {version_before or 'no schema'}") from exc
+        raise
+    except BaseException:
+        _rollback(conn)
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def _execute(ctx: StepContext, migration: Migration, up: bool) -> None:
+    if migration.builtin:
+        builtin = BY_ID[migration.id]
+        step = builtin.up if up else builtin.down
+        if step is None:
+            raise MigrationError(f"{migration.id} has no down migration")
+        step(ctx)
+        return
+    sql = migration.up_sql if up else migration.down_sql
+    if sql is None:
+        raise MigrationError(f"{migration.id} has no down migration")
+    for statement in split_statements(sql):
+        for _row in ctx.conn.execute(statement):  # step SELECTs to the end, discard rows
+            pass
+
+
+def _validate(ctx: StepContext, migration: Migration, up: bool) -> list[str]:
+    problems = []
+    violations = ctx.conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+    if violations:
+        problems.append(f"foreign key violations (table, rowid, parent, fkid): {violations}")
+    quick = integrity_check(ctx.conn, quick=True, max_errors=5)
+    if quick != ["ok"]:
+        problems.append("quick_check: " + "; ".join(quick))
+    if up and migration.builtin:
+        problems += verify(BY_ID[migration.id], ctx)
+    return problems
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    conn.set_progress_handler(None, 0)
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (e.g. after an interrupt); nothing is kept
