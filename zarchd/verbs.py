@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import UsageError
+from .methods import DAEMON_ONLY
 from .operations import Operations
 from .progress import Progress
 from .status import build_status
-
-# Methods that change the registry or the backup dir; `--local` takes the writer lock for them.
-WRITING = frozenset({"backup", "prune", "restore", "recover", "migrate", "rollback"})
-# Methods that only the daemon can answer.
-DAEMON_ONLY = frozenset({"ping", "pause", "resume", "reload", "stop"})
-
-
-def needs_writer_lock(method: str, params: dict[str, Any]) -> bool:
-    if method not in WRITING:
-        return False
-    return not params.get("dry_run", False)
 
 
 def call_verb(ops: Operations, method: str, params: dict[str, Any], progress: Progress) -> Any:
@@ -48,13 +38,3 @@ def call_verb(ops: Operations, method: str, params: dict[str, Any], progress: Pr
         raise UsageError(f"`{method}` talks to the daemon; it has no --local form")
     raise UsageError(f"unknown command {method!r}")
 
-
-def failed(method: str, result: Any) -> bool:
-    """Results that carry a failure the exit code must show (bad backups, a damaged registry)."""
-    if not isinstance(result, dict):
-        return False
-    if method == "verify":
-        return bool(result.get("bad"))
-    if method == "check":
-        return not result.get("ok", True)
-    return False

@@ -13,9 +13,7 @@ import typer
 
 from ..config import Config, ControlSection, load_config
 from ..errors import EXIT_FAILED, DaemonNotRunning, ZarchError
-from ..lock import WriterLock
-from ..operations import Operations
-from ..verbs import DAEMON_ONLY, call_verb, failed, needs_writer_lock
+from ..methods import DAEMON_ONLY, failed, needs_writer_lock
 from . import render
 from .progress_view import ProgressView
 
@@ -28,6 +26,11 @@ def load(config_path: Path | None, socket: Path | None) -> Config:
 
 
 def run_local(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
+    # Imported here: the registry code costs ~100 ms that a socket round trip does not need.
+    from ..lock import WriterLock
+    from ..operations import Operations
+    from ..verbs import call_verb
+
     ops = Operations(cfg)
     if needs_writer_lock(method, params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
@@ -44,7 +47,7 @@ def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: Progr
         if method != "status":
             raise
         # status works without a daemon: the registry part is read here.
-        return call_verb(Operations(cfg), "status", {}, progress)
+        return run_local(cfg, "status", {}, progress)
 
 
 def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path: Path | None,

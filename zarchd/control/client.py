@@ -1,0 +1,134 @@
+"""zarchctl's end of the control socket: one request per connection, errors as plain sentences.
+
+Every way a connection can fail becomes a ZarchError whose message says what to do (as
+Supervisor's client does); the daemon's own error codes map back to the matching exception class,
+so the CLI picks exit codes the same way for --local and socket calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+from zarchd.control.protocol import PROTOCOL_CODES, request
+from zarchd.errors import ConfigError, DaemonNotRunning, ProtocolError, ZarchError, error_class_for
+
+MAX_ANSWER = 64 * 1024 * 1024  # answers (status, backups) may exceed the 1 MiB request limit
+PING_TIMEOUT = 5.0
+_REQUEST_ID = 1
+
+
+def not_running_message(path: Path) -> str:
+    return (f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
+            f"or `zarchd run`, or run this command with --local.")
+
+
+def call(socket_path: Path, method: str, params: dict[str, Any] | None = None, *,
+         on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float | None = None) -> Any:
+    """Send one request and return its result; progress events go to `on_progress` as they come."""
+    path = Path(socket_path)
+    with _connect(path, timeout) as sock:
+        try:
+            sock.sendall(request(_REQUEST_ID, method, params))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it may already have answered (e.g. a refusal) and hung up: read what it said
+        except TimeoutError:
+            raise ZarchError(f"zarchd at {path} did not take the request within {timeout}s") from None
+        return _receive(sock, path, method, on_progress, timeout)
+
+
+def ping(socket_path: Path, timeout: float = PING_TIMEOUT) -> bool:
+    """True when a daemon answers on `socket_path` and accepts us."""
+    try:
+        call(socket_path, "ping", timeout=timeout)
+    except ZarchError:
+        return False
+    return True
+
+
+def _connect(path: Path, timeout: float | None) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except BaseException as exc:
+        sock.close()
+        raise _connect_error(path, exc, timeout) from None
+    return sock
+
+
+def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> BaseException:
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+        return DaemonNotRunning(not_running_message(path))
+    if isinstance(exc, PermissionError):
+        return ZarchError(f"permission denied on {path}: the socket belongs to another user. Run zarchctl as "
+                          f"the user zarchd runs as, or point --socket at your own daemon's socket.")
+    if isinstance(exc, TimeoutError):
+        return ZarchError(f"zarchd at {path} did not accept the connection within {timeout}s; it may be overloaded "
+                          f"or hung: see its log (journalctl --user -u zarchd)")
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOTDIR:
+            return DaemonNotRunning(not_running_message(path))
+        reason = exc.strerror or str(exc)
+        return ZarchError(f"cannot connect to zarchd at {path}: {reason}")
+    return exc  # KeyboardInterrupt and friends pass through untouched
+
+
+def _closed(method: str) -> ZarchError:
+    return ZarchError(f"the daemon closed the connection before answering `{method}`; it may have stopped or "
+                      f"crashed: see its log (journalctl --user -u zarchd, or the terminal running `zarchd run`)")
+
+
+def _receive(sock: socket.socket, path: Path, method: str,
+             on_progress: Callable[[dict[str, Any]], None] | None, timeout: float | None) -> Any:
+    with sock.makefile("rb") as stream:
+        while True:
+            try:
+                raw = stream.readline(MAX_ANSWER + 1)
+            except TimeoutError:
+                raise ZarchError(f"no answer from zarchd within {timeout}s for `{method}`") from None
+            except (ConnectionResetError, BrokenPipeError):
+                raise _closed(method) from None
+            if not raw.endswith(b"\n"):
+                if len(raw) > MAX_ANSWER:
+                    raise ZarchError(f"zarchd's answer to `{method}` is larger than {MAX_ANSWER} bytes")
+                raise _closed(method)
+            message = _decode(raw, method)
+            if message.get("id") not in (_REQUEST_ID, None):
+                continue  # not ours: ignore rather than misattribute
+            if "progress" in message:
+                if on_progress is not None and isinstance(message["progress"], dict):
+                    on_progress(message["progress"])
+                continue
+            if "error" in message:
+                raise error_from(message["error"])
+            if "result" in message:
+                return message["result"]
+            raise ZarchError(f"zarchd at {path} sent an answer this zarchctl does not understand: {raw[:200]!r}")
+
+
+def _decode(raw: bytes, method: str) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise ZarchError(f"zarchd sent an answer to `{method}` that is not a JSON object: {raw[:200]!r}")
+    return message
+
+
+def error_from(error: object) -> ZarchError:
+    """The ZarchError (subclass chosen by code) for an {"code", "message"} error object."""
+    fields = error if isinstance(error, dict) else {}
+    code = str(fields.get("code") or "failed")
+    message = str(fields.get("message") or f"zarchd reported an error ({code})")
+    cls = ProtocolError if code in PROTOCOL_CODES else error_class_for(code)
+    exc = cls.__new__(cls)
+    ZarchError.__init__(exc, message)  # subclasses with other constructors (ConfigError) get the plain message
+    exc.code = code
+    if isinstance(exc, ConfigError):
+        exc.problems = [line[4:] for line in message.splitlines() if line.startswith("  - ")] or [message]
+    return exc
