@@ -67,9 +67,8 @@ def test_decisions_are_the_union_of_independent_rules(backups: list[Candidate],
     good = sorted((b for b in backups if b.verified), key=lambda b: (b.created_at, b.name))
     newest_verified = {good[-1].name} if good else set()
     selected = set().union(*ref.values()) | newest_verified
-    # unverified backups: kept only while no verified backup is newer
-    failed_kept = {b.name for b in backups if not b.verified
-                   and (not good or b.created_at > good[-1].created_at)}
+    # unverified backups are never deleted automatically (they take no rule slot either)
+    failed_kept = {b.name for b in backups if not b.verified}
     assert kept == selected | failed_kept
     for d in decisions:  # the reasons name exactly the rules that selected the backup
         rules = {r.split(" ")[0] for r in d.reasons if r.startswith("keep_")}
@@ -130,15 +129,16 @@ def test_local_days_differ_from_utc_days() -> None:
     assert [d.keep for d in utc] == [True, False]
 
 
-def test_failed_backups_take_no_slot_and_go_once_a_newer_good_one_exists() -> None:
+def test_failed_backups_take_no_slot_and_are_never_deleted_automatically() -> None:
     t0 = datetime(2026, 5, 1, tzinfo=UTC)
     backups = [_c("good-old", t0), _c("bad-mid", t0 + timedelta(days=1), False),
                _c("good-new", t0 + timedelta(days=2)), _c("bad-newest", t0 + timedelta(days=3), False)]
     got = {d.name: d for d in decide(backups, RetentionPolicy(2, 0, 0, 0, 0, 0), NOW, UTC)}
     assert got["good-old"].reasons == ["keep_last #2"]  # the bad one did not take its place
     assert got["good-new"].reasons == ["keep_last #1", "newest verified"]
-    assert not got["bad-mid"].keep and got["bad-mid"].reasons == ["failed verification"]
-    assert got["bad-newest"].keep
+    for bad in ("bad-mid", "bad-newest"):  # older than a verified one or not: both stay
+        assert got[bad].keep and got[bad].reasons == [
+            "failed verification: kept for inspection; delete it by hand"]
 
 
 def test_zero_policy_keeps_only_the_newest_verified() -> None:
@@ -156,7 +156,9 @@ def test_five_thousand_backups_over_two_years_in_every_zone() -> None:
         decisions = decide(backups, policy, NOW, tz)
         kept = {d.name for d in decisions if d.keep}
         ref = _reference(backups, policy, tz)
-        assert kept == set().union(*ref.values())  # the newest is verified and in keep_last
+        failed = {b.name for b in backups if not b.verified}
+        assert len(failed) == 52 and failed <= kept  # never deleted automatically
+        assert kept == set().union(*ref.values()) | failed  # the newest is verified, in keep_last
         assert len(ref["keep_monthly"]) == 12 and len(ref["keep_yearly"]) == 2
         by_name = {b.name: b for b in backups}
         assert all(d.keep for d in decide([by_name[n] for n in kept], policy, NOW, tz))

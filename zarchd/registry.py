@@ -8,8 +8,14 @@ from pathlib import Path
 
 from .errors import RegistryError
 
-COMPANIONS = ("-wal", "-shm", "-journal")
+# Where a commit lands besides the database itself (-shm also changes when a reader opens it).
+COMMIT_COMPANIONS = ("-wal", "-journal")
+COMPANIONS = COMMIT_COMPANIONS + ("-shm",)
 DEFAULT_LOCK_TIMEOUT = 5.0
+# sqlite3 error names that mean "the file is damaged"; busy/locked/cannot-open/I/O mean "could
+# not look", which must never be reported as damage (it would send users to `recover`).
+_CORRUPTION = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_CORRUPTION_TEXT = ("malformed", "not a database")
 
 
 def connect(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, readonly: bool = False,
@@ -21,8 +27,11 @@ def connect(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, readonly: bool
     """
     if not create and not path.exists():
         raise RegistryError(f"the registry {path} does not exist")
+    if path.is_dir():
+        raise RegistryError(f"the registry path {path} is a directory, not a database file; "
+                            f"set [registry] path to the registry file")
     mode = "ro" if readonly else ("rwc" if create else "rw")
-    uri = f"file:{_quote(path.absolute())}?mode={mode}"
+    uri = file_uri(path, mode=mode)
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
@@ -31,34 +40,89 @@ def connect(path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT, readonly: bool
     return conn
 
 
-def _quote(path: Path) -> str:
-    # URI filenames: '?' and '#' and '%' must be escaped; everything else passes through.
-    return str(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+def file_uri(path: Path, **params: str | int) -> str:
+    """`file:` URI for `path` with query parameters (mode=ro, immutable=1, ...)."""
+    # URI filenames: '%', '?' and '#' must be escaped; everything else passes through.
+    quoted = str(path.absolute()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{quoted}?{query}" if query else f"file:{quoted}"
+
+
+def open_static(path: Path) -> sqlite3.Connection:
+    """Open a file nobody writes (a backup, our own temp copy): read-only and immutable.
+
+    `immutable=1` also stops SQLite from creating -wal/-shm files next to a backup that
+    7zarch-go copied from a WAL-mode registry, and takes no locks.
+    """
+    if not path.is_file():
+        why = "it is a directory" if path.is_dir() else "the file does not exist"
+        raise RegistryError(f"cannot open {path}: {why}")
+    try:
+        return sqlite3.connect(file_uri(path, mode="ro", immutable=1), uri=True,
+                               isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise RegistryError(f"cannot open {path}: {exc}") from exc
 
 
 def companions(path: Path) -> list[Path]:
-    """registry.db-wal, -shm, -journal: the files SQLite keeps next to the database."""
+    """registry.db-wal, -journal, -shm: the files SQLite keeps next to the database."""
     return [path.with_name(path.name + suffix) for suffix in COMPANIONS]
 
 
+def wal_path(path: Path) -> Path:
+    return path.with_name(path.name + COMPANIONS[0])
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """True when SQLite says the file itself is damaged (not busy, locked or unreadable)."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        return name.startswith(_CORRUPTION)
+    return any(t in str(exc) for t in _CORRUPTION_TEXT)
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def integrity_check(conn: sqlite3.Connection, *, quick: bool = False,
-                    max_errors: int = 20) -> list[str]:
-    """['ok'] when the database is sound, else the problems SQLite reports (at most max_errors)."""
+                    max_errors: int = 20, what: str = "the database") -> list[str]:
+    """['ok'] when the database is sound, else the problems SQLite reports (at most max_errors).
+
+    Raises RegistryError when the check could not run (locked by another process, I/O error):
+    that says nothing about the file being damaged.
+    """
     pragma = "quick_check" if quick else "integrity_check"
     try:
         return [row[0] for row in conn.execute(f"PRAGMA {pragma}({int(max_errors)})")]
     except sqlite3.DatabaseError as exc:
-        return [f"{type(exc).__name__}: {exc}"]
+        if is_corruption(exc):
+            return [f"{type(exc).__name__}: {exc}"]
+        raise _could_not_check(exc, what) from exc
 
 
-def check_file(path: Path, *, quick: bool = False, timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
-    """Integrity of the database file at `path`, opened read-only; never raises for a bad file."""
+def _could_not_check(exc: sqlite3.Error, what: str) -> RegistryError:
+    if is_busy(exc):
+        return RegistryError(f"{what} is locked by another process ({exc}); could not check it, "
+                             f"try again")
+    return RegistryError(f"could not check {what}: {exc}; this says nothing about damage, "
+                         f"fix the cause and try again")
+
+
+def check_file(path: Path, *, quick: bool = False, timeout: float = DEFAULT_LOCK_TIMEOUT,
+               static: bool = False) -> list[str]:
+    """Integrity of the database file at `path`: ['ok'], or the damage SQLite reports.
+
+    Raises RegistryError when it could not be checked at all (missing, no permission, locked by
+    another process, I/O error). `static` opens a file nobody writes (a backup, our own temp
+    copy) immutable: no locks, no -wal/-shm created next to it.
+    """
+    conn = open_static(path) if static else connect(path, readonly=True, timeout=timeout)
     try:
-        conn = connect(path, readonly=True, timeout=timeout)
-    except RegistryError as exc:
-        return [exc.message]
-    try:
-        return integrity_check(conn, quick=quick)
+        return integrity_check(conn, quick=quick, what=f"the {'database' if static else 'registry'} {path}")
     finally:
         conn.close()
 

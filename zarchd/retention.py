@@ -16,9 +16,10 @@ Semantics (restic's, not borg's):
   repeated hour 02:00-03:00 is two periods, told apart by their UTC offset.
 - The newest verified backup is always kept ("newest verified"), whatever the policy says.
 - Backups that failed verification (`verified=False`) take part in no rule, so a broken backup
-  never takes the slot of a good one. One is kept only while no newer verified backup exists
-  (it may be the best material left for salvage); once a newer verified backup exists it is
-  deleted with the reason "failed verification".
+  never takes the slot of a good one, and they are never deleted automatically: one may be the
+  last salvage material left (say the registry was emptied and only that empty state got
+  backed up since). They are kept with the reason "failed verification: kept for inspection;
+  delete it by hand" until a person deletes them (file and its `.json`).
 
 Only backups zarchd made are given to `decide`; the caller keeps every other file untouched.
 `now` is taken for future rules that measure age (keep_within); today no decision depends on it.
@@ -34,8 +35,7 @@ from .config import RetentionPolicy
 
 NEWEST_VERIFIED = "newest verified"
 NO_RULE = "no rule keeps it"
-FAILED_KEPT = "failed verification, kept: no newer verified backup"
-FAILED_DROPPED = "failed verification"
+FAILED_KEPT = "failed verification: kept for inspection; delete it by hand"
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,12 @@ def decide(backups: Sequence[Candidate], policy: RetentionPolicy, now: datetime,
            tz: tzinfo) -> list[Decision]:
     """One decision per backup, newest first, each with at least one reason."""
     selected = rule_selections(backups, policy, tz)
-    verified = [b.created_at for b in backups if b.verified]
-    newest_verified = max(verified) if verified else None
     decisions = []
     for b in _newest_first(backups):
         if b.name in selected:
             decisions.append(Decision(b.name, True, selected[b.name]))
         elif b.verified:
             decisions.append(Decision(b.name, False, [NO_RULE]))
-        elif newest_verified is None or b.created_at > newest_verified:
+        else:  # never deleted automatically, whatever newer backups exist
             decisions.append(Decision(b.name, True, [FAILED_KEPT]))
-        else:
-            decisions.append(Decision(b.name, False, [FAILED_DROPPED]))
     return decisions

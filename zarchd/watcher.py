@@ -24,13 +24,14 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from .errors import RegistryError, ZarchError
+from .registry import COMMIT_COMPANIONS
 
 log = logging.getLogger(__name__)
 
 # Only these kinds reach the handler (and the inotify mask): reads make no events at all.
 EVENT_FILTER: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent,
                                              FileModifiedEvent, FileMovedEvent]
-COMPANION_SUFFIXES = ("-wal", "-journal")
+COMPANION_SUFFIXES = COMMIT_COMPANIONS  # not -shm: a reader opening the registry changes it
 # The dispatcher wakes this often when idle; stop() does not wait for it (a sentinel is queued).
 IDLE_TIMEOUT_S = 30.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zarchd.backups import list_backups, recover_registry, resolve_name, restore_backup, take_backup
-from zarchd.errors import BackupError, IntegrityFailure, NotFound, UsageError, ZarchError
+from zarchd.errors import BackupError, IntegrityFailure, NotFound, RegistryError, UsageError
 
 from .conftest import FixedClock, corrupt, make_registry, max_id
 
@@ -117,19 +116,81 @@ def test_recover_restores_the_newest_backup_that_verifies(tmp_path: Path, wal: b
 def test_recover_salvages_when_no_backup_verifies(tmp_path: Path) -> None:
     reg = make_registry(tmp_path / "registry.db", 3000)
     corrupt(reg)
+    damaged = reg.read_bytes()
     result = recover_registry(reg, tmp_path / "none")
     assert result["restored"] is None and result["salvaged"]["tables"]["items"] > 2500
-    assert Path(result["corrupted_saved_as"]).exists()
+    assert Path(result["corrupted_saved_as"]).read_bytes() == damaged
     assert sqlite3.connect(reg).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # temps gone
 
 
-def test_recover_with_nothing_to_use_says_where_the_registry_went(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def _crashed_wal_registry(directory: Path) -> Path:
+    """A damaged WAL-mode registry as a crash leaves it: registry.db plus a -wal with commits."""
+    live = make_registry(directory / "live" / "registry.db", 2000, wal=True)
+    app = sqlite3.connect(live, isolation_level=None)
+    app.execute("PRAGMA wal_autocheckpoint=0")
+    app.executemany("INSERT INTO items (payload) VALUES (?)", [("in the wal",)] * 20)
+    reg = directory / "registry.db"
+    shutil.copyfile(live, reg)
+    shutil.copyfile(str(live) + "-wal", str(reg) + "-wal")
+    app.close()
+    corrupt(reg)
+    return reg
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file's bytes, except the -shm index SQLite (re)builds when anyone reads the WAL."""
+    return {p.name: p.read_bytes() for p in directory.iterdir()
+            if p.is_file() and not p.name.endswith("-shm")}
+
+
+def test_recover_with_nothing_to_use_leaves_the_registry_exactly_where_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FixedClock) -> None:
+    reg = _crashed_wal_registry(tmp_path)
+    bad = take_backup(make_registry(tmp_path / "o" / "registry.db", 5), tmp_path / "b", now=clock)
+    with open(bad.path, "r+b") as fh:  # the only backup fails verification
+        fh.seek(3000)
+        fh.write(b"\x00\x07")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no sqlite3 command: no salvage
+    before = _snapshot(tmp_path)
+    assert {"registry.db", "registry.db-wal"} <= set(before)
+    with pytest.raises(BackupError, match="left where it was, unchanged") as err:
+        recover_registry(reg, tmp_path / "b", now=clock)
+    assert "no backup verifies" in err.value.message
+    assert "install it and run recover again" in err.value.message
+    assert _snapshot(tmp_path) == before  # byte-identical, -wal too; no .corrupted-*, no temp
+    assert not list(tmp_path.glob("registry.db.corrupted-*"))
+
+
+def test_recover_without_backups_or_registry_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(BackupError, match="there is no registry and there are no backups"):
+        recover_registry(tmp_path / "registry.db", tmp_path / "none")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
+def test_recover_when_salvage_reads_nothing_keeps_the_registry(tmp_path: Path) -> None:
     reg = tmp_path / "registry.db"
     reg.write_bytes(b"this is not a database at all" * 200)
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no sqlite3 command
-    with pytest.raises(BackupError, match="kept at .*registry.db.corrupted-") as err:
+    with pytest.raises(BackupError, match="salvage read nothing usable.*left where it was"):
         recover_registry(reg, tmp_path / "none")
-    assert "install the sqlite3 command" in err.value.message
-    assert not reg.exists() and len(list(tmp_path.glob("registry.db.corrupted-*"))) == 1
-    assert isinstance(err.value, ZarchError) and os.listdir(tmp_path)
+    assert reg.read_bytes() == b"this is not a database at all" * 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db"]  # no temp, no aside
+
+
+def test_recover_refuses_a_registry_locked_by_another_process(tmp_path: Path,
+                                                              clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 2000)
+    take_backup(reg, tmp_path / "b", now=clock)
+    corrupt(reg)
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    before = _snapshot(tmp_path)
+    try:
+        with pytest.raises(RegistryError, match="locked by another process.*nothing was moved"):
+            recover_registry(reg, tmp_path / "b", now=clock, lock_timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _snapshot(tmp_path) == before and not list(tmp_path.glob("*.corrupted-*"))
+    assert recover_registry(reg, tmp_path / "b", now=clock)["restored"]  # once it is free

@@ -6,13 +6,14 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from zarchd.backups import fingerprint, list_backups, take_backup
 from zarchd.backups.names import local_tz
-from zarchd.backups.take import remove_stale_temps
+from zarchd.backups.take import remove_stale_temps, remove_temp_files
 from zarchd.errors import BackupError, Cancelled, IntegrityFailure
 
 from .conftest import FixedClock, corrupt, make_registry, max_id
@@ -129,12 +130,57 @@ def test_missing_registry_and_unwritable_dir(tmp_path: Path) -> None:
 
 
 def test_stale_temps_of_a_killed_run_are_removed_only_when_old(tmp_path: Path) -> None:
-    old = tmp_path / ".zarchd-registry-abc.bak.tmp"
-    new = tmp_path / ".zarchd-registry-def.bak.tmp"
-    other = tmp_path / ".zarchd-other-abc.bak.tmp"
-    for p in (old, new, other):
+    old = tmp_path / ".zarchd-registry-abcd1234.bak.tmp"
+    new = tmp_path / ".zarchd-registry-efgh5678.bak.tmp"
+    other = tmp_path / ".zarchd-other-abcd1234.bak.tmp"
+    restore = tmp_path / ".zarchd-restore-registry-abcd1234.tmp"  # a restore may be running
+    for p in (old, new, other, restore):
         p.write_bytes(b"partial")
-    os.utime(old, (1, 1))
-    os.utime(other, (1, 1))
+    for p in (old, other, restore):
+        os.utime(p, (1, 1))
     assert remove_stale_temps(tmp_path, "registry", older_than_s=60) == [old]
-    assert new.exists() and other.exists()
+    assert new.exists() and other.exists() and restore.exists()
+
+
+def test_remove_temp_files_removes_all_of_ours_whatever_their_age(tmp_path: Path) -> None:
+    ours = [".zarchd-registry-abcd1234.bak.tmp", ".zarchd-registry-abcd1234.bak.tmp-journal",
+            ".zarchd-restore-registry-x_y12345.tmp", ".zarchd-salvage-registry-q1w2e3r4.tmp",
+            ".zarchd-salvage-registry-q1w2e3r4.tmp-wal",
+            ".registry-20260314-120000.bak.json.k9j8h7g6.tmp"]
+    theirs = ["registry.db", "registry.db-wal", "registry-20260314-120000.bak",
+              ".zarchd-other-abcd1234.bak.tmp", ".zarchd-registry2-abcd1234.bak.tmp",
+              ".zarchd-registry-abc.bak.tmp", ".zarchd-registry-abcd1234.bak.tmp.keep",
+              "notes.zarchd-registry-abcd1234.bak.tmp", ".zarchd.sock"]
+    for name in ours + theirs:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / ".zarchd-registry-zzzz9999.bak.tmp").symlink_to(tmp_path / "registry.db")
+    removed = remove_temp_files(tmp_path, "registry")
+    assert sorted(p.name for p in removed) == sorted(ours)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        theirs + [".zarchd-registry-zzzz9999.bak.tmp"])
+    assert remove_temp_files(tmp_path / "missing", "registry") == []
+
+
+def test_cancel_stops_a_running_copy_and_publishes_nothing(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 100_000)  # ~48 MB: the copy takes a while
+    assert reg.stat().st_size > 40_000_000
+    out = tmp_path / "b"
+    cancel = threading.Event()
+    seen: list[str] = []
+
+    def progress(event: dict) -> None:
+        seen.append(event["step"])
+        if event["step"] == "start":  # the copy is about to run: stop it from another thread
+            threading.Thread(target=cancel.set).start()
+
+    with pytest.raises(Cancelled, match="backup cancelled: zarchd is stopping; nothing was "
+                                        "published"):
+        take_backup(reg, out, now=clock, progress=progress, cancel=cancel)
+    assert cancel.is_set() and "start" in seen and "copy" not in seen  # stopped mid-copy
+    assert list(out.iterdir()) == []  # no temp file, no journal, no backup, no sidecar
+    assert list_backups(reg, out) == []
+    with pytest.raises(Cancelled, match="cancelled"):  # already set: nothing starts
+        take_backup(reg, out, now=clock, cancel=cancel)
+    assert list(out.iterdir()) == []
+    info = take_backup(reg, out, now=clock, cancel=threading.Event())  # not set: taken
+    assert max_id(info.path) == 100_000

@@ -83,6 +83,24 @@ def test_prune_keeps_newest_verified_even_when_newer_ones_failed(tmp_path: Path,
     assert not taken[0].path.exists() and not Path(str(taken[0].path) + ".json").exists()
 
 
+def test_prune_never_deletes_a_backup_that_failed_verification(tmp_path: Path,
+                                                               clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 50)
+    taken = []
+    for _ in range(4):
+        taken.append(take_backup(reg, tmp_path, now=clock))
+        clock.advance(hours=1)
+    _tamper(taken[0].path)  # the oldest fails; three newer ones verify
+    assert not verify_backup(taken[0]).ok
+    decisions = {d.name: d for d in prune(reg, tmp_path, RetentionPolicy(1, 0, 0, 0, 0, 0),
+                                          now=clock)}
+    assert decisions[taken[0].name].keep
+    assert decisions[taken[0].name].reasons == [
+        "failed verification: kept for inspection; delete it by hand"]
+    assert taken[0].path.exists() and Path(str(taken[0].path) + ".json").exists()
+    assert [p.exists() for p in (b.path for b in taken[1:])] == [False, False, True]
+
+
 def test_created_at_is_utc_from_metadata(tmp_path: Path, clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 5)
     info = take_backup(reg, tmp_path, now=clock)
@@ -90,3 +108,19 @@ def test_created_at_is_utc_from_metadata(tmp_path: Path, clock: FixedClock) -> N
     assert listed.created_at == clock.now and listed.created_at.utcoffset() == timedelta(0)
     meta = json.loads(Path(str(info.path) + ".json").read_text())
     assert listed.sha256 == meta["sha256"] == info.sha256
+
+
+def test_hand_edited_sidecar_times_make_a_backup_foreign_not_a_crash(tmp_path: Path,
+                                                                    clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 5)
+    taken = []
+    for _ in range(3):
+        taken.append(take_backup(reg, tmp_path, now=clock))
+        clock.advance(hours=1)
+    for info, created_at in zip(taken[:2], (5, "2024-01-01T00:00:00")):  # wrong type; naive
+        sidecar = Path(str(info.path) + ".json")
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "created_at": created_at}))
+    listed = {b.name: b for b in list_backups(reg, tmp_path)}
+    assert [listed[b.name].ours for b in taken] == [False, False, True]
+    prune(reg, tmp_path, RetentionPolicy(0, 0, 0, 0, 0, 0), now=clock)
+    assert all(b.path.exists() for b in taken)  # not ours any more: never deleted

@@ -6,8 +6,9 @@ from .meta import BackupInfo
 from .prune import prune
 from .recover import recover_registry
 from .restore import restore_backup
-from .take import take_backup
+from .take import remove_temp_files, take_backup
 from .verify import VerifyResult, verify_backup
 
 __all__ = ["BackupInfo", "VerifyResult", "fingerprint", "latest_backup", "list_backups", "prune",
-           "recover_registry", "resolve_name", "restore_backup", "take_backup", "verify_backup"]
+           "recover_registry", "remove_temp_files", "resolve_name", "restore_backup", "take_backup",
+           "verify_backup"]

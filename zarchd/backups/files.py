@@ -1,4 +1,6 @@
-"""Reading finished database files (backups, copies): hashing and integrity, never writing."""
+"""Reading finished database files (backups, copies): hashing and schema version, never writing.
+
+Their integrity check is registry.check_file(path, static=True)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from ..errors import RegistryError
 from ..progress import Progress, no_progress
+from ..registry import open_static
 
 CHUNK = 1 << 20
 
@@ -24,30 +28,6 @@ def sha256_file(path: Path, *, stage: str = "hash", progress: Progress = no_prog
     return digest.hexdigest()
 
 
-def open_static(path: Path) -> sqlite3.Connection:
-    """Open a file nobody writes (a backup, our own temp copy): read-only and immutable.
-
-    `immutable=1` also stops SQLite from creating -wal/-shm files next to a backup that
-    7zarch-go copied from a WAL-mode registry.
-    """
-    quoted = str(path.absolute()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    return sqlite3.connect(f"file:{quoted}?mode=ro&immutable=1", uri=True, isolation_level=None)
-
-
-def integrity(path: Path) -> list[str]:
-    """['ok'] for a sound database file, else what SQLite reports; never raises."""
-    try:
-        conn = open_static(path)
-    except sqlite3.Error as exc:
-        return [f"cannot open: {exc}"]
-    try:
-        return [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
-    except sqlite3.DatabaseError as exc:
-        return [f"{type(exc).__name__}: {exc}"]
-    finally:
-        conn.close()
-
-
 def schema_version(path: Path) -> str | None:
     """The highest id in schema_migrations (7zarch-go's ids sort), None when there is none."""
     try:
@@ -56,6 +36,6 @@ def schema_version(path: Path) -> str | None:
             row = conn.execute("SELECT max(id) FROM schema_migrations").fetchone()
         finally:
             conn.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, RegistryError):
         return None
     return None if row is None or row[0] is None else str(row[0])

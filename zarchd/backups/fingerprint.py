@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import RegistryError
+from ..registry import wal_path
 
 
 def _stat_part(path: Path, header_bytes: int) -> str:
@@ -33,5 +34,5 @@ def fingerprint(registry: Path) -> str:
     """Changes whenever a commit lands (rollback journal or WAL); RegistryError if missing."""
     if not registry.exists():
         raise RegistryError(f"the registry {registry} does not exist")
-    parts = [_stat_part(registry, 100), _stat_part(registry.with_name(registry.name + "-wal"), 32)]
+    parts = [_stat_part(registry, 100), _stat_part(wal_path(registry), 32)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

@@ -1,26 +1,29 @@
-"""A damaged registry: set it aside (never delete it), put the newest backup that verifies in its
-place, or salvage what SQLite's `.recover` can read when no backup verifies."""
+"""A damaged registry: put the newest backup that verifies in its place, or what SQLite's
+`.recover` can salvage when no backup verifies; the damaged one is set aside, never deleted,
+and only once its replacement is ready."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..clock import Clock, utcnow
-from ..errors import BackupError, UsageError
+from ..errors import BackupError, RegistryError, UsageError
 from ..fsutil import fsync_dir, fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
-from ..registry import check_file, quote_ident
-from . import files, names
+from ..registry import (COMMIT_COMPANIONS, COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file,
+                        companions, quote_ident)
+from . import names
 from .listing import list_backups
 from .meta import BackupInfo
-from .verify import verify_backup
+from .verify import integrity_problems, verify_backup
 
-COMPANION_SUFFIXES = ("-wal", "-journal", "-shm")
 SALVAGE_TIMEOUT_S = 3600.0
 
 
@@ -35,11 +38,11 @@ def set_aside(registry: Path, now: Clock) -> Path:
     base = f"{registry.name}.corrupted-{local:%Y%m%d-%H%M%S}"
     for n in range(0, 10_000):
         aside = registry.with_name(base if n == 0 else f"{base}-{n}")
-        if not any(os.path.lexists(str(aside) + s) for s in ("",) + COMPANION_SUFFIXES):
+        if not any(os.path.lexists(str(aside) + s) for s in ("",) + COMPANIONS):
             break
     else:
         raise BackupError(f"no free name to set {registry} aside")
-    for suffix in COMPANION_SUFFIXES:
+    for suffix in COMPANIONS:
         comp = Path(str(registry) + suffix)
         if comp.exists():
             os.rename(comp, str(aside) + suffix)
@@ -48,26 +51,54 @@ def set_aside(registry: Path, now: Clock) -> Path:
     return aside
 
 
-def install_copy(source: Path, registry: Path, mode: int = 0o600) -> None:
-    """Put a copy of `source` at the (absent) registry path: temp copy, fsync, check, link."""
-    with temp_path(registry.parent, prefix=f".zarchd-restore-{registry.name}-") as tmp:
+def _temp_prefix(kind: str, registry: Path) -> str:
+    # take.temp_name_pattern / remove_temp_files know these names
+    return f".zarchd-{kind}-{names.stem_of(registry)}-"
+
+
+@contextlib.contextmanager
+def prepared_copy(source: Path, registry: Path, mode: int = 0o600) -> Iterator[Path]:
+    """A checked, fsynced copy of `source` next to `registry`, ready for `put_in_place`;
+    removed on exit unless it was put in place. Nothing at `registry` is touched."""
+    with temp_path(registry.parent, prefix=_temp_prefix("restore", registry)) as tmp:
         shutil.copyfile(source, tmp)
         fsync_file(tmp)
-        problems = files.integrity(tmp)
-        if problems != ["ok"]:
-            raise BackupError(f"the copy of {source.name} failed its integrity check: {problems[0]}")
+        problems = _check_static(tmp)
+        if problems:
+            raise BackupError(f"the copy of {source.name} failed its integrity check: "
+                              f"{problems[0]} (disk trouble?); nothing was changed")
         os.chmod(tmp, mode)
-        _move_stray_companions(registry)
-        try:
-            publish(tmp, registry)
-        except FileExistsError as exc:
-            raise BackupError(f"{registry} appeared while restoring (is 7zarch-go running?); "
-                              f"nothing was overwritten, stop it and try again") from exc
+        yield tmp
+
+
+def put_in_place(tmp: Path, registry: Path) -> None:
+    """Publish a prepared file at the (absent) registry path, stray -wal/-journal moved away."""
+    _move_stray_companions(registry)
+    try:
+        publish(tmp, registry)
+    except FileExistsError as exc:
+        raise BackupError(f"{registry} appeared while restoring (is 7zarch-go running?); "
+                          f"nothing was overwritten, stop it and try again") from exc
+
+
+def install_copy(source: Path, registry: Path, mode: int = 0o600) -> None:
+    """Put a copy of `source` at the (absent) registry path: temp copy, fsync, check, link."""
+    with prepared_copy(source, registry, mode) as tmp:
+        put_in_place(tmp, registry)
+
+
+def _check_static(path: Path) -> list[str]:
+    """[] when the file nobody else writes is a sound database, else what is wrong with it."""
+    try:
+        check = check_file(path, static=True)
+    except RegistryError as exc:
+        return [exc.message]
+    return [] if check == ["ok"] else check
 
 
 def _move_stray_companions(registry: Path) -> None:
     """A -wal/-journal without its database would be applied to the new file: move it aside."""
-    for suffix in COMPANION_SUFFIXES:
+    for suffix in COMPANIONS:
         comp = Path(str(registry) + suffix)
         if comp.exists():
             n = 0
@@ -79,84 +110,165 @@ def _move_stray_companions(registry: Path) -> None:
 def _sound(info: BackupInfo, progress: Progress, now: Clock) -> list[str]:
     if info.ours:
         return verify_backup(info, progress=progress, now=now).problems
-    check = files.integrity(info.path)
-    return [] if check == ["ok"] else [f"{info.name}: {check[0]}"]
+    return integrity_problems(info)
 
 
 def recover_registry(registry: Path, backup_dir: Path, *, now: Clock = utcnow,
-                     progress: Progress = no_progress, force: bool = False) -> dict[str, Any]:
-    """Set the damaged registry aside and restore the newest backup that verifies.
+                     progress: Progress = no_progress, force: bool = False,
+                     lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> dict[str, Any]:
+    """Put the newest backup that verifies (else what salvage reads) in place of a damaged
+    registry, which is set aside as `<name>.corrupted-<time>`, never deleted.
 
-    Refuses (UsageError) when the registry passes its integrity check, unless `force`:
-    going back to a backup then is `restore NAME`, which keeps a safety backup.
+    The replacement is ready (verified copy, or salvaged file) BEFORE the registry is moved:
+    when there is nothing to put in its place, the registry stays exactly as it was
+    (BackupError). Refuses, moving nothing, when the registry could not be checked
+    (RegistryError: locked, unreadable) and when it passes its check (UsageError) unless
+    `force`: going back to a backup then is `restore NAME`, which keeps a safety backup.
+    `lock_timeout` bounds the wait for another process's lock during that check.
     """
     try:
-        return _recover(registry, backup_dir, now, progress, force)
+        return _recover(registry, backup_dir, now, progress, force, lock_timeout)
     except OSError as exc:
         raise BackupError(f"recovering {registry} failed: {exc}; nothing was deleted") from exc
 
 
 def _recover(registry: Path, backup_dir: Path, now: Clock, progress: Progress,
-             force: bool) -> dict[str, Any]:
+             force: bool, lock_timeout: float) -> dict[str, Any]:
     result: dict[str, Any] = {"registry": str(registry), "corrupted_saved_as": None,
                               "restored": None, "salvaged": None, "skipped": []}
     mode = 0o600
-    aside: Path | None = None
-    if registry.exists():
-        problems = check_file(registry)
+    exists = registry.exists()
+    if exists:
+        try:
+            problems = check_file(registry, timeout=lock_timeout)
+        except RegistryError as exc:
+            raise RegistryError(f"{exc.message} (recover refused: nothing was moved)") from exc
         if problems == ["ok"] and not force:
             raise UsageError(f"the registry {registry} passes its integrity check; nothing to "
                              f"recover (use `zarchctl restore NAME` to go back to a backup)")
         mode = registry.stat().st_mode & 0o777
+    sqlite3_bin = shutil.which("sqlite3")
+    with contextlib.ExitStack() as stack:
+        ready = _from_backups(registry, backup_dir, mode, result, progress, now, stack)
+        if ready is None and exists and sqlite3_bin:
+            progress({"stage": "recover", "step": "salvage"})
+            salvaged = salvage(registry, sqlite3_bin, mode, stack)
+            if salvaged is not None:
+                ready, result["salvaged"] = salvaged
+        if ready is None:
+            raise BackupError(_nothing_message(registry, backup_dir, result, exists, sqlite3_bin))
+        if not exists:
+            put_in_place(ready, registry)
+            return result
         aside = set_aside(registry, now)
+        try:
+            put_in_place(ready, registry)
+        except BaseException:
+            _put_back(aside, registry)
+            raise
         result["corrupted_saved_as"] = str(aside)
         progress({"stage": "recover", "step": "set_aside", "path": str(aside)})
+    return result
+
+
+def _put_back(aside: Path, registry: Path) -> None:
+    """Undo set_aside when the replacement could not be published: never leave no registry."""
+    if os.path.lexists(registry):  # something else took the path: keep both, as they are
+        return
+    os.rename(aside, registry)
+    for suffix in COMPANIONS:
+        comp = Path(str(aside) + suffix)
+        if comp.exists() and not os.path.lexists(str(registry) + suffix):
+            os.rename(comp, str(registry) + suffix)
+    fsync_dir(registry.parent)
+
+
+def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str, Any],
+                  progress: Progress, now: Clock, stack: contextlib.ExitStack) -> Path | None:
+    """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     for info in reversed(list_backups(registry, backup_dir)):
         problems = _sound(info, progress, now)
-        if problems:
-            result["skipped"].append({"name": info.name, "problems": problems})
-            continue
-        install_copy(info.path, registry, mode)
-        result["restored"] = info.name
-        return result
-    sqlite3_bin = shutil.which("sqlite3")
-    if aside is not None and sqlite3_bin:
-        progress({"stage": "recover", "step": "salvage"})
-        result["salvaged"] = salvage(aside, registry, sqlite3_bin, mode)
-        if result["salvaged"] is not None:
-            return result
-    kept = f"the damaged registry was kept at {aside}" if aside else "there was no registry"
-    why = "no backup verifies" if result["skipped"] else f"no backups in {backup_dir}"
-    tool = "" if sqlite3_bin else "; install the sqlite3 command to salvage what is readable"
-    raise BackupError(f"cannot recover {registry}: {why}, salvage did not work{tool}; {kept}")
+        if not problems:
+            try:
+                ready = stack.enter_context(prepared_copy(info.path, registry, mode))
+            except BackupError as exc:
+                problems = [exc.message]
+            else:
+                result["restored"] = info.name
+                return ready
+        result["skipped"].append({"name": info.name, "problems": problems})
+    return None
 
 
-def salvage(damaged: Path, registry: Path, sqlite3_bin: str, mode: int) -> dict[str, Any] | None:
-    """`sqlite3 -readonly <damaged> .recover | sqlite3 <new>`; None when nothing came back.
+def _nothing_message(registry: Path, backup_dir: Path, result: dict[str, Any], exists: bool,
+                     sqlite3_bin: str | None) -> str:
+    why = "no backup verifies" if result["skipped"] else f"there are no backups in {backup_dir}"
+    if not exists:
+        return (f"cannot recover {registry}: there is no registry and {why}; put a good copy of "
+                f"the registry at {registry}")
+    salvage_ = ("the sqlite3 command is not installed, so nothing was salvaged (install it and "
+                "run recover again)" if not sqlite3_bin else "salvage read nothing usable")
+    return (f"cannot recover {registry}: {why} and {salvage_}; the damaged registry was left "
+            f"where it was, unchanged (nothing moved). Stop 7zarch-go and zarchd before trying "
+            f"by hand (e.g. `sqlite3 {registry} .recover`), or copy a good backup into "
+            f"{backup_dir} and run recover again")
 
-    `.recover` needs the sqlite_dbpage table, which some distribution builds of the sqlite3
-    command lack; `.dump` (which skips unreadable pages) is the second try.
+
+def salvage(damaged: Path, sqlite3_bin: str, mode: int,
+            stack: contextlib.ExitStack) -> tuple[Path, dict[str, Any]] | None:
+    """What `sqlite3 <copy> .recover | sqlite3 <new>` reads from a damaged registry, in a temp
+    file (removed when `stack` closes unless put in place); None when nothing came back.
+
+    It reads a copy (with its -wal/-journal), never the registry itself: SQLite may roll back
+    a hot journal or create -shm when it opens a file, and the registry must stay untouched
+    until the salvaged file is ready. `.recover` needs the sqlite_dbpage table, which some
+    distribution builds of the sqlite3 command lack; `.dump` (which skips unreadable pages)
+    is the second try.
     """
+    copy = stack.enter_context(_companion_temp(damaged, copy_from=damaged))
     for command in (".recover", ".dump"):
-        with temp_path(registry.parent, prefix=f".zarchd-salvage-{registry.name}-") as tmp:
-            if not _pipe(sqlite3_bin, damaged, command, tmp):
+        with contextlib.ExitStack() as attempt:
+            tmp = attempt.enter_context(_companion_temp(damaged))
+            if not _pipe(sqlite3_bin, copy, command, tmp):
                 continue
             tables = _row_counts(tmp)
-            if not any(tables.values()) or files.integrity(tmp) != ["ok"]:
+            if not any(tables.values()) or _check_static(tmp):
                 continue
             fsync_file(tmp)
             os.chmod(tmp, mode)
-            _move_stray_companions(registry)
-            publish(tmp, registry)
-            return {"tool": f"{sqlite3_bin} {command}", "tables": tables,
-                    "rows": sum(tables.values())}
+            stack.push(attempt.pop_all())  # the winner lives until the outer stack closes
+            return tmp, {"tool": f"{sqlite3_bin} {command}", "tables": tables,
+                         "rows": sum(tables.values())}
     return None
+
+
+@contextlib.contextmanager
+def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterator[Path]:
+    """A temp file for salvage next to `registry`, removed with its -journal/-wal/-shm on exit;
+    `copy_from` fills it with that database and its commit companions."""
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix("salvage", registry), suffix=".tmp",
+                                dir=registry.parent)
+    os.close(fd)
+    path = Path(name)
+    try:
+        if copy_from is not None:
+            shutil.copyfile(copy_from, path)
+            for suffix in COMMIT_COMPANIONS:
+                comp = Path(str(copy_from) + suffix)
+                if comp.exists():
+                    shutil.copyfile(comp, str(path) + suffix)
+        yield path
+    finally:
+        for leftover in [path, *companions(path)]:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
 
 def _pipe(sqlite3_bin: str, damaged: Path, command: str, target: Path) -> bool:
     """Stream the SQL text of `damaged` into a new database `target`; False if it did not run."""
     try:
-        dump = subprocess.Popen([sqlite3_bin, "-readonly", str(damaged), command],
+        # not -readonly: it is our copy, and a hot journal in it must be rolled back to read it
+        dump = subprocess.Popen([sqlite3_bin, str(damaged), command],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         load = subprocess.Popen([sqlite3_bin, str(target)], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

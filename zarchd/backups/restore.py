@@ -5,7 +5,8 @@ one write transaction that SQLite runs through the registry's own -wal/-journal 
 other connections see either the old or the new database. Renaming a file over registry.db
 instead would let SQLite apply a leftover registry.db-wal to the new file. The rename path is
 used only when there is no registry (missing, or set aside because it was damaged), after any
-stray -wal/-journal was moved away.
+stray -wal/-journal was moved away; a damaged registry is set aside only once the checked
+copy that replaces it is ready.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Any
 from ..clock import Clock, utcnow
 from ..errors import BackupError, IntegrityFailure, RegistryError
 from ..progress import Progress, no_progress
-from ..registry import connect
-from . import files
+from ..registry import connect, open_static
 from .listing import resolve_name
-from .recover import _sound, install_copy, set_aside
+from .recover import _sound, install_copy, prepared_copy, put_in_place, set_aside
 from .take import take_backup
 
 LOCK_TIMEOUT_S = 30.0
@@ -46,7 +46,12 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
                                      reason="pre-restore")
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
-                result["corrupted_saved_as"] = str(set_aside(registry, now))
+                progress({"stage": "restore", "step": "replace", "name": name})
+                with prepared_copy(info.path, registry, mode) as ready:  # before moving it
+                    result["corrupted_saved_as"] = str(set_aside(registry, now))
+                    put_in_place(ready, registry)
+                result["method"] = "replace"
+                return result
         progress({"stage": "restore", "step": "replace", "name": name})
         if registry.exists():
             _copy_into_live(info.path, registry)
@@ -60,7 +65,10 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
 
 
 def _copy_into_live(backup: Path, registry: Path) -> None:
-    src = files.open_static(backup)
+    try:
+        src = open_static(backup)
+    except RegistryError as exc:
+        raise BackupError(exc.message) from exc
     try:
         dst = connect(registry, timeout=LOCK_TIMEOUT_S)
     except RegistryError as exc:

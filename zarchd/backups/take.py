@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import sqlite3
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,18 +27,23 @@ from ..clock import Clock, iso, utcnow
 from ..errors import BackupError, Cancelled, IntegrityFailure, RegistryError
 from ..fsutil import fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
-from ..registry import companions, connect
+from ..registry import COMPANIONS, check_file, companions, connect
 from . import files, names
 from .fingerprint import fingerprint
 from .meta import BackupInfo, info_from, write_sidecar
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
 PROGRESS_OPS = 10_000     # VM instructions between deadline checks
+CANCELLED = "backup cancelled: zarchd is stopping; nothing was published"
 
 
 def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadline_s: float = 600.0,
-                progress: Progress = no_progress, reason: str = "manual") -> BackupInfo:
-    """Copy, check and publish a backup of `registry` into `backup_dir`; always taken."""
+                progress: Progress = no_progress, reason: str = "manual",
+                cancel: threading.Event | None = None) -> BackupInfo:
+    """Copy, check and publish a backup of `registry` into `backup_dir`; always taken.
+
+    Setting `cancel` (the daemon is stopping) aborts the copy: Cancelled, nothing published.
+    """
     if not registry.is_file():
         raise BackupError(f"the registry {registry} does not exist; nothing to back up")
     stem = names.stem_of(registry)
@@ -45,18 +52,19 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
     remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
+    _check_cancel(cancel)
     started = now()
     token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
     try:
         with temp_path(backup_dir, prefix=f"{TEMP_PREFIX}{stem}-", suffix=".bak.tmp") as tmp:
             try:
-                _copy(registry, tmp, deadline_s, progress)
+                _copy(registry, tmp, deadline_s, progress, cancel)
             finally:  # a failed VACUUM INTO leaves its own rollback journal behind
                 for leftover in companions(tmp):
                     leftover.unlink(missing_ok=True)
             fsync_file(tmp)
             progress({"stage": "backup", "step": "verify", "done": 0, "total": 1})
-            problems = files.integrity(tmp)
+            problems = _check_copy(tmp)
             if problems != ["ok"]:
                 raise IntegrityFailure(
                     f"registry is damaged, no backup taken (integrity check of its copy: "
@@ -67,6 +75,7 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
                     "schema_version": files.schema_version(tmp), "fingerprint": token,
                     "source": str(registry.absolute()), "zarchd_version": __version__,
                     "reason": reason, "verified": True, "verified_at": iso(now())}
+            _check_cancel(cancel)
             final = _publish(tmp, backup_dir, stem, started, meta)
     except OSError as exc:
         raise BackupError(_os_message(exc, backup_dir)) from exc
@@ -74,8 +83,26 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     return info_from(final, meta, started, meta["size_bytes"])
 
 
-def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress) -> None:
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(CANCELLED)
+
+
+def _check_copy(tmp: Path) -> list[str]:
+    try:
+        return check_file(tmp, static=True)
+    except RegistryError as exc:  # our own fresh file: unreadable means a disk problem
+        raise BackupError(f"cannot read back the backup copy {tmp}: {exc.message}; "
+                          f"older backups are intact") from exc
+
+
+def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress,
+          cancel: threading.Event | None) -> None:
     stop_at = time.monotonic() + deadline_s
+
+    def stop() -> int:  # non-zero aborts VACUUM INTO with "interrupted"
+        return 1 if (cancel is not None and cancel.is_set()) or time.monotonic() > stop_at else 0
+
     try:
         src = connect(registry, readonly=True, timeout=max(0.1, min(deadline_s, 30.0)))
     except RegistryError as exc:
@@ -83,11 +110,13 @@ def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress) -> N
     try:
         total = _page_count(src)
         progress({"stage": "backup", "step": "start", "done": 0, "total": total})
-        src.set_progress_handler(lambda: 1 if time.monotonic() > stop_at else 0, PROGRESS_OPS)
+        src.set_progress_handler(stop, PROGRESS_OPS)
         src.execute("VACUUM INTO ?", (str(tmp),))
         progress({"stage": "backup", "step": "copy", "done": total, "total": total})
     except sqlite3.OperationalError as exc:
         text = str(exc)
+        if "interrupted" in text and cancel is not None and cancel.is_set():
+            raise Cancelled(CANCELLED) from exc
         if "interrupted" in text:
             raise Cancelled(f"backup of {registry} did not finish within {deadline_s:g}s; "
                             f"nothing was published (raise the deadline or check the disk)") from exc
@@ -135,11 +164,45 @@ def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
 
 def remove_stale_temps(backup_dir: Path, stem: str, older_than_s: float) -> list[Path]:
     """Temp files a killed run left behind (only ours, only old ones: a live run keeps writing)."""
+    return _remove_temps(backup_dir, stem, time.time() - older_than_s)
+
+
+def remove_temp_files(backup_dir: Path, stem: str) -> list[Path]:
+    """Every temp file zarchd makes for `stem` in `backup_dir`, whatever its age.
+
+    Only safe while holding the registry's writer lock (no other zarchd run can be writing
+    one): the daemon calls it at start. Covers backup copies (`.zarchd-<stem>-XXXXXXXX.bak.tmp`),
+    half-written sidecars (`.<backup name>.json.XXXXXXXX.tmp`) and restore/salvage copies (`.zarchd-restore-<stem>-XXXXXXXX.tmp`, `.zarchd-salvage-...`),
+    with their -journal/-wal/-shm. Restore/salvage copies live in the registry's directory:
+    call it for that directory too when backups go elsewhere.
+    """
+    return _remove_temps(backup_dir, stem, None)
+
+
+def temp_name_pattern(stem: str) -> re.Pattern[str]:
+    """Names of zarchd's temp files for `stem` (tempfile.mkstemp adds 8 of [a-z0-9_])."""
+    copies = (rf"{re.escape(TEMP_PREFIX)}(?:restore-|salvage-)?{re.escape(stem)}-"
+              rf"[a-z0-9_]{{8}}(?:\.bak)?\.tmp(?:{'|'.join(map(re.escape, COMPANIONS))})?")
+    sidecars = rf"\.{names.pattern(stem).pattern}\{names.SIDECAR}\.[a-z0-9_]{{8}}\.tmp"  # fsutil
+    return re.compile(f"{copies}|{sidecars}")
+
+
+def _remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]:
+    """Ours only (exact name pattern, regular files); with `cutoff` only older ones and only
+    backup copies (a restore in another process may be running)."""
     removed = []
-    cutoff = time.time() - older_than_s
-    for path in backup_dir.glob(f"{TEMP_PREFIX}{stem}-*.bak.tmp*"):
+    match = temp_name_pattern(stem).fullmatch
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        if not match(path.name) or (cutoff is not None and not path.name.startswith(
+                f"{TEMP_PREFIX}{stem}-")):
+            continue
         with contextlib.suppress(OSError):
-            if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+            if path.is_file() and not path.is_symlink() and (
+                    cutoff is None or path.stat().st_mtime < cutoff):
                 path.unlink()
                 removed.append(path)
     return removed

@@ -6,9 +6,22 @@ import contextlib
 from dataclasses import dataclass, field
 
 from ..clock import Clock, iso, utcnow
+from ..errors import RegistryError
 from ..progress import Progress, no_progress
+from ..registry import check_file
 from . import files
 from .meta import BackupInfo, read_sidecar, write_sidecar
+
+
+def integrity_problems(info: BackupInfo) -> list[str]:
+    """[] when the backup file passes PRAGMA integrity_check, else one line naming it."""
+    try:
+        check = check_file(info.path, static=True)
+    except RegistryError as exc:  # unreadable: not usable as a backup either
+        return [f"{info.name}: could not be checked: {exc.message}"]
+    if check != ["ok"]:
+        return [f"{info.name}: integrity check failed: {'; '.join(check[:3])}"]
+    return []
 
 
 @dataclass
@@ -37,9 +50,7 @@ def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
         if digest != meta.get("sha256"):
             problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
     progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
-    check = files.integrity(info.path)
-    if check != ["ok"]:
-        problems.append(f"{info.name}: integrity check failed: {'; '.join(check[:3])}")
+    problems += integrity_problems(info)
     if meta is not None:
         meta.update(verified=not problems, verified_at=iso(now()))
         if problems:
