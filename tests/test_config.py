@@ -133,3 +133,28 @@ def test_bad_durations(text: object) -> None:
 def test_format_duration_round_trips() -> None:
     for seconds in (30, 300, 3600, 86400, 604800, 90, 1.5):
         assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", '[registry]\npath = "data/registry.db"\n'
+                                          '[backup]\ndir = "bk"\n')
+    cfg = load_config(cfg_file, {})
+    assert cfg.registry_path == tmp_path / "data" / "registry.db"
+    assert cfg.backup_dir == tmp_path / "bk"
+
+
+@pytest.mark.parametrize("bad", ['"99999999999d"', "1e400", "nan", "inf"])
+def test_durations_beyond_ten_years_or_not_finite_are_refused(tmp_path: Path, bad: str) -> None:
+    cfg_file = write(tmp_path / "c.toml", f"[backup]\ninterval = {bad}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_file, {})
+    assert "backup.interval" in err.value.message
+
+
+def test_nul_in_a_path_and_overlong_socket_are_config_errors(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", '[registry]\npath = "/tmp/x\\u0000y"\n'
+                                          f'[control]\nsocket = "/tmp/{"s" * 120}.sock"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_file, {})
+    assert "registry.path" in err.value.message and "control.socket" in err.value.message
+    assert "NUL" in err.value.message and "103 bytes" in err.value.message

@@ -20,7 +20,12 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
+def parse_iso(text: object) -> datetime | None:
+    """An aware datetime from our ISO text; None for anything else (absent, damaged, naive)."""
+    if not isinstance(text, str) or not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

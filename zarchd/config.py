@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -13,23 +14,30 @@ from . import paths
 from .errors import ConfigError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Longer than any sensible schedule, short enough for APScheduler and timedelta to hold.
+MAX_DURATION_S = 10 * 366 * 86400.0
+# AF_UNIX socket paths hold at most 107 bytes (plus the NUL) on Linux, 103 on macOS.
+MAX_SOCKET_PATH = 103
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
 def parse_duration(value: object) -> float:
     """'30s', '5m', '1h', '7d' or integer seconds -> seconds. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("a duration like '30s', '5m', '1h', '7d' or whole seconds")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("a duration that is not negative")
-        return float(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    raise ValueError("a duration like '30s', '5m', '1h', '7d' or whole seconds")
+            seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds is None or math.isnan(seconds):
+        raise ValueError("a duration like '30s', '5m', '1h', '7d' or whole seconds")
+    if seconds < 0:
+        raise ValueError("a duration that is not negative")
+    if seconds > MAX_DURATION_S:
+        raise ValueError("a duration of at most 10 years")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -124,7 +132,22 @@ Converter = Callable[[object], Any]
 def _path(value: object) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("a path (non-empty string)")
+    if "\0" in value:
+        raise ValueError("a path without NUL characters")
     return Path(value).expanduser()
+
+
+def socket_path(value: object) -> Path:
+    """A control socket path: a path short enough for AF_UNIX."""
+    path = _path(value)
+    if len(os.fsencode(str(path.absolute()))) > MAX_SOCKET_PATH:
+        raise ValueError(f"a socket path of at most {MAX_SOCKET_PATH} bytes (this one is too "
+                         "long for a Unix socket); choose a shorter directory")
+    return path.absolute()
+
+
+def _opt_socket(value: object) -> Path | None:
+    return None if value == "" else socket_path(value)
 
 
 def _opt_path(value: object) -> Path | None:
@@ -192,7 +215,7 @@ _SCHEMA: dict[str, dict[str, Converter]] = {
         "app_version_file": _opt_path,
     },
     "check": {"interval": _positive_duration},
-    "control": {"socket": _opt_path},
+    "control": {"socket": _opt_socket},
     "log": {"level": _level},
 }
 _SECTION_TYPES = {
@@ -210,6 +233,14 @@ _ENV: dict[str, tuple[str, str]] = {
     "ZARCH_LOG_LEVEL": ("log", "level"),
     "ZARCH_DB_AUTOMIGRATE": ("migrations", "auto"),
 }
+
+
+def _anchor(value: Any, base: Path) -> Any:
+    """Relative paths are relative to the config file (or, from the environment, the current
+    directory), never to wherever a service manager happens to start the daemon."""
+    if isinstance(value, Path) and not value.is_absolute():
+        return base / value
+    return value
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -256,13 +287,13 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
                 problems.append(f"{path}: unknown key {section}.{key} (known: {known})")
                 continue
             try:
-                values[section][key] = conv(value)
+                values[section][key] = _anchor(conv(value), path.parent.absolute())
             except ValueError as exc:
                 problems.append(f"{path}: {section}.{key} = {value!r}: expected {exc}")
     for var, (section, key) in _ENV.items():
         if var in env:
             try:
-                values[section][key] = _SCHEMA[section][key](env[var])
+                values[section][key] = _anchor(_SCHEMA[section][key](env[var]), Path.cwd())
             except ValueError as exc:
                 problems.append(f"environment {var}={env[var]!r}: expected {exc}")
     if problems:

@@ -42,8 +42,8 @@ class Daemon:
         self.now = now
         self.notifier = Notifier.from_env()
         self.started = time.monotonic()
-        self.paused = False
         self._stopping = False
+        self._reload_lock = threading.Lock()
         self._reload_requested = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -71,14 +71,19 @@ class Daemon:
         registry = cfg.registry_path
         log.info("zarchd %s starting: registry %s, backups in %s, config %s", __version__,
                  registry, cfg.backup_dir, cfg.source or "defaults")
-        registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_dir(registry.parent, "registry directory")
         try:
             self.lock = WriterLock(registry, role="zarchd").acquire()
         except LockHeld as exc:
             raise LockHeld(f"zarchd is already running for {registry}: {exc.message}") from None
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
-        cfg.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_dir(cfg.backup_dir, "backup directory")
+        # We hold the writer lock: no other zarchd process can be writing temporary files now.
+        for leftover in backups.remove_temp_files(cfg.backup_dir, registry.stem):
+            log.info("removed %s, left by a run that was stopped mid-backup", leftover.name)
+        if registry.exists():
+            self.ops.settle_hot_journal()
         server = ControlServer(cfg.socket_path, self.handle)
         server.start()
         self.server = server  # only a started server is ours to stop (and its socket to remove)
@@ -93,7 +98,7 @@ class Daemon:
         self.scheduler = Scheduler(
             backup_interval=cfg.backup.interval, backup_cron=cfg.backup.cron,
             check_interval=cfg.check.interval, run_backup=self.run_backup,
-            run_check=self.run_check, now=self.now)
+            run_check=self.run_check)
         self.scheduler.start(
             catch_up_backup=registry.exists() and backup_due_at_start(
                 last_backup, cfg.backup.interval, now),
@@ -103,14 +108,15 @@ class Daemon:
         self.notifier.ready(self._status_line())
         log.info("zarchd ready (pid %d)", os.getpid())
 
-    def _start_watcher(self) -> None:
-        cfg = self.config
+    def _start_watcher(self, cfg: Config | None = None) -> None:
+        cfg = cfg or self.config
         extra_files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
         extra_dirs = [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
-        self.watcher = RegistryWatcher(cfg.registry_path, self.on_registry_change,
-                                       extra_files=extra_files, extra_dirs=extra_dirs,
-                                       on_extra_change=self.on_extra_change)
-        self.watcher.start()
+        watcher = RegistryWatcher(cfg.registry_path, self.on_registry_change,
+                                  extra_files=extra_files, extra_dirs=extra_dirs,
+                                  on_extra_change=self.on_extra_change)
+        watcher.start()
+        self.watcher = watcher
 
     def _loop(self) -> None:
         interval = self.notifier.watchdog_interval()
@@ -124,11 +130,18 @@ class Daemon:
                     self.reload()
                 except ZarchError:
                     pass  # logged by reload(); the running config stays
-            if interval is not None and not self._stopping:
+            if interval is not None and not self._stopping and self._healthy():
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
 
+    def _healthy(self) -> bool:
+        """Ping systemd's watchdog only while the threads doing the work are alive."""
+        return bool(self.scheduler and self.scheduler.alive and self.server and self.server.alive)
+
     def _shutdown(self) -> None:
+        """Stop within SHUTDOWN_BOUND_S: a running backup is cancelled (its temp file removed);
+        work that still does not stop is abandoned by exiting hard, which SQLite survives (an
+        unfinished transaction is rolled back from its journal by the next writer)."""
         self.notifier.stopping()
         log.info("zarchd stopping")
         deadline = time.monotonic() + SHUTDOWN_BOUND_S
@@ -136,13 +149,20 @@ class Daemon:
             self.watcher.stop(timeout=2.0)
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
-        if self.ops and not self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic())):
-            log.warning("work still running at shutdown was abandoned; its temporary file is "
-                        "removed at the next start")
+        finished = True
+        if self.ops:
+            self.ops.cancel.set()
+            finished = self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
         if self.server:
             self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
         if self.lock:
             self.lock.release()
+        if not finished:
+            log.warning("work still running after %.0fs was abandoned; zarchd stopped",
+                        SHUTDOWN_BOUND_S)
+            logging.shutdown()
+            # Worker threads are joined at interpreter exit, which would wait for the work.
+            os._exit(0)
         log.info("zarchd stopped")
 
     def request_stop(self) -> None:
@@ -174,7 +194,7 @@ class Daemon:
     def run_backup(self, reason: str) -> None:
         """Scheduled, catch-up or change-triggered backup: skipped when unchanged, then prune."""
         assert self.ops is not None
-        if self.paused or self._stopping:
+        if self._stopping:
             return
         if not self.config.registry_path.exists():
             log.info("backup (%s) skipped: the registry does not exist", reason)
@@ -238,10 +258,13 @@ class Daemon:
             log.info("registry %s", kind)
             if kind != "deleted":
                 self.scheduler.add_oneoff("registry-replaced", self._after_replace)
-        if self.config.backup.on_change and not self.paused:
+        if self.config.backup.on_change:
+            # While paused the scheduler remembers the change and backs up on resume.
             self.scheduler.changed(self.config.backup.debounce)
 
     def _after_replace(self) -> None:
+        assert self.ops is not None
+        self.ops.settle_hot_journal()
         self.run_check()
         self.auto_migrate("registry replaced")
 
@@ -254,6 +277,10 @@ class Daemon:
 
     def reload(self) -> dict[str, Any]:
         """Re-read the config; a bad one is refused and the running config kept."""
+        with self._reload_lock:  # SIGHUP and `zarchctl reload` may arrive together
+            return self._reload()
+
+    def _reload(self) -> dict[str, Any]:
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
@@ -265,18 +292,22 @@ class Daemon:
             log.error(message)
             raise UsageError(message)
         old = self.config
-        self.config = new
         assert self.ops is not None and self.scheduler is not None
+        watch_changed = (old.migrations.app_version_file, old.migrations.dir) != (
+            new.migrations.app_version_file, new.migrations.dir)
+        if watch_changed:
+            # The new watcher first: if it cannot start, the old config and watcher stay.
+            previous = self.watcher
+            self._start_watcher(new)
+            if previous:
+                previous.stop()
+        self.config = new
         self.ops.config = new
         logsetup.set_level(new.log.level)
         self.scheduler.reconfigure(backup_interval=new.backup.interval,
                                    backup_cron=new.backup.cron,
                                    check_interval=new.check.interval)
-        if (old.migrations.app_version_file, old.migrations.dir) != (
-                new.migrations.app_version_file, new.migrations.dir):
-            if self.watcher:
-                self.watcher.stop()
-            self._start_watcher()
+        if watch_changed:
             self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("config reloaded"))
         log.info("config reloaded from %s", new.source or "defaults")
         return {"reloaded": True, "config": str(new.source) if new.source else None}
@@ -286,6 +317,9 @@ class Daemon:
     def daemon_info(self) -> dict[str, Any]:
         return {"running": True, "pid": os.getpid(), "version": __version__,
                 "uptime_s": round(time.monotonic() - self.started, 1), "paused": self.paused,
+                "app_version": self.ops.app_version() if self.ops else None,
+                "migrated_for_app_version": self.ops.state.get("migrated_app_version")
+                if self.ops else None,
                 "socket": str(self.config.socket_path)}
 
     def handle(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
@@ -296,13 +330,11 @@ class Daemon:
             next_run = self.scheduler.next_backup_run() if self.scheduler else None
             return build_status(self.ops, self.daemon_info(), iso(next_run))
         if method == "pause":
-            self.paused = True
             if self.scheduler:
                 self.scheduler.pause()
             log.info("paused: scheduled and change-triggered backups stopped")
             return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
         if method == "resume":
-            self.paused = False
             if self.scheduler:
                 self.scheduler.resume()
             log.info("resumed")
@@ -316,6 +348,10 @@ class Daemon:
             return {"stopping": True, "message": "zarchd is stopping"}
         return call_verb(self.ops, method, params, progress)
 
+    @property
+    def paused(self) -> bool:
+        return bool(self.scheduler and self.scheduler.paused)
+
     def _status_line(self) -> str:
         if self.ops is None:
             return "starting"
@@ -327,5 +363,8 @@ class Daemon:
         return f"last backup {age}s ago ({last.get('name')})" + (" (paused)" if self.paused else "")
 
 
-def run(config_path: Path | None) -> int:
-    return Daemon(config_path).run()
+def _make_dir(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ZarchError(f"cannot create the {what} {path}: {exc.strerror or exc}") from exc

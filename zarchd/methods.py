@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-# Methods that change the registry or the backup dir; `--local` takes the writer lock for them.
-WRITING = frozenset({"backup", "prune", "restore", "recover", "migrate", "rollback"})
+# Methods that change the registry or the backup dir (verify records its results beside each
+# backup); `--local` takes the writer lock for them.
+WRITING = frozenset({"backup", "prune", "verify", "restore", "recover", "migrate", "rollback"})
 # Methods that only the daemon can answer.
 DAEMON_ONLY = frozenset({"ping", "pause", "resume", "reload", "stop"})
+# Methods that answer at once; the rest may work for minutes (sending progress as they go).
+QUICK = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "stop"})
+# How long zarchctl waits for the next line from the daemon before calling it hung.
+PING_TIMEOUT_S = 5.0
+QUICK_TIMEOUT_S = 15.0
+LONG_TIMEOUT_S = 600.0
+
+
+def answer_timeout(method: str) -> float:
+    if method == "ping":
+        return PING_TIMEOUT_S
+    return QUICK_TIMEOUT_S if method in QUICK else LONG_TIMEOUT_S
 
 
 def needs_writer_lock(method: str, params: dict[str, Any]) -> bool:

@@ -2,25 +2,28 @@
 
 One implementation, two transports: the daemon calls these from its control server and jobs,
 the CLI calls them in-process under the same single-writer lock. Every verb returns a JSON-able
-dict and raises ZarchError subclasses for expected failures. Registry-writing verbs are
-serialised by one re-entrant lock, so inside the daemon two never run at once.
+dict and raises ZarchError subclasses for expected failures; every failure is recorded so
+`status` shows it as the last error. Registry-writing verbs are serialised by one re-entrant
+lock, so inside the daemon two never run at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from . import backups, migrations
 from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
-from .errors import IntegrityFailure, MigrationError, RegistryError
+from .errors import RegistryError, ZarchError
 from .progress import Progress, no_progress
-from .registry import check_file
+from .registry import check_file, connect
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ class Operations:
         self.now = now
         self.state = state or State(config.state_dir)
         self.write_lock = threading.RLock()
+        # Set when the daemon stops: a running backup copy aborts and cleans up.
+        self.cancel = threading.Event()
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -49,6 +54,18 @@ class Operations:
     def app_version(self) -> str:
         return app_version(self.config.migrations.app_version_file)
 
+    @contextlib.contextmanager
+    def _job(self, job: str, **details: Any) -> Iterator[dict[str, Any]]:
+        """Record the job in the history; a failure also becomes `status`'s last error."""
+        started = time.monotonic()
+        extra: dict[str, Any] = {}
+        try:
+            yield extra
+        except ZarchError as exc:
+            self._record(job, False, started, error=exc.message, **details)
+            raise
+        self._record(job, True, started, **details, **extra)
+
     def _record(self, job: str, ok: bool, started: float, **details: Any) -> None:
         entry = {"job": job, "ok": ok, "at": iso(self.now()),
                  "duration_s": round(time.monotonic() - started, 3), **details}
@@ -63,6 +80,36 @@ class Operations:
                 f"the registry {self.registry} does not exist; run `zarchctl migrate` to create it"
                 " or set registry.path / ZARCH_REGISTRY")
 
+    def settle_hot_journal(self) -> None:
+        """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
+
+        Read-only connections (status, backups) cannot undo a hot journal; opening the registry
+        for writing and reading one row does, as SQLite does for any writer. Rollback-journal
+        mode only, so this never checkpoints a WAL.
+        """
+        journal = self.registry.with_name(self.registry.name + "-journal")
+        if not journal.exists() or journal.stat().st_size == 0:
+            return
+        conn = connect(self.registry)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            log.info("rolled back an unfinished transaction left in %s", journal)
+        except sqlite3.DatabaseError as exc:
+            log.warning("could not roll back the hot journal %s: %s", journal, exc)
+        finally:
+            conn.close()
+
+    def _backup_first(self, progress: Progress, reason: str) -> tuple[
+            Callable[[list[migrations.Migration]], None], dict[str, str]]:
+        """The engine's before_apply hook: one backup before the first change; its name kept."""
+        taken: dict[str, str] = {}
+
+        def before_apply(pending: list[migrations.Migration]) -> None:
+            info = self.backup(progress=progress, reason=reason)
+            taken["name"] = info["backup"]["name"]
+
+        return before_apply, taken
+
     # ---- backups --------------------------------------------------------------------------
 
     def backup(self, *, progress: Progress = no_progress, reason: str = "manual",
@@ -70,21 +117,14 @@ class Operations:
         """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
         self._require_registry()
         with self.write_lock:
-            started = time.monotonic()
-            if not force:
-                current = backups.fingerprint(self.registry)
-                if current == self._last_fingerprint():
-                    log.debug("backup (%s) skipped: registry unchanged", reason)
-                    return {"skipped": True, "reason": "unchanged since the last backup"}
-            try:
+            if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
+                return {"skipped": True, "reason": "unchanged since the last backup"}
+            with self._job("backup", reason=reason) as extra:
                 info = backups.take_backup(self.registry, self.backup_dir, now=self.now,
-                                           progress=progress, reason=reason)
-            except Exception as exc:
-                self._record("backup", False, started, reason=reason, error=str(exc))
-                raise
+                                           progress=progress, reason=reason, cancel=self.cancel)
+                extra["name"] = info.name
             self.state.update(last_backup={"name": info.name, "at": iso(info.created_at),
                                            "fingerprint": info.fingerprint})
-            self._record("backup", True, started, reason=reason, name=info.name)
             return {"skipped": False, "backup": info.to_json()}
 
     def _last_fingerprint(self) -> str | None:
@@ -100,61 +140,71 @@ class Operations:
 
     def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
         with self.write_lock:
-            decisions = backups.prune(self.registry, self.backup_dir, self.config.retention,
-                                      now=self.now, dry_run=dry_run)
+            if dry_run:
+                decisions = backups.prune(self.registry, self.backup_dir, self.config.retention,
+                                          now=self.now, dry_run=True)
+            else:
+                with self._job("prune") as extra:
+                    decisions = backups.prune(self.registry, self.backup_dir,
+                                              self.config.retention, now=self.now)
+                    extra["deleted"] = [d.name for d in decisions if not d.keep]
         return {"dry_run": dry_run,
                 "decisions": [{"name": d.name, "keep": d.keep, "reasons": list(d.reasons)}
                               for d in decisions],
                 "deleted": [] if dry_run else [d.name for d in decisions if not d.keep]}
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> dict[str, Any]:
-        if name is not None:
-            targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
-        else:
-            targets = [b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours]
-        results = []
-        for i, info in enumerate(targets, 1):
-            progress({"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)})
-            res = backups.verify_backup(info)
-            results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
-        progress({"stage": "verify", "done": len(targets), "total": len(targets)})
-        return {"results": results, "bad": [r["name"] for r in results if not r["ok"]]}
+        """Re-hash and integrity-check backups (verification results are written to sidecars)."""
+        with self.write_lock:
+            if name is not None:
+                targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
+            else:
+                targets = [b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours]
+            results = []
+            for i, info in enumerate(targets, 1):
+                progress({"stage": "verify", "name": info.name, "done": i - 1,
+                          "total": len(targets)})
+                res = backups.verify_backup(info, now=self.now)
+                results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
+            progress({"stage": "verify", "done": len(targets), "total": len(targets)})
+        bad = [r["name"] for r in results if not r["ok"]]
+        if bad:
+            self.state.update(last_error={"at": iso(self.now()), "job": "verify",
+                                          "message": f"bad backup(s): {', '.join(bad)}"})
+        return {"results": results, "bad": bad}
 
     # ---- restore / recover ----------------------------------------------------------------
 
     def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
-        with self.write_lock:
-            started = time.monotonic()
-            try:
-                result = backups.restore_backup(self.registry, self.backup_dir, name,
-                                                now=self.now, progress=progress)
-                result["migrated"] = self._migrate_after_restore(progress)
-            except Exception as exc:
-                self._record("restore", False, started, name=name, error=str(exc))
-                raise
-            self._record("restore", True, started, name=name)
+        with self.write_lock, self._job("restore", name=name):
+            result = backups.restore_backup(self.registry, self.backup_dir, name,
+                                            now=self.now, progress=progress)
             self.state.update(last_backup=None)
+            result["migrated"] = self._migrate_after_restore(result, progress)
             return result
 
     def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
-        with self.write_lock:
-            started = time.monotonic()
-            try:
-                result = backups.recover_registry(self.registry, self.backup_dir, now=self.now,
-                                                  progress=progress)
-                result["migrated"] = self._migrate_after_restore(progress)
-            except Exception as exc:
-                self._record("recover", False, started, error=str(exc))
-                raise
-            self._record("recover", True, started, restored=result.get("restored"))
+        with self.write_lock, self._job("recover") as extra:
+            result = backups.recover_registry(self.registry, self.backup_dir, now=self.now,
+                                              progress=progress)
+            extra["restored"] = result.get("restored")
             self.state.update(last_backup=None)
+            result["migrated"] = self._migrate_after_restore(result, progress)
             return result
 
-    def _migrate_after_restore(self, progress: Progress) -> list[dict[str, Any]]:
+    def _migrate_after_restore(self, restored: dict[str, Any],
+                               progress: Progress) -> list[dict[str, Any]]:
         """An old backup comes back at the current schema (no second backup: the safety one exists)."""
-        result = migrations.migrate(self.registry, self.catalog(),
-                                    timeout=self.config.migrations.timeout,
-                                    app_version=self.app_version(), progress=progress)
+        try:
+            result = migrations.migrate(self.registry, self.catalog(),
+                                        timeout=self.config.migrations.timeout,
+                                        app_version=self.app_version(), progress=progress)
+        except ZarchError as exc:
+            safety = restored.get("safety_backup")
+            raise type(exc)(
+                f"the registry was replaced by {restored.get('restored')}, but bringing it to "
+                f"the current schema failed: {exc.message}"
+                + (f"\nThe registry as it was before is in {safety}." if safety else "")) from exc
         return result.applied
 
     # ---- migrations -----------------------------------------------------------------------
@@ -162,35 +212,35 @@ class Operations:
     def migrate(self, *, dry_run: bool = False, backup_only: bool = False,
                 progress: Progress = no_progress, reason: str = "manual") -> dict[str, Any]:
         catalog = self.catalog()
-        status = migrations.inspect(self.registry, catalog)
-        pending = [{"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending]
-        if dry_run:
-            return {"dry_run": True, "pending": pending, "schema_version": status.schema_version,
-                    "applied": []}
-        with self.write_lock:
-            if backup_only:
+        if dry_run or backup_only:
+            status = migrations.inspect(self.registry, catalog)
+            pending = [{"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending]
+            if dry_run:
+                return {"dry_run": True, "pending": pending, "applied": [],
+                        "schema_version": status.schema_version}
+            with self.write_lock:
                 self._require_registry()
                 taken = self.backup(progress=progress, reason="pre-migrate")
-                return {"backup_only": True, "backup": taken["backup"], "pending": pending,
-                        "applied": [], "schema_version": status.schema_version}
+            return {"backup_only": True, "backup": taken["backup"], "pending": pending,
+                    "applied": [], "schema_version": status.schema_version}
+        with self.write_lock:
             return self._apply(catalog, progress, reason)
 
     def _apply(self, catalog: list[migrations.Migration], progress: Progress,
                reason: str) -> dict[str, Any]:
+        try:
+            self.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise RegistryError(f"cannot create the registry directory {self.registry.parent}: "
+                                f"{exc.strerror or exc}") from exc
+        before_apply, taken = self._backup_first(progress, "pre-migrate")
         started = time.monotonic()
-        taken: dict[str, str] = {}
-        self.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-        def before_apply(pending: list[migrations.Migration]) -> None:
-            info = self.backup(progress=progress, reason="pre-migrate")
-            taken["name"] = info["backup"]["name"]
-
         try:
             result = migrations.migrate(self.registry, catalog,
                                         timeout=self.config.migrations.timeout,
                                         app_version=self.app_version(), progress=progress,
                                         before_apply=before_apply)
-        except MigrationError as exc:
+        except ZarchError as exc:
             message = exc.message
             if taken:
                 message += (f"\nA backup taken before migrating is {taken['name']} in "
@@ -208,43 +258,32 @@ class Operations:
     def rollback(self, to: str, *, progress: Progress = no_progress) -> dict[str, Any]:
         self._require_registry()
         catalog = self.catalog()
-        with self.write_lock:
-            started = time.monotonic()
-            taken: dict[str, str] = {}
-
-            def before_apply(pending: list[migrations.Migration]) -> None:
-                info = self.backup(progress=progress, reason="pre-rollback")
-                taken["name"] = info["backup"]["name"]
-
-            try:
-                result = migrations.rollback(self.registry, catalog, to,
-                                             timeout=self.config.migrations.timeout,
-                                             progress=progress, before_apply=before_apply)
-            except MigrationError as exc:
-                self._record("rollback", False, started, to=to, error=exc.message)
-                raise
-            self._record("rollback", True, started, to=to,
-                         reverted=[a["id"] for a in result.applied])
+        with self.write_lock, self._job("rollback", to=to) as extra:
+            before_apply, taken = self._backup_first(progress, "pre-rollback")
+            result = migrations.rollback(self.registry, catalog, to,
+                                         timeout=self.config.migrations.timeout,
+                                         progress=progress, before_apply=before_apply)
+            extra["reverted"] = [a["id"] for a in result.applied]
             return {"reverted": result.applied, "backup": taken.get("name"),
                     "schema_version": result.schema_version}
 
     # ---- checks ---------------------------------------------------------------------------
 
     def check(self) -> dict[str, Any]:
-        """Full PRAGMA integrity_check of the registry now; the result is remembered for status."""
+        """Full PRAGMA integrity_check of the registry now; the result is remembered for status.
+
+        A registry another process keeps locked raises RegistryError ("could not check"): that
+        is not damage, and must never lead anyone to `recover` a sound registry.
+        """
         self._require_registry()
         started = time.monotonic()
-        problems = check_file(self.registry)
+        self.settle_hot_journal()
+        try:
+            problems = check_file(self.registry)
+        except ZarchError as exc:
+            self._record("check", False, started, error=exc.message)
+            raise
         ok = problems == ["ok"]
         self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
         self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
         return {"ok": ok, "problems": [] if ok else problems, "path": str(self.registry)}
-
-    def require_sound(self) -> None:
-        """Raise IntegrityFailure when the registry fails its check (used before risky work)."""
-        result = self.check()
-        if not result["ok"]:
-            raise IntegrityFailure(
-                f"the registry {self.registry} is damaged ({'; '.join(result['problems'][:3])}); "
-                "run `zarchctl recover` to restore the newest good backup")
-

@@ -21,7 +21,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .clock import Clock, utcnow
 from .errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
@@ -73,10 +72,9 @@ def _soon() -> DateTrigger:
 class Scheduler:
     def __init__(self, *, backup_interval: float, backup_cron: str, check_interval: float,
                  run_backup: Callable[[str], None], run_check: Callable[[], None],
-                 now: Clock = utcnow, tz: tzinfo | None = None) -> None:
+                 tz: tzinfo | None = None) -> None:
         self._run_backup = run_backup
         self._run_check = run_check
-        self._now = now
         self._tz = tz
         self._lock = threading.RLock()
         self._paused = False
@@ -127,6 +125,11 @@ class Scheduler:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def alive(self) -> bool:
+        """For the systemd watchdog: the scheduler thread still runs."""
+        return bool(self._sched.running) and not self._stopping
 
     def pause(self) -> None:
         """Stop scheduled and change-triggered backups; the integrity check keeps running."""

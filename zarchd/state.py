@@ -1,67 +1,90 @@
 """Daemon state that must survive restarts (last backup, last check, migrated app version, history).
 
-One JSON file per registry in the user state dir, rewritten atomically; a damaged file is set
-aside and replaced by an empty state rather than stopping the daemon.
+One JSON file per registry in the user state dir. The daemon and `zarchctl --local` may both
+record into it, so every update re-reads the file and merges under an flock instead of writing
+back a stale in-memory copy. A damaged file is set aside and replaced by an empty state rather
+than stopping the daemon.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
+from .errors import ZarchError
 from .fsutil import atomic_write_text
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 50
+# The shape each known field must have; a field of another type (a hand-edited or damaged file)
+# is dropped on read, as if it had never been recorded.
+FIELD_TYPES: dict[str, type] = {"last_backup": dict, "last_check": dict, "last_error": dict,
+                                "history": list, "migrated_app_version": str}
 
 
 class State:
     def __init__(self, directory: Path) -> None:
         self.path = directory / "state.json"
         self._lock = threading.Lock()
-        self._data: dict[str, Any] = self._load()
 
-    def _load(self) -> dict[str, Any]:
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._read().get(key, default)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._read()
+
+    def update(self, **values: Any) -> None:
+        self._change(lambda data: data.update(values))
+
+    def record_job(self, entry: dict[str, Any]) -> None:
+        """Append to the job history (newest last, bounded)."""
+        def append(data: dict[str, Any]) -> None:
+            data["history"] = (list(data.get("history", [])) + [entry])[-HISTORY_LIMIT:]
+
+        self._change(append)
+
+    def _change(self, mutate: Callable[[dict[str, Any]], None]) -> None:
+        try:
+            with self._locked():
+                data = self._read()
+                mutate(data)
+                atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True))
+        except OSError as exc:
+            raise ZarchError(f"cannot write zarchd's state file {self.path}: {exc.strerror or exc}; "
+                             "check the permissions of the state directory") from exc
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock:
+            fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def _read(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                return data
-            raise ValueError("not an object")
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
             aside = self.path.with_suffix(".json.bad")
             log.warning("state file %s is unreadable (%s); set aside as %s", self.path, exc, aside)
-            try:
+            with contextlib.suppress(OSError):
                 self.path.replace(aside)
-            except OSError:
-                pass
             return {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            return self._data.get(key, default)
-
-    def update(self, **values: Any) -> None:
-        with self._lock:
-            self._data.update(values)
-            self._save()
-
-    def record_job(self, entry: dict[str, Any]) -> None:
-        """Append to the job history (newest last, bounded)."""
-        with self._lock:
-            history = list(self._data.get("history", []))
-            history.append(entry)
-            self._data["history"] = history[-HISTORY_LIMIT:]
-            self._save()
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return json.loads(json.dumps(self._data))
-
-    def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write_text(self.path, json.dumps(self._data, indent=2, sort_keys=True))
+        for key, kind in FIELD_TYPES.items():
+            if key in data and data[key] is not None and not isinstance(data[key], kind):
+                log.warning("state file %s: ignoring %s of the wrong type", self.path, key)
+                del data[key]
+        return data

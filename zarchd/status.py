@@ -45,7 +45,11 @@ def registry_report(ops: Operations) -> dict[str, Any]:
 def _integrity(ops: Operations, size: int) -> dict[str, Any]:
     last = ops.state.get("last_check") or {}
     if size <= QUICK_CHECK_LIMIT:
-        problems = check_file(ops.registry, quick=True)
+        try:
+            problems = check_file(ops.registry, quick=True)
+        except ZarchError as exc:  # locked by a writer, unreadable: not known to be damaged
+            return {"integrity": "unknown", "integrity_problems": [exc.message],
+                    "integrity_checked_at": None}
         return {"integrity": "ok" if problems == ["ok"] else "damaged",
                 "integrity_problems": [] if problems == ["ok"] else problems[:5],
                 "integrity_checked_at": "now (quick_check)"}

@@ -118,14 +118,11 @@ def test_debounced_change_backup_wal(registry_0005: Path, tmp_path: Path) -> Non
     _debounced(registry_0005, tmp_path, wal=True)
 
 
-def test_auto_migration_at_start_and_on_version_change(tmp_path: Path) -> None:
+def test_auto_migration_at_start_and_on_a_new_migration_file(tmp_path: Path) -> None:
     registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=50)
     mig = tmp_path / "mig"
     mig.mkdir()
-    version = tmp_path / "VERSION"
-    version.write_text("1.0\n")
-    cfg = (QUIET + f'[migrations]\ndir = "{mig}"\napp_version_file = "{version}"\n')
-    with Daemon(tmp_path, registry, config=cfg) as d:
+    with Daemon(tmp_path, registry, config=QUIET + f'[migrations]\ndir = "{mig}"\n') as d:
         d.start()
         status = d.json("status")["registry"]
         assert status["schema_version"] == "0005_search_index" and status["pending"] == []
@@ -134,23 +131,44 @@ def test_auto_migration_at_start_and_on_version_change(tmp_path: Path) -> None:
             "-- name: Add tags\n-- depends: 0005_search_index\n-- migrate:up\n"
             "ALTER TABLE archives ADD COLUMN tags TEXT;\n-- migrate:down\n"
             "ALTER TABLE archives DROP COLUMN tags;\n")
-        version.write_text("1.1\n")
         wait_for(lambda: d.json("status")["registry"]["schema_version"] == "0100_tags",
-                 timeout=15, what="migration after the version change")
+                 timeout=15, what="migration after a new file in migrations.dir")
         cols = [r[1] for r in sqlite3.connect(registry).execute("PRAGMA table_info(archives)")]
         assert "tags" in cols
 
 
-def test_automigrate_off_leaves_pending_and_warns_once(tmp_path: Path) -> None:
-    registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=5)
-    with Daemon(tmp_path, registry, config=QUIET,
-                env={"ZARCH_DB_AUTOMIGRATE": "false"}) as d:
+def test_auto_migration_when_the_app_version_file_changes(registry_0005: Path,
+                                                          tmp_path: Path) -> None:
+    version = tmp_path / "VERSION"
+    version.write_text("1.0\n")
+    cfg = QUIET + f'[migrations]\napp_version_file = "{version}"\n'
+    with Daemon(tmp_path, registry_0005, config=cfg) as d:
         d.start()
-        status = d.json("status")["registry"]
-        assert len(status["pending"]) == 4
-        d.signal(signal.SIGHUP)  # a reload re-reads the config but must not warn again
-        time.sleep(0.5)
+        d.json("rollback", "--to", "0004_query_system")
+        time.sleep(1.0)
+        assert [p["id"] for p in d.json("status")["registry"]["pending"]] == ["0005_search_index"]
+        version.write_text("1.1\n")
+        wait_for(lambda: d.json("status")["registry"]["pending"] == [], timeout=15,
+                 what="migration after the version change")
+        assert d.json("status")["daemon"]["migrated_for_app_version"].endswith("+1.1")
+
+
+def test_automigrate_off_leaves_pending_and_warns_once_per_version(tmp_path: Path) -> None:
+    registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=5)
+    version = tmp_path / "VERSION"
+    version.write_text("1.0\n")
+    cfg = QUIET + f'[migrations]\napp_version_file = "{version}"\n'
+    with Daemon(tmp_path, registry, config=cfg, env={"ZARCH_DB_AUTOMIGRATE": "false"}) as d:
+        d.start()
+        assert len(d.json("status")["registry"]["pending"]) == 4
+        wait_for(lambda: d.log_text().count("auto-migration is off") == 1, what="one warning")
+        version.write_text("1.0\n")  # rewritten, same version: no new warning
+        time.sleep(1.0)
         assert d.log_text().count("auto-migration is off") == 1
+        version.write_text("2.0\n")
+        wait_for(lambda: d.log_text().count("auto-migration is off") == 2,
+                 what="a warning for the new version")
+        assert len(d.json("status")["registry"]["pending"]) == 4, "nothing was applied"
 
 
 def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_path: Path) -> None:
@@ -182,7 +200,7 @@ def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: P
         time.sleep(1.2)
         assert len(backups(registry_0005.parent)) == count, "paused: no change backup"
         assert d.ctl("resume").returncode == 0
-        add_archive(registry_0005, 2)
+        # the change seen while paused is backed up once backups resume
         wait_for(lambda: len(backups(registry_0005.parent)) == count + 1, what="backup after resume")
         assert d.ctl("stop").returncode == 0
         assert d.proc.wait(timeout=10) == 0
@@ -212,19 +230,40 @@ def test_systemd_notify_messages(registry_0005: Path, tmp_path: Path) -> None:
         os.unlink(path)
 
 
-def test_registry_replaced_by_a_copy_is_rechecked_and_backed_up(registry_0005: Path,
-                                                                tmp_path: Path) -> None:
-    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.5s"\n'
-    with Daemon(tmp_path, registry_0005, config=cfg) as d:
+def test_registry_replaced_by_an_old_one_is_checked_and_migrated(registry_0005: Path,
+                                                                  tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
-        first = wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
-        replacement = tmp_path / "other.db"
-        subprocess.run(["cp", str(registry_0005), str(replacement)], check=True)
-        add_archive(replacement, 7)
-        os.replace(replacement, registry_0005)
-        wait_for(lambda: len(backups(registry_0005.parent)) == len(first) + 1,
-                 what="backup of the replaced registry")
-        # moved in from another directory, inotify reports a create rather than a move-over
-        wait_for(lambda: re.search(r"registry (replaced|created)", d.log_text()),
-                 what="replacement in the log")
-        assert json.loads(d.ctl("check", "--json").stdout)["ok"] is True
+        old = make_baseline_registry(registry_0005.parent / "incoming.db", rows=20)
+        os.replace(old, registry_0005)  # what a user does with `mv`, or a restore by hand
+        wait_for(lambda: d.json("status")["registry"]["schema_version"] == "0005_search_index"
+                 and len(d.json("status")["registry"]["applied"]) == 5
+                 and not d.json("status")["registry"]["applied"][0].get("inferred"),
+                 timeout=15, what="the replaced registry migrated")
+        assert "registry replaced" in d.log_text() and "integrity check ok" in d.log_text()
+        assert sqlite3.connect(registry_0005).execute(
+            "SELECT count(*) FROM archives WHERE uid IS NOT NULL").fetchone()[0] == 20
+
+
+def test_sigterm_during_a_stuck_backup_stops_within_10s(registry_0005: Path,
+                                                          tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        holder = sqlite3.connect(registry_0005, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # the backup's read now waits for us
+        client = subprocess.Popen(command("zarchctl") + ["backup", "--config", str(d.config)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        started = time.monotonic()
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=12) == 0
+        assert time.monotonic() - started < 10
+        holder.execute("ROLLBACK")
+        holder.close()
+        _, err = client.communicate(timeout=30)
+        assert client.returncode != 0 and "Traceback" not in err
+        assert not d.socket.exists()
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()  # the next start removes what the abandoned backup left
+        assert not list(registry_0005.parent.glob(".zarchd-*"))

@@ -44,8 +44,8 @@ def status(r: dict[str, Any]) -> str:
         out.append("           does not exist yet (`zarchctl migrate` creates it)")
     else:
         integrity = reg.get("integrity")
-        out.append(f"           {size(reg.get('size_bytes'))}, {reg.get('journal_mode')} journal, "
-                   f"integrity {integrity}")
+        mode = f"{reg['journal_mode']} journal" if reg.get("journal_mode") else "journal mode unknown"
+        out.append(f"           {size(reg.get('size_bytes'))}, {mode}, integrity {integrity}")
         for problem in reg.get("integrity_problems") or []:
             out.append(f"           ! {problem}")
     if reg.get("migrations_error"):
@@ -173,6 +173,10 @@ def check(r: dict[str, Any]) -> str:
         "\nrun `zarchctl recover` to restore the newest good backup"
 
 
+def ping(r: dict[str, Any]) -> str:
+    return f"zarchd is running (pid {r.get('pid')}, version {r.get('version')})"
+
+
 def simple(r: Any) -> str:
     if isinstance(r, dict) and "message" in r:
         return str(r["message"])
@@ -182,7 +186,7 @@ def simple(r: Any) -> str:
 RENDERERS: dict[str, Callable[[Any], str]] = {
     "status": status, "backup": backup, "backups": backups, "prune": prune, "verify": verify,
     "migrate": migrate, "rollback": rollback, "restore": restore, "recover": restore,
-    "check": check,
+    "check": check, "ping": ping,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -11,9 +12,9 @@ from typing import Any
 
 import typer
 
-from ..config import Config, ControlSection, load_config
-from ..errors import EXIT_FAILED, DaemonNotRunning, ZarchError
-from ..methods import DAEMON_ONLY, failed, needs_writer_lock
+from ..config import Config, ControlSection, load_config, socket_path
+from ..errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
+from ..methods import DAEMON_ONLY, answer_timeout, failed, needs_writer_lock
 from . import render
 from .progress_view import ProgressView
 
@@ -21,7 +22,11 @@ from .progress_view import ProgressView
 def load(config_path: Path | None, socket: Path | None) -> Config:
     cfg = load_config(config_path)
     if socket is not None:
-        cfg = replace(cfg, control=ControlSection(socket=socket.expanduser()))
+        try:
+            checked = socket_path(str(socket))
+        except ValueError as exc:
+            raise UsageError(f"--socket {socket}: expected {exc}") from None
+        cfg = replace(cfg, control=ControlSection(socket=checked))
     return cfg
 
 
@@ -42,7 +47,9 @@ def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: Progr
     from ..control import client  # imported late: `--local` never needs the socket code
 
     try:
-        return client.call(cfg.socket_path, method, params, on_progress=progress)
+        # A stopped or hung daemon must not hang the client: the timeout is per line read.
+        return client.call(cfg.socket_path, method, params, on_progress=progress,
+                           timeout=answer_timeout(method))
     except DaemonNotRunning:
         if method != "status":
             raise
@@ -54,6 +61,8 @@ def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path:
             socket: Path | None, local: bool) -> None:
     """Run `method` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
     logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
+    # SIGTERM ends zarchctl like Ctrl-C: a running migration rolls back and says so.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     progress = ProgressView(enabled=not json_out)
     try:
         cfg = load(config_path, socket)
@@ -63,6 +72,11 @@ def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path:
     except ZarchError as exc:
         progress.close()
         _fail(exc, json_out)
+    except OSError as exc:
+        # A file-system failure no layer anticipated: still a sentence, never a traceback.
+        progress.close()
+        where = f" ({exc.filename})" if exc.filename else ""
+        _fail(ZarchError(f"{exc.strerror or exc}{where}"), json_out)
     except KeyboardInterrupt:
         progress.close()
         print("zarchctl: interrupted", file=sys.stderr)
@@ -91,6 +105,6 @@ def confirm(question: str, yes: bool) -> None:
         print(f"zarchctl: {question} Refusing without --yes (no terminal to ask on).",
               file=sys.stderr)
         raise typer.Exit(2)
-    if not typer.confirm(question, default=False):
+    if not typer.confirm(question, default=False, err=True):
         print("zarchctl: nothing changed", file=sys.stderr)
         raise typer.Exit(1)

@@ -44,6 +44,10 @@ def run(config: Annotated[Optional[Path], typer.Option(
     except ZarchError as exc:
         print(f"zarchd: {exc.message}", file=sys.stderr)
         raise typer.Exit(exc.exit_code)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"zarchd: {exc.strerror or exc}{where}", file=sys.stderr)
+        raise typer.Exit(1)
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)

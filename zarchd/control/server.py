@@ -49,6 +49,11 @@ class ControlServer:
         self._stopped = False
 
     @property
+    def alive(self) -> bool:
+        """For the systemd watchdog: the serving thread still runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def address(self) -> Path:
         return self._path
 
