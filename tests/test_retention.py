@@ -162,3 +162,20 @@ def test_five_thousand_backups_over_two_years_in_every_zone() -> None:
         assert len(ref["keep_monthly"]) == 12 and len(ref["keep_yearly"]) == 2
         by_name = {b.name: b for b in backups}
         assert all(d.keep for d in decide([by_name[n] for n in kept], policy, NOW, tz))
+
+
+def test_ties_in_time_are_broken_by_listing_order_not_by_name() -> None:
+    from datetime import datetime, timezone
+
+    from zarchd.config import RetentionPolicy
+    from zarchd.retention import Candidate, decide
+
+    at = datetime(2026, 11, 24, 15, 27, 59, tzinfo=timezone.utc)
+    # taken in this order within one second: plain, -1, -2 ("-2" sorts before the plain name)
+    backups = [Candidate("r-20261124-152759.bak", at, True, order=0),
+               Candidate("r-20261124-152759-1.bak", at, True, order=1),
+               Candidate("r-20261124-152759-2.bak", at, True, order=2)]
+    policy = RetentionPolicy(keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0,
+                             keep_monthly=0, keep_yearly=0)
+    kept = [d.name for d in decide(backups, policy, at, timezone.utc) if d.keep]
+    assert kept == ["r-20261124-152759-2.bak"]

@@ -13,11 +13,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def iso(moment: datetime | None) -> str | None:
-    """UTC ISO-8601 text for JSON output and state files."""
+def iso(moment: datetime | None, *, precise: bool = False) -> str | None:
+    """UTC ISO-8601 text for JSON output and state files; `precise` keeps the microseconds
+    (backup metadata: several backups can fall in one second and must still be ordered)."""
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    spec = "microseconds" if precise else "seconds"
+    return moment.astimezone(timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def parse_iso(text: object) -> datetime | None:

@@ -43,6 +43,9 @@ class Candidate:
     name: str
     created_at: datetime  # aware
     verified: bool
+    # Tie-break for equal times, older first (a `-1` name suffix sorts before the plain name,
+    # so the name itself cannot order backups taken within one second).
+    order: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ PERIODS: dict[str, Callable[[datetime], str]] = {
 
 
 def _newest_first(backups: Sequence[Candidate]) -> list[Candidate]:
-    return sorted(backups, key=lambda b: (b.created_at, b.name), reverse=True)
+    return sorted(backups, key=lambda b: (b.created_at, b.order, b.name), reverse=True)
 
 
 def rule_selections(backups: Sequence[Candidate], policy: RetentionPolicy,

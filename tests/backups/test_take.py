@@ -32,7 +32,7 @@ def test_backup_is_named_in_local_time_private_and_described(tmp_path: Path, clo
     assert info.path == tmp_path / info.name and info.ours and info.verified is True
     assert stat.S_IMODE(info.path.stat().st_mode) == 0o600
     meta = json.loads((tmp_path / (info.name + ".json")).read_text())
-    assert meta["created_at"] == "2026-03-14T12:00:00Z" and meta["reason"] == "manual"
+    assert meta["created_at"] == "2026-03-14T12:00:00.000000Z" and meta["reason"] == "manual"
     assert meta["size_bytes"] == info.path.stat().st_size == info.size_bytes
     assert meta["fingerprint"] == fingerprint(reg) and meta["verified_at"]
     assert max_id(info.path) == 300

@@ -62,5 +62,5 @@ def info_from(backup: Path, meta: dict[str, Any] | None, fallback_created: datet
     if meta is None:
         return BackupInfo(backup.name, backup, fallback_created, size, None, None, None, None, False)
     created = parse_iso(meta.get("created_at")) or fallback_created
-    return BackupInfo(backup.name, backup, created, size, bool(meta.get("verified")),
+    return BackupInfo(backup.name, backup, created, size, meta.get("verified") is True,
                       meta.get("sha256"), meta.get("schema_version"), meta.get("fingerprint"), True)

@@ -23,7 +23,9 @@ def prune(registry: Path, backup_dir: Path, policy: RetentionPolicy, *, now: Clo
     """Decisions for every listed backup (newest first); deletes the dropped ones unless dry_run."""
     listed = list_backups(registry, backup_dir)
     ours = [b for b in listed if b.ours]
-    candidates = [Candidate(b.name, b.created_at, bool(b.verified)) for b in ours]
+    # `ours` is in listing order (time, then the -N sequence): that order breaks time ties.
+    candidates = [Candidate(b.name, b.created_at, bool(b.verified), order=i)
+                  for i, b in enumerate(ours)]
     decisions = decide(candidates, policy, now(), tz or names.local_tz())
     foreign = [Decision(b.name, True, [FOREIGN]) for b in reversed(listed) if not b.ours]
     if not dry_run:

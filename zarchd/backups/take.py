@@ -70,7 +70,7 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
                     f"registry is damaged, no backup taken (integrity check of its copy: "
                     f"{'; '.join(problems[:3])}); run `zarchctl recover`")
             os.chmod(tmp, 0o600)
-            meta: dict[str, Any] = {"created_at": iso(started), "size_bytes": tmp.stat().st_size,
+            meta: dict[str, Any] = {"created_at": iso(started, precise=True), "size_bytes": tmp.stat().st_size,
                     "sha256": files.sha256_file(tmp, stage="backup", progress=progress),
                     "schema_version": files.schema_version(tmp), "fingerprint": token,
                     "source": str(registry.absolute()), "zarchd_version": __version__,
