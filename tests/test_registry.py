@@ -7,22 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.backups.conftest import make_registry
 from zarchd.errors import RegistryError
 from zarchd.registry import (COMMIT_COMPANIONS, COMPANIONS, check_file, companions, connect,
                              file_uri, integrity_check, open_static, wal_path)
-
-
-def _db(path: Path, rows: int = 300, *, wal: bool = False) -> Path:
-    conn = sqlite3.connect(path, isolation_level=None)
-    if wal:
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    conn.execute("CREATE INDEX t_v ON t(v)")
-    conn.execute("BEGIN")
-    conn.executemany("INSERT INTO t (v) VALUES (?)", ((f"{i:06d}" + "x" * 300,) for i in range(rows)))
-    conn.execute("COMMIT")
-    conn.close()
-    return path
 
 
 def _damage(path: Path) -> None:
@@ -33,7 +21,7 @@ def _damage(path: Path) -> None:
 
 
 def test_a_locked_registry_is_not_damaged_it_could_not_be_checked(tmp_path: Path) -> None:
-    reg = _db(tmp_path / "registry.db")
+    reg = make_registry(tmp_path / "registry.db")
     holder = sqlite3.connect(reg, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
@@ -73,19 +61,19 @@ def test_real_damage_is_a_problem_list(tmp_path: Path, static: bool) -> None:
     garbage.write_bytes(b"this is not a database at all" * 200)
     problems = check_file(garbage, static=static)
     assert problems != ["ok"] and "file is not a database" in problems[0]
-    damaged = _db(tmp_path / "damaged.db", 3000)
+    damaged = make_registry(tmp_path / "damaged.db", 3000)
     _damage(damaged)
     problems = check_file(damaged, static=static)
     assert problems and problems != ["ok"]
     assert all("locked" not in p for p in problems)
-    assert check_file(_db(tmp_path / "fine.db"), static=static, quick=True) == ["ok"]
+    assert check_file(make_registry(tmp_path / "fine.db"), static=static, quick=True) == ["ok"]
 
 
 def test_static_check_leaves_no_files_next_to_a_wal_copy(tmp_path: Path) -> None:
-    live = _db(tmp_path / "live.db", 50, wal=True)
+    live = make_registry(tmp_path / "live.db", 50, wal=True)
     app = sqlite3.connect(live, isolation_level=None)
     app.execute("PRAGMA wal_autocheckpoint=0")
-    app.execute("INSERT INTO t (v) VALUES ('late')")
+    app.execute("INSERT INTO items (payload) VALUES ('late')")
     copy = tmp_path / "copy" / "registry.db"
     copy.parent.mkdir()
     copy.write_bytes(live.read_bytes())  # as a foreign backup: the main file only, WAL mode
@@ -96,15 +84,15 @@ def test_static_check_leaves_no_files_next_to_a_wal_copy(tmp_path: Path) -> None
 
 def test_uri_quoting_of_awkward_names(tmp_path: Path) -> None:
     odd = tmp_path / "a?b#c%d e.db"
-    _db(odd, 10)
+    make_registry(odd, 10)
     assert file_uri(odd, mode="ro").endswith("a%3fb%23c%25d e.db?mode=ro")
     assert file_uri(odd).startswith("file:/") and "?" not in file_uri(odd)
     assert check_file(odd) == ["ok"] and check_file(odd, static=True) == ["ok"]
     conn = open_static(odd)
-    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 10
+    assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 10
     conn.close()
     conn = connect(odd)
-    conn.execute("INSERT INTO t (v) VALUES ('w')")
+    conn.execute("INSERT INTO items (payload) VALUES ('w')")
     conn.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == [odd.name]  # not "a" or "a?b"
 

@@ -79,9 +79,7 @@ class Daemon:
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
         _make_dir(cfg.backup_dir, "backup directory")
-        # We hold the writer lock: no other zarchd process can be writing temporary files now.
-        for leftover in backups.remove_temp_files(cfg.backup_dir, registry.stem):
-            log.info("removed %s, left by a run that was stopped mid-backup", leftover.name)
+        self.ops.remove_leftovers()  # we hold the writer lock
         if registry.exists():
             self.ops.settle_hot_journal()
         server = ControlServer(cfg.socket_path, self.handle)

@@ -80,6 +80,14 @@ class Operations:
                 f"the registry {self.registry} does not exist; run `zarchctl migrate` to create it"
                 " or set registry.path / ZARCH_REGISTRY")
 
+    def remove_leftovers(self) -> None:
+        """Temporary files a killed backup, restore or salvage left behind. Only call this while
+        holding the registry's writer lock: then no other zarchd process can be writing them."""
+        for directory in {self.backup_dir, self.registry.parent}:
+            if directory.is_dir():
+                for leftover in backups.remove_temp_files(directory, self.registry.stem):
+                    log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+
     def settle_hot_journal(self) -> None:
         """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
 

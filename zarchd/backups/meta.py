@@ -40,10 +40,17 @@ def write_sidecar(backup: Path, meta: dict[str, Any]) -> Path:
     return path
 
 
+MAX_SIDECAR = 64 * 1024
+
+
 def read_sidecar(backup: Path) -> dict[str, Any] | None:
     """The sidecar's content if it is a zarchd sidecar for exactly this backup name, else None."""
     try:
-        data = json.loads(sidecar_path(backup).read_text(encoding="utf-8"))
+        with open(sidecar_path(backup), "rb") as fh:
+            raw = fh.read(MAX_SIDECAR + 1)
+        if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
+            return None
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != backup.name:

@@ -39,6 +39,7 @@ def run_local(cfg: Config, method: str, params: dict[str, Any], progress: Progre
     ops = Operations(cfg)
     if needs_writer_lock(method, params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
+            ops.remove_leftovers()
             return call_verb(ops, method, params, progress)
     return call_verb(ops, method, params, progress)
 

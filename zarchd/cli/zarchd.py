@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+
+# Until the daemon installs its own handler, a SIGHUP (systemd reload) must not kill it.
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
 from pathlib import Path
 from typing import Annotated, Optional
 
