@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -57,6 +58,16 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
 
 def publish(tmp: Path, final: Path) -> None:
     """Move a finished, fsynced temporary file to its final name without replacing anything."""
-    os.link(tmp, final)  # fails if `final` exists: never overwrite a backup
-    os.unlink(tmp)
+    try:
+        os.link(tmp, final)  # fails if `final` exists: never overwrite a backup
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # No hard links here (SMB, FUSE, exFAT): a checked rename, with a window of a few
+        # microseconds in which another writer could take the name.
+        if os.path.lexists(final):
+            raise FileExistsError(errno.EEXIST, "file exists", str(final)) from None
+        os.rename(tmp, final)
+    else:
+        os.unlink(tmp)
     fsync_dir(final.parent)

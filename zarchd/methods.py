@@ -13,7 +13,7 @@ DAEMON_ONLY = frozenset({"ping", "pause", "resume", "reload", "stop"})
 QUICK = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "stop"})
 # How long zarchctl waits for the next line from the daemon before calling it hung.
 PING_TIMEOUT_S = 5.0
-QUICK_TIMEOUT_S = 15.0
+QUICK_TIMEOUT_S = 30.0  # status may wait for a registry another process keeps locked
 LONG_TIMEOUT_S = 600.0
 
 

@@ -21,7 +21,7 @@ from . import backups, migrations
 from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
-from .errors import RegistryError, ZarchError
+from .errors import Cancelled, RegistryError, ZarchError
 from .progress import Progress, no_progress
 from .registry import check_file, connect
 from .state import State
@@ -61,6 +61,9 @@ class Operations:
         extra: dict[str, Any] = {}
         try:
             yield extra
+        except Cancelled as exc:  # the daemon is stopping: history, not an error to show
+            self._record(job, False, started, cancelled=exc.message, **details)
+            raise
         except ZarchError as exc:
             self._record(job, False, started, error=exc.message, **details)
             raise
@@ -96,16 +99,23 @@ class Operations:
         mode only, so this never checkpoints a WAL.
         """
         journal = self.registry.with_name(self.registry.name + "-journal")
-        if not journal.exists() or journal.stat().st_size == 0:
-            return
-        conn = connect(self.registry)
         try:
+            if journal.stat().st_size == 0:
+                return
+            conn = connect(self.registry, timeout=1.0)
+        except (OSError, ZarchError):
+            return  # no journal, or no registry: nothing to settle
+        try:
+            # A hot journal is rolled back by this read; a live writer's journal just makes us
+            # wait a moment. Either way nothing of the application's is changed.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            log.info("rolled back an unfinished transaction left in %s", journal)
         except sqlite3.DatabaseError as exc:
-            log.warning("could not roll back the hot journal %s: %s", journal, exc)
+            log.debug("the registry is busy (%s); a hot journal, if any, is left to the next "
+                      "writer", exc)
         finally:
             conn.close()
+        if not journal.exists() or journal.stat().st_size == 0:
+            log.info("rolled back an unfinished transaction left in %s", journal.name)
 
     def _backup_first(self, progress: Progress, reason: str) -> tuple[
             Callable[[list[migrations.Migration]], None], dict[str, str]]:
@@ -242,6 +252,7 @@ class Operations:
             raise RegistryError(f"cannot create the registry directory {self.registry.parent}: "
                                 f"{exc.strerror or exc}") from exc
         before_apply, taken = self._backup_first(progress, "pre-migrate")
+        backup_dir = self.backup_dir  # as it is now: a reload may change it meanwhile
         started = time.monotonic()
         try:
             result = migrations.migrate(self.registry, catalog,
@@ -252,7 +263,7 @@ class Operations:
             message = exc.message
             if taken:
                 message += (f"\nA backup taken before migrating is {taken['name']} in "
-                            f"{self.backup_dir}; to go back to it: zarchctl restore {taken['name']}")
+                            f"{backup_dir}; to go back to it: zarchctl restore {taken['name']}")
             self._record("migrate", False, started, reason=reason, error=message)
             raise type(exc)(message) from exc
         self.state.update(migrated_app_version=self.app_version())
@@ -285,12 +296,15 @@ class Operations:
         """
         self._require_registry()
         started = time.monotonic()
-        self.settle_hot_journal()
-        try:
-            problems = check_file(self.registry)
-        except ZarchError as exc:
-            self._record("check", False, started, error=exc.message)
-            raise
+        # Under the write lock: a check racing our own restore or recover would see a registry
+        # that is briefly missing or locked and report a false error.
+        with self.write_lock:
+            self.settle_hot_journal()
+            try:
+                problems = check_file(self.registry)
+            except ZarchError as exc:
+                self._record("check", False, started, error=exc.message)
+                raise
         ok = problems == ["ok"]
         self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
         self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))

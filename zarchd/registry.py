@@ -162,14 +162,15 @@ class FileFacts:
 def file_facts(path: Path) -> FileFacts:
     if not path.exists():
         return FileFacts(path, False, 0, None)
-    size = path.stat().st_size
-    mode: str | None = None
+    # From the header, not through SQLite: no lock wait while another process writes.
+    # Bytes 18-19 are the file format versions: 2 means WAL, 1 a rollback journal.
     try:
-        conn = connect(path, readonly=True)
-        try:
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-        finally:
-            conn.close()
-    except (RegistryError, sqlite3.DatabaseError):
-        mode = None
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            header = fh.read(20)
+    except OSError:
+        return FileFacts(path, True, 0, None)
+    mode: str | None = None
+    if header.startswith(b"SQLite format 3\x00") and len(header) == 20:
+        mode = "wal" if header[18] == 2 else "rollback"
     return FileFacts(path, True, size, mode)

@@ -129,7 +129,9 @@ class Scheduler:
     @property
     def alive(self) -> bool:
         """For the systemd watchdog: the scheduler thread still runs."""
-        return bool(self._sched.running) and not self._stopping
+        thread = getattr(self._sched, "_thread", None)  # BackgroundScheduler's own thread
+        alive = thread is None or thread.is_alive()
+        return bool(self._sched.running) and alive and not self._stopping
 
     def pause(self) -> None:
         """Stop scheduled and change-triggered backups; the integrity check keeps running."""

@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import ZarchError
 from .fsutil import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -50,14 +49,16 @@ class State:
         self._change(append)
 
     def _change(self, mutate: Callable[[dict[str, Any]], None]) -> None:
+        """Best effort: state is bookkeeping, so failing to write it must never fail (or undo
+        the report of) the backup or migration it describes. The failure is logged."""
         try:
             with self._locked():
                 data = self._read()
                 mutate(data)
                 atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True))
         except OSError as exc:
-            raise ZarchError(f"cannot write zarchd's state file {self.path}: {exc.strerror or exc}; "
-                             "check the permissions of the state directory") from exc
+            log.error("cannot write zarchd's state file %s (%s); check the permissions of the "
+                      "state directory", self.path, exc.strerror or exc)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -77,7 +78,10 @@ class State:
                 raise ValueError("not a JSON object")
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except OSError as exc:  # EMFILE, EACCES...: the content may be fine, leave it be
+            log.warning("cannot read the state file %s (%s)", self.path, exc.strerror or exc)
+            return {}
+        except ValueError as exc:  # includes UnicodeDecodeError: the content is damaged
             aside = self.path.with_suffix(".json.bad")
             log.warning("state file %s is unreadable (%s); set aside as %s", self.path, exc, aside)
             with contextlib.suppress(OSError):

@@ -46,7 +46,8 @@ def _integrity(ops: Operations, size: int) -> dict[str, Any]:
     last = ops.state.get("last_check") or {}
     if size <= QUICK_CHECK_LIMIT:
         try:
-            problems = check_file(ops.registry, quick=True)
+            # A short lock wait: status must answer while 7zarch-go holds a long write.
+            problems = check_file(ops.registry, quick=True, timeout=1.0)
         except ZarchError as exc:  # locked by a writer, unreadable: not known to be damaged
             return {"integrity": "unknown", "integrity_problems": [exc.message],
                     "integrity_checked_at": None}

@@ -19,6 +19,13 @@ NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
 QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write as applications update a version file: whole, by rename (never seen half-written)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def backups(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
 
@@ -147,7 +154,7 @@ def test_auto_migration_when_the_app_version_file_changes(registry_0005: Path,
         d.json("rollback", "--to", "0004_query_system")
         time.sleep(1.0)
         assert [p["id"] for p in d.json("status")["registry"]["pending"]] == ["0005_search_index"]
-        version.write_text("1.1\n")
+        replace_text(version, "1.1\n")
         wait_for(lambda: d.json("status")["registry"]["pending"] == [], timeout=15,
                  what="migration after the version change")
         assert d.json("status")["daemon"]["migrated_for_app_version"].endswith("+1.1")
@@ -162,12 +169,13 @@ def test_automigrate_off_leaves_pending_and_warns_once_per_version(tmp_path: Pat
         d.start()
         assert len(d.json("status")["registry"]["pending"]) == 4
         wait_for(lambda: d.log_text().count("auto-migration is off") == 1, what="one warning")
-        version.write_text("1.0\n")  # rewritten, same version: no new warning
+        replace_text(version, "1.0\n")  # rewritten, same version: no new warning
         time.sleep(1.0)
         assert d.log_text().count("auto-migration is off") == 1
-        version.write_text("2.0\n")
-        wait_for(lambda: d.log_text().count("auto-migration is off") == 2,
+        replace_text(version, "2.0\n")
+        wait_for(lambda: "for app version 0.1.0+2.0 and auto-migration is off" in d.log_text(),
                  what="a warning for the new version")
+        assert d.log_text().count("for app version 0.1.0+1.0 and") == 1
         assert len(d.json("status")["registry"]["pending"]) == 4, "nothing was applied"
 
 
@@ -183,6 +191,11 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         assert ping.returncode == 0, ping.stderr
         bad = d.ctl("reload", check=False)
         assert bad.returncode == 2 and "bogus" in bad.stderr
+        moved = good.replace(str(d.socket), str(d.socket) + "2")
+        d.config.write_text(moved)
+        refused = subprocess.run(command("zarchctl") + ["reload", "--socket", str(d.socket)],
+                                 capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2 and "control.socket" in refused.stderr
         d.config.write_text(good.replace('interval = "1h"', 'interval = "2h"'))
         assert d.ctl("reload").returncode == 0
         assert d.proc.poll() is None

@@ -44,7 +44,8 @@ def status(r: dict[str, Any]) -> str:
         out.append("           does not exist yet (`zarchctl migrate` creates it)")
     else:
         integrity = reg.get("integrity")
-        mode = f"{reg['journal_mode']} journal" if reg.get("journal_mode") else "journal mode unknown"
+        mode = {"wal": "WAL mode", "rollback": "rollback journal"}.get(
+            str(reg.get("journal_mode")), "journal mode unknown")
         out.append(f"           {size(reg.get('size_bytes'))}, {mode}, integrity {integrity}")
         for problem in reg.get("integrity_problems") or []:
             out.append(f"           ! {problem}")
