@@ -14,7 +14,7 @@ QUICK = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "st
 # How long zarchctl waits for the next line from the daemon before calling it hung.
 PING_TIMEOUT_S = 5.0
 QUICK_TIMEOUT_S = 30.0  # status may wait for a registry another process keeps locked
-LONG_TIMEOUT_S = 600.0
+LONG_TIMEOUT_S = 120.0  # the daemon sends a keep-alive line every 20 s while it works
 
 
 def answer_timeout(method: str) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 
@@ -83,3 +84,13 @@ def test_unexpected_failure_is_internal_logged_and_the_server_carries_on(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zarchd.control"]
     assert errors and errors[0].exc_info is not None
     assert call(server.address, "ping") == {"pong": True}
+
+
+def test_a_long_request_sends_keepalive_lines_until_its_answer(make_server, handler) -> None:
+    server = make_server(keepalive=0.1)
+    seen: list[dict] = []
+    threading.Timer(0.6, handler.release.set).start()
+    result = call(server.address, "migrate", {}, on_progress=seen.append, timeout=0.4)
+    assert result == {"migrated": True}
+    assert len([e for e in seen if e.get("keepalive")]) >= 3
+    assert all(e["stage"] == "migrate" for e in seen)

@@ -51,6 +51,9 @@ class Settings:
     work_pool: Executor
     idle_timeout: float | None
     allowed_uids: frozenset[int]
+    # A request still running sends a progress line this often, so the client can tell a
+    # long operation (or one queued behind the write lock) from a hung daemon.
+    keepalive: float = 20.0
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -176,8 +179,10 @@ async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter)
     request = _Request(request_id, loop, writer)
     pool = settings.quick_pool if method in QUICK_METHODS else settings.work_pool
     try:
-        result = await loop.run_in_executor(pool, _call, settings.handler, method, params, request)
-        return encode({"id": request_id, "result": result})
+        future = loop.run_in_executor(pool, _call, settings.handler, method, params, request)
+        while not (await asyncio.wait({future}, timeout=settings.keepalive))[0]:
+            request.progress({"stage": method, "message": "still working", "keepalive": True})
+        return encode({"id": request_id, "result": future.result()})
     except ZarchError as exc:
         return error_line(request_id, exc.code, exc.message)
     except Exception as exc:  # noqa: BLE001 - reported to the client, logged with traceback here

@@ -31,11 +31,13 @@ ACCEPT_RETRY = 0.1  # after EMFILE and the like: back off instead of spinning
 
 class ControlServer:
     def __init__(self, socket_path: Path, handler: Handler, *, idle_timeout: float | None = 60.0,
-                 max_workers: int = 8, allowed_uids: set[int] | None = None) -> None:
+                 max_workers: int = 8, allowed_uids: set[int] | None = None,
+                 keepalive: float = 20.0) -> None:
         self._path = Path(socket_path)
         self._handler = handler
         self._idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
         self._max_workers = max_workers
+        self._keepalive = keepalive
         self._allowed = frozenset(allowed_uids if allowed_uids is not None else {os.getuid(), os.geteuid(), 0})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -70,6 +72,7 @@ class ControlServer:
                 work_pool=ThreadPoolExecutor(self._max_workers, thread_name_prefix="zarchd-ctl-work"),
                 idle_timeout=self._idle_timeout,
                 allowed_uids=self._allowed,
+                keepalive=self._keepalive,
             )
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._run, name="zarchd-control", daemon=True)
