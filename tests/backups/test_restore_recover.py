@@ -194,3 +194,23 @@ def test_recover_refuses_a_registry_locked_by_another_process(tmp_path: Path,
         holder.close()
     assert _snapshot(tmp_path) == before and not list(tmp_path.glob("*.corrupted-*"))
     assert recover_registry(reg, tmp_path / "b", now=clock)["restored"]  # once it is free
+
+
+def test_set_aside_puts_companions_back_when_the_registry_cannot_move(tmp_path: Path) -> None:
+    import subprocess
+    from datetime import datetime, timezone
+
+    from zarchd.backups.recover import set_aside
+
+    registry = tmp_path / "registry.db"
+    registry.write_bytes(b"not really a database")
+    wal = tmp_path / "registry.db-wal"
+    wal.write_bytes(b"frames")
+    subprocess.run(["chattr", "+i", str(registry)], check=True)  # even root cannot rename it
+    try:
+        with pytest.raises(OSError):
+            set_aside(registry, lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+    finally:
+        subprocess.run(["chattr", "-i", str(registry)], check=True)
+    assert wal.read_bytes() == b"frames", "the -wal is back beside its registry"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db", "registry.db-wal"]

@@ -42,11 +42,20 @@ def set_aside(registry: Path, now: Clock) -> Path:
             break
     else:
         raise BackupError(f"no free name to set {registry} aside")
-    for suffix in COMPANIONS:
-        comp = Path(str(registry) + suffix)
-        if comp.exists():
-            os.rename(comp, str(aside) + suffix)
-    os.rename(registry, aside)
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for suffix in COMPANIONS:
+            comp = Path(str(registry) + suffix)
+            if comp.exists():
+                os.rename(comp, str(aside) + suffix)
+                moved.append((comp, Path(str(aside) + suffix)))
+        os.rename(registry, aside)
+    except OSError:
+        # Put the companions back: a registry separated from its -wal loses those commits.
+        for original, renamed in reversed(moved):
+            with contextlib.suppress(OSError):
+                os.rename(renamed, original)
+        raise
     fsync_dir(registry.parent)
     return aside
 
