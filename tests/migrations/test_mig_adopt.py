@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from pathlib import Path
 
 from tests.conftest import FIXTURE_0005, make_baseline_registry
 from zarchd.migrations import inspect, load_catalog, migrate
 from zarchd.migrations.ddl import BASELINE_COLUMNS
 
-from .conftest import FIXTURE_IDS, columns, query, recorded, sha256, write
+from .conftest import FIXTURE_IDS, columns, execute, query, recorded, sha256, write
 
 FIXTURE_APPLIED_AT = [
     "2025-08-14 00:32:31.533452-05:00", "2025-08-14 00:32:31.534415-05:00",
@@ -139,11 +138,8 @@ def test_partly_migrated_registry_gets_only_the_rest(registry_0005: Path) -> Non
                 "ALTER TABLE archives DROP COLUMN deleted_at",
                 "ALTER TABLE archives DROP COLUMN original_path",
                 "DELETE FROM schema_migrations WHERE id > '0002_z'"]
-    conn = sqlite3.connect(registry_0005)
     for sql in statements:
-        conn.execute(sql)
-    conn.commit()
-    conn.close()
+        execute(registry_0005, sql)
     result = migrate(registry_0005, load_catalog(None), timeout=5, app_version="1.0")
     assert [a["id"] for a in result.applied] == FIXTURE_IDS[2:]
     assert result.skipped_present == []
@@ -153,10 +149,8 @@ def test_partly_migrated_registry_gets_only_the_rest(registry_0005: Path) -> Non
 
 
 def test_effects_already_present_are_recorded_not_failed(registry_0005: Path) -> None:
-    conn = sqlite3.connect(registry_0005)
-    conn.execute("DELETE FROM schema_migrations WHERE id > '0001_z'")  # records lost, schema kept
-    conn.commit()
-    conn.close()
+    # Records lost, schema kept.
+    execute(registry_0005, "DELETE FROM schema_migrations WHERE id > '0001_z'")
     result = migrate(registry_0005, load_catalog(None), timeout=5, app_version="1.0")
     assert [a["id"] for a in result.applied] == FIXTURE_IDS[1:]
     assert result.skipped_present == FIXTURE_IDS[1:]

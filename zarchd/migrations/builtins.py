@@ -8,6 +8,7 @@ fresh install; 0002 and 0003 then find their columns present.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,7 @@ from .schema_ops import (add_column_if_missing, constrained_columns, drop_column
 from .ulid import new_ulid
 
 BACKFILL_BATCH = 500
+_NO_UID = "uid IS NULL OR uid = ''"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Builtin:
     down_sql: str | None
     expect_columns: dict[str, tuple[str, ...]]
     expect_indexes: tuple[str, ...] = ()
+    # Checks the data once the columns and indexes are there; returns the problems found.
+    check_data: Callable[[sqlite3.Connection], list[str]] | None = None
 
 
 def _sql(*statements: str) -> str:
@@ -70,7 +74,7 @@ def _up_0002(ctx: StepContext) -> None:
 def _backfill_uids(ctx: StepContext) -> int:
     """Give every row without a uid a fresh ULID, in batches, reporting progress."""
     rowids = [r[0] for r in ctx.conn.execute(
-        "SELECT rowid FROM archives WHERE uid IS NULL OR uid = '' ORDER BY rowid")]
+        f"SELECT rowid FROM archives WHERE {_NO_UID} ORDER BY rowid")]
     total = len(rowids)
     for start in range(0, total, BACKFILL_BATCH):
         ctx.check_deadline()
@@ -79,6 +83,11 @@ def _backfill_uids(ctx: StepContext) -> int:
                              ((new_ulid(), rowid) for rowid in batch))
         ctx.report(done=start + len(batch), total=total)
     return total
+
+
+def _uids_missing(conn: sqlite3.Connection) -> list[str]:
+    empty = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
+    return [f"{empty} archive(s) still without a uid"] if empty else []
 
 
 def _down_0002(ctx: StepContext) -> None:
@@ -138,7 +147,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _sql("-- each column is added only when missing",
              *_add_columns_sql(ddl.IDENTITY_COLUMNS),
              "-- every row without a uid gets a new 26-character ULID, in batches",
-             "UPDATE archives SET uid = <new ULID> WHERE uid IS NULL OR uid = ''",
+             f"UPDATE archives SET uid = <new ULID> WHERE {_NO_UID}",
              "UPDATE archives SET status = 'present' WHERE status IS NULL",
              *ddl.IDENTITY_INDEXES),
         _sql("DROP INDEX IF EXISTS idx_archives_uid", "DROP INDEX IF EXISTS idx_archives_checksum",
@@ -146,7 +155,7 @@ BUILTINS: tuple[Builtin, ...] = (
              *(f"ALTER TABLE archives DROP COLUMN {n}"
                for n, _ in reversed(ddl.IDENTITY_COLUMNS))),
         {"archives": tuple(n for n, _ in ddl.IDENTITY_COLUMNS)},
-        ("idx_archives_uid", "idx_archives_checksum")),
+        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing),
     Builtin(
         "0003_trash_fields", "Add deleted_at and original_path for trash support",
         _up_0003, _down_0003,
@@ -183,9 +192,6 @@ def verify(builtin: Builtin, ctx: StepContext) -> list[str]:
             problems.append(f"table {table} lacks column(s) {', '.join(missing)}")
     problems += [f"index {n} is missing" for n in builtin.expect_indexes
                  if not has_index(ctx.conn, n)]
-    if builtin.id == "0002_identity_and_status" and not problems:
-        empty = ctx.conn.execute(
-            "SELECT count(*) FROM archives WHERE uid IS NULL OR uid = ''").fetchone()[0]
-        if empty:
-            problems.append(f"{empty} archive(s) still without a uid")
+    if builtin.check_data is not None and not problems:
+        problems += builtin.check_data(ctx.conn)
     return problems

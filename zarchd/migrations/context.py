@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..progress import Progress, no_progress
@@ -22,7 +22,7 @@ class StepContext:
     stage: str = "migrate"
     progress: Progress = no_progress
     deadline: float = float("inf")  # time.monotonic() value
-    found_present: bool = field(default=False)  # a built-in found its whole effect already there
+    found_present: bool = False  # a built-in found its whole effect already there
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.deadline:

@@ -30,8 +30,9 @@ from .sqltext import IncompleteSQL, checksum, first_keyword, split_statements
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = re.compile(r"^(\d{4})_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$")
-ID = re.compile(r"^\d{4}_[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ID = r"(\d{4})_([A-Za-z0-9][A-Za-z0-9_-]*)"
+FILE_NAME = re.compile(rf"^{_ID}\.sql$")
+ID = re.compile(rf"^{_ID}$")
 _MARKER = re.compile(r"^\s*--\s*migrate:(up|down)\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*--\s*(name|depends)\s*:(.*)$", re.IGNORECASE)
 _FORBIDDEN = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM",
@@ -66,23 +67,21 @@ def parse(text: str, path: Path) -> Migration:
     match = FILE_NAME.match(path.name)
     if not match:
         raise PlanError(f"{path}: migration files are named NNNN_slug.sql")
-    mig_id = path.name[:-len(".sql")]
+    mig_id = path.stem
     headers, sections = _sections(text, path)
     if "up" not in sections:
         raise PlanError(f"{path}: no '-- migrate:up' line")
     up, down = sections["up"], sections.get("down")
-    for part, body in (("up", up), ("down", down)):
-        if body is not None:
-            _check_statements(body, path, part)
-    if not split_statements(up):
+    up_statements = _checked_statements(up, path, "up")
+    down_statements = _checked_statements(down, path, "down") if down is not None else []
+    if not up_statements:
         raise PlanError(f"{path}: the '-- migrate:up' part has no SQL")
-    has_down = down is not None and bool(split_statements(down))
+    down_sql = down.strip() + "\n" if down is not None and down_statements else None
     depends = _depends(headers.get("depends"), path, mig_id)
     name = (headers.get("name") or match.group(2).replace("_", " ").replace("-", " ")).strip()
     return Migration(id=mig_id, name=name, depends=depends, source=str(path),
                      checksum=checksum(text), up_sql=up.strip() + "\n",
-                     down_sql=down.strip() + "\n" if has_down and down else None,
-                     has_down=has_down)
+                     down_sql=down_sql)
 
 
 def _sections(text: str, path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -114,7 +113,8 @@ def _sections(text: str, path: Path) -> tuple[dict[str, str], dict[str, str]]:
     return headers, {part: "\n".join(lines) for part, lines in sections.items()}
 
 
-def _check_statements(sql: str, path: Path, part: str) -> None:
+def _checked_statements(sql: str, path: Path, part: str) -> list[str]:
+    """The statements of one part; a PlanError if one is incomplete or controls transactions."""
     try:
         statements = split_statements(sql)
     except IncompleteSQL as exc:
@@ -124,6 +124,7 @@ def _check_statements(sql: str, path: Path, part: str) -> None:
         if keyword in _FORBIDDEN:
             raise PlanError(f"{path}: the '-- migrate:{part}' part uses {keyword}; zarchd runs "
                             "each migration in its own transaction, leave transaction control out")
+    return statements
 
 
 def _depends(value: str | None, path: Path, mig_id: str) -> tuple[str, ...]:

@@ -22,11 +22,14 @@ class Migration:
     checksum: str
     up_sql: str
     down_sql: str | None
-    has_down: bool
 
     @property
     def builtin(self) -> bool:
         return self.source == BUILTIN
+
+    @property
+    def has_down(self) -> bool:
+        return self.down_sql is not None
 
 
 @dataclass

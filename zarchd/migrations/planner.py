@@ -20,7 +20,7 @@ def builtin_migrations() -> list[Migration]:
         definition = f"{b.id}\n{b.name}\n{b.up_sql}\n-- migrate:down\n{b.down_sql or ''}"
         migrations.append(Migration(
             id=b.id, name=b.name, depends=previous, source=BUILTIN, checksum=checksum(definition),
-            up_sql=b.up_sql, down_sql=b.down_sql, has_down=b.down is not None))
+            up_sql=b.up_sql, down_sql=b.down_sql))
         previous = (b.id,)
     return migrations
 

@@ -10,7 +10,6 @@ from typing import Callable, TypeVar
 from ..errors import MigrationError, NotFound, RegistryError
 from ..progress import Progress, no_progress
 from ..registry import connect
-from . import ledger
 from .model import MigrateResult, Migration
 from .status import read_status
 from .transaction import run_step
@@ -35,9 +34,11 @@ def migrate(registry: Path, catalog: list[Migration], *, timeout: float, app_ver
         _create_empty(registry)
     conn = connect(registry, timeout=lock_timeout)
     try:
-        recorded = _guard(registry, lambda: ledger.recorded_ids(conn))
+        status = _guard(registry, lambda: read_status(conn, catalog))
+        # An inferred 0001 (in effect, no row yet) is applied too: that records it.
+        recorded = {a.id for a in status.applied if not a.inferred}
         todo = [m for m in catalog if m.id not in recorded]
-        version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
+        version = status.schema_version
         if not todo:
             return MigrateResult(schema_version=version)
         if existed and before_apply is not None:

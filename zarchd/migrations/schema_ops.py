@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..registry import column_names, quote_ident, table_names
+from ..registry import column_names, index_names, quote_ident, table_names
 
 
 def has_table(conn: sqlite3.Connection, table: str) -> bool:
@@ -12,9 +12,7 @@ def has_table(conn: sqlite3.Connection, table: str) -> bool:
 
 
 def has_index(conn: sqlite3.Connection, index: str) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-                       (index,)).fetchone()
-    return row is not None
+    return index in index_names(conn)
 
 
 def has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
@@ -29,14 +27,13 @@ def add_column_if_missing(conn: sqlite3.Connection, table: str, column: str, dec
     return True
 
 
-def indexes_using(conn: sqlite3.Connection, table: str, column: str) -> list[tuple[str, bool]]:
-    """(index name, made by a constraint) for every index of `table` that covers `column`."""
+def _indexes(conn: sqlite3.Connection, table: str) -> list[tuple[str, bool, list[str]]]:
+    """(name, made by a UNIQUE/PRIMARY KEY constraint, columns) for every index of `table`."""
     found = []
     for _seq, name, _unique, origin, _partial in conn.execute(
-            f"PRAGMA index_list({quote_ident(table)})"):
-        cols = [r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(name)})")]
-        if column in cols:
-            found.append((name, origin != "c"))
+            f"PRAGMA index_list({quote_ident(table)})").fetchall():
+        columns = [r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(name)})")]
+        found.append((name, origin != "c", columns))
     return found
 
 
@@ -48,8 +45,8 @@ def drop_column_if_present(conn: sqlite3.Connection, table: str, column: str) ->
     """
     if not has_column(conn, table, column):
         return False
-    for name, by_constraint in indexes_using(conn, table, column):
-        if not by_constraint:
+    for name, by_constraint, columns in _indexes(conn, table):
+        if column in columns and not by_constraint:
             conn.execute(f"DROP INDEX {quote_ident(name)}")
     conn.execute(f"ALTER TABLE {quote_ident(table)} DROP COLUMN {quote_ident(column)}")
     return True
@@ -57,9 +54,5 @@ def drop_column_if_present(conn: sqlite3.Connection, table: str, column: str) ->
 
 def constrained_columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """Columns covered by an index SQLite made for a UNIQUE or PRIMARY KEY constraint."""
-    cols: set[str] = set()
-    for _seq, name, _unique, origin, _partial in conn.execute(
-            f"PRAGMA index_list({quote_ident(table)})"):
-        if origin != "c":
-            cols.update(r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(name)})"))
-    return cols
+    return {c for _name, by_constraint, columns in _indexes(conn, table) if by_constraint
+            for c in columns}

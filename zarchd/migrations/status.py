@@ -34,10 +34,10 @@ def inspect(registry: Path, catalog: list[Migration]) -> SchemaStatus:
 
 def read_status(conn: sqlite3.Connection, catalog: list[Migration]) -> SchemaStatus:
     rows = {a.id: a for a in ledger.read_applied(conn)}
-    position = {m.id: i for i, m in enumerate(catalog)}
+    catalog_ids = {m.id for m in catalog}
     known = [rows[m.id] for m in catalog if m.id in rows]
     # Ids the catalog does not know (a newer application, a removed file) come last.
-    unknown = sorted((a for a in rows.values() if a.id not in position),
+    unknown = sorted((a for a in rows.values() if a.id not in catalog_ids),
                      key=lambda a: (a.applied_at or "", a.id))
     applied = known + unknown
     checksums = ledger.read_checksums(conn)
