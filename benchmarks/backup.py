@@ -146,14 +146,11 @@ def describe(lat: list[float]) -> str:
 
 
 def latency(reg: Path, work: Path, backups: int) -> None:
-    def take(r: Path, o: Path) -> object:
-        return take_backup(r, o)
-
     for wal in (False, True):
         mode = "WAL" if wal else "rollback journal"
-        base, _ = writer_latency(reg, work, wal, 0, take)
+        base, _ = writer_latency(reg, work, wal, 0, take_backup)
         print(f"  {mode:16s} no backup          {describe(base)}")
-        for label, method in (("take_backup", take),
+        for label, method in (("take_backup", take_backup),
                               ("backup(pages=-1)", lambda r, o: backup_api(r, o / "copy.db"))):
             lat, spent = writer_latency(reg, work, wal, backups, method)
             print(f"  {mode:16s} {label:18s} {describe(lat)}  ({backups} backups, {spent:.1f} s)")

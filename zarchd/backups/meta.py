@@ -12,7 +12,6 @@ from ..clock import iso, parse_iso
 from ..fsutil import atomic_write_text
 from .names import sidecar_path
 
-_NAIVE = datetime(1970, 1, 1)
 FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
 
 
@@ -55,11 +54,8 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != backup.name:
         return None
-    created = data.get("created_at")
-    try:  # a hand-edited time (not text, no time zone) makes it not ours: listed, never deleted
-        if not isinstance(created, str) or (parse_iso(created) or _NAIVE).tzinfo is None:
-            return None
-    except ValueError:
+    if parse_iso(data.get("created_at")) is None:
+        # a hand-edited time (not text, no time zone) makes it not ours: listed, never deleted
         return None
     return data
 

@@ -29,11 +29,12 @@ def prune(registry: Path, backup_dir: Path, policy: RetentionPolicy, *, now: Clo
     decisions = decide(candidates, policy, now(), tz or names.local_tz())
     foreign = [Decision(b.name, True, [FOREIGN]) for b in reversed(listed) if not b.ours]
     if not dry_run:
-        _delete([d.name for d in decisions if not d.keep], decisions, backup_dir)
+        _delete(decisions, backup_dir)
     return decisions + foreign
 
 
-def _delete(doomed: list[str], decisions: list[Decision], backup_dir: Path) -> None:
+def _delete(decisions: list[Decision], backup_dir: Path) -> None:
+    doomed = [d.name for d in decisions if not d.keep]
     protected = {d.name for d in decisions if NEWEST_VERIFIED in d.reasons}
     failed = []
     for name in doomed:  # oldest last in `decisions`; order does not matter for safety

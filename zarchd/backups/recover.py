@@ -9,7 +9,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,12 +16,11 @@ from ..clock import Clock, utcnow
 from ..errors import BackupError, RegistryError, UsageError
 from ..fsutil import fsync_dir, fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
-from ..registry import (COMMIT_COMPANIONS, COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file,
-                        companions, quote_ident)
+from ..registry import COMMIT_COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file, companions, quote_ident
 from . import names
 from .listing import list_backups
-from .meta import BackupInfo
-from .verify import integrity_problems, verify_backup
+from .take import TEMP_PREFIX
+from .verify import backup_problems
 
 SALVAGE_TIMEOUT_S = 3600.0
 
@@ -38,17 +36,16 @@ def set_aside(registry: Path, now: Clock) -> Path:
     base = f"{registry.name}.corrupted-{local:%Y%m%d-%H%M%S}"
     for n in range(0, 10_000):
         aside = registry.with_name(base if n == 0 else f"{base}-{n}")
-        if not any(os.path.lexists(str(aside) + s) for s in ("",) + COMPANIONS):
+        if not any(os.path.lexists(p) for p in [aside, *companions(aside)]):
             break
     else:
         raise BackupError(f"no free name to set {registry} aside")
     moved: list[tuple[Path, Path]] = []
     try:
-        for suffix in COMPANIONS:
-            comp = Path(str(registry) + suffix)
+        for comp, target in zip(companions(registry), companions(aside)):
             if comp.exists():
-                os.rename(comp, str(aside) + suffix)
-                moved.append((comp, Path(str(aside) + suffix)))
+                os.rename(comp, target)
+                moved.append((comp, target))
         os.rename(registry, aside)
     except OSError:
         # Put the companions back: a registry separated from its -wal loses those commits.
@@ -62,7 +59,7 @@ def set_aside(registry: Path, now: Clock) -> Path:
 
 def _temp_prefix(kind: str, registry: Path) -> str:
     # take.temp_name_pattern / remove_temp_files know these names
-    return f".zarchd-{kind}-{names.stem_of(registry)}-"
+    return f"{TEMP_PREFIX}{kind}-{names.stem_of(registry)}-"
 
 
 @contextlib.contextmanager
@@ -107,19 +104,12 @@ def _check_static(path: Path) -> list[str]:
 
 def _move_stray_companions(registry: Path) -> None:
     """A -wal/-journal without its database would be applied to the new file: move it aside."""
-    for suffix in COMPANIONS:
-        comp = Path(str(registry) + suffix)
+    for comp in companions(registry):
         if comp.exists():
             n = 0
             while os.path.lexists(target := Path(f"{comp}.stale-{n}")):
                 n += 1
             os.rename(comp, target)
-
-
-def _sound(info: BackupInfo, progress: Progress, now: Clock) -> list[str]:
-    if info.ours:
-        return verify_backup(info, progress=progress, now=now).problems
-    return integrity_problems(info)
 
 
 def recover_registry(registry: Path, backup_dir: Path, *, now: Clock = utcnow,
@@ -185,10 +175,9 @@ def _put_back(aside: Path, registry: Path) -> None:
     if os.path.lexists(registry):  # something else took the path: keep both, as they are
         return
     os.rename(aside, registry)
-    for suffix in COMPANIONS:
-        comp = Path(str(aside) + suffix)
-        if comp.exists() and not os.path.lexists(str(registry) + suffix):
-            os.rename(comp, str(registry) + suffix)
+    for comp, original in zip(companions(aside), companions(registry)):
+        if comp.exists() and not os.path.lexists(original):
+            os.rename(comp, original)
     fsync_dir(registry.parent)
 
 
@@ -196,7 +185,7 @@ def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str,
                   progress: Progress, now: Clock, stack: contextlib.ExitStack) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     for info in reversed(list_backups(registry, backup_dir)):
-        problems = _sound(info, progress, now)
+        problems = backup_problems(info, progress, now)
         if not problems:
             try:
                 ready = stack.enter_context(prepared_copy(info.path, registry, mode))
@@ -255,22 +244,18 @@ def salvage(damaged: Path, sqlite3_bin: str, mode: int,
 def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterator[Path]:
     """A temp file for salvage next to `registry`, removed with its -journal/-wal/-shm on exit;
     `copy_from` fills it with that database and its commit companions."""
-    fd, name = tempfile.mkstemp(prefix=_temp_prefix("salvage", registry), suffix=".tmp",
-                                dir=registry.parent)
-    os.close(fd)
-    path = Path(name)
-    try:
-        if copy_from is not None:
-            shutil.copyfile(copy_from, path)
-            for suffix in COMMIT_COMPANIONS:
-                comp = Path(str(copy_from) + suffix)
-                if comp.exists():
-                    shutil.copyfile(comp, str(path) + suffix)
-        yield path
-    finally:
-        for leftover in [path, *companions(path)]:
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+    with temp_path(registry.parent, prefix=_temp_prefix("salvage", registry)) as path:
+        try:
+            if copy_from is not None:
+                shutil.copyfile(copy_from, path)
+                for suffix in COMMIT_COMPANIONS:
+                    comp = Path(str(copy_from) + suffix)
+                    if comp.exists():
+                        shutil.copyfile(comp, str(path) + suffix)
+            yield path
+        finally:
+            for leftover in companions(path):
+                leftover.unlink(missing_ok=True)
 
 
 def _pipe(sqlite3_bin: str, damaged: Path, command: str, target: Path) -> bool:

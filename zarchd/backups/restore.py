@@ -20,8 +20,9 @@ from ..errors import BackupError, IntegrityFailure, RegistryError
 from ..progress import Progress, no_progress
 from ..registry import connect, open_static
 from .listing import resolve_name
-from .recover import _sound, install_copy, prepared_copy, put_in_place, set_aside
+from .recover import install_copy, prepared_copy, put_in_place, set_aside
 from .take import take_backup
+from .verify import backup_problems
 
 LOCK_TIMEOUT_S = 30.0
 
@@ -30,7 +31,7 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
                    progress: Progress = no_progress) -> dict[str, Any]:
     info = resolve_name(registry, backup_dir, name)
     progress({"stage": "restore", "step": "verify", "name": name})
-    problems = _sound(info, progress, now)
+    problems = backup_problems(info, progress, now)
     if problems:
         raise IntegrityFailure(f"backup {name} failed verification, nothing was changed: "
                                f"{'; '.join(problems)}")

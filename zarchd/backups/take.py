@@ -27,7 +27,7 @@ from ..clock import Clock, iso, utcnow
 from ..errors import BackupError, Cancelled, IntegrityFailure, RegistryError
 from ..fsutil import fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
-from ..registry import COMPANIONS, check_file, companions, connect
+from ..registry import COMPANIONS, check_file, companions, connect, is_busy
 from . import files, names
 from .fingerprint import fingerprint
 from .meta import BackupInfo, info_from, write_sidecar
@@ -83,8 +83,12 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     return info_from(final, meta, started, meta["size_bytes"])
 
 
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
+    if _cancelled(cancel):
         raise Cancelled(CANCELLED)
 
 
@@ -101,7 +105,7 @@ def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress,
     stop_at = time.monotonic() + deadline_s
 
     def stop() -> int:  # non-zero aborts VACUUM INTO with "interrupted"
-        return 1 if (cancel is not None and cancel.is_set()) or time.monotonic() > stop_at else 0
+        return 1 if _cancelled(cancel) or time.monotonic() > stop_at else 0
 
     try:
         src = connect(registry, readonly=True, timeout=max(0.1, min(deadline_s, 30.0)))
@@ -115,15 +119,15 @@ def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress,
         progress({"stage": "backup", "step": "copy", "done": total, "total": total})
     except sqlite3.OperationalError as exc:
         text = str(exc)
-        if "interrupted" in text and cancel is not None and cancel.is_set():
-            raise Cancelled(CANCELLED) from exc
         if "interrupted" in text:
+            if _cancelled(cancel):
+                raise Cancelled(CANCELLED) from exc
             raise Cancelled(f"backup of {registry} did not finish within {deadline_s:g}s; "
                             f"nothing was published (raise the deadline or check the disk)") from exc
         if "full" in text or "I/O" in text or "unable to open" in text:
             raise BackupError(f"cannot write the backup in {tmp.parent}: {text} "
                               f"(disk full or no permission?); older backups are intact") from exc
-        if "locked" in text or "busy" in text:
+        if is_busy(exc):
             raise BackupError(f"the registry {registry} stayed locked by another process; "
                               f"try again later") from exc
         raise _damaged(exc) from exc

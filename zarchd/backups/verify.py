@@ -61,3 +61,10 @@ def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
             write_sidecar(info.path, meta)
     progress({"stage": "verify", "name": info.name, "step": "done", "done": 2, "total": 2})
     return VerifyResult(info.name, not problems, problems)
+
+
+def backup_problems(info: BackupInfo, progress: Progress, now: Clock) -> list[str]:
+    """[] when `info` can be put back: ours fully verified, a foreign one integrity-checked."""
+    if info.ours:
+        return verify_backup(info, progress=progress, now=now).problems
+    return integrity_problems(info)
