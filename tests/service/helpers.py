@@ -1,4 +1,4 @@
-"""Shared helpers for the service tests: systemd-analyze verify, fake service-manager commands."""
+"""Shared helpers for the service tests: systemd-analyze verify, fake executables and commands."""
 
 from __future__ import annotations
 
@@ -36,3 +36,11 @@ def fake_tool(bin_dir: Path, name: str, log: Path, *, fail_on: str = "", exit_co
         + "exit 0\n")
     script.chmod(0o755)
     return script
+
+
+def make_exe(path: Path) -> Path:
+    """An executable stand-in for zarchd (an ExecStart that exists)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import plistlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -197,8 +198,6 @@ def test_macos_install_bootstraps_the_agent(box: dict[str, Path]) -> None:
 
 def test_module_runs_as_a_program(box: dict[str, Path]) -> None:
     """`python -m zarchd.cli.service_cmd` is a working entry point (the lead mounts `app`)."""
-    import subprocess
-
     done = subprocess.run([sys.executable, "-m", "zarchd.cli.service_cmd", "print", "--platform",
                            "linux"], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[2])

@@ -10,7 +10,7 @@ import pytest
 
 from zarchd.service.generic import generic_files
 
-from .helpers import verify
+from .helpers import make_exe, verify
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,10 +26,7 @@ def test_checked_in_unit_matches_render(name: str) -> None:
 def test_generic_user_unit_verifies_for_a_pipx_install(tmp_path: Path) -> None:
     """%h/.local/bin/zarchd resolves against $HOME: verify it where that file exists."""
     home = tmp_path / "home"
-    exe = home / ".local" / "bin" / "zarchd"
-    exe.parent.mkdir(parents=True)
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    exe = make_exe(home / ".local" / "bin" / "zarchd")
     unit = tmp_path / "zarchd.service"
     unit.write_text(generic_files()["systemd/zarchd.service"])
     done = verify(unit, user=True, env={**os.environ, "HOME": str(home)})
@@ -39,9 +36,7 @@ def test_generic_user_unit_verifies_for_a_pipx_install(tmp_path: Path) -> None:
 
 
 def test_generic_system_unit_verifies(tmp_path: Path) -> None:
-    exe = tmp_path / "zarchd"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
+    exe = make_exe(tmp_path / "zarchd")
     unit = tmp_path / "zarchd.service"
     unit.write_text(generic_files()["systemd/zarchd-system.service"]
                     .replace("/usr/local/bin/zarchd", str(exe)))

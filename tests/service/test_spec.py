@@ -12,17 +12,12 @@ from zarchd.errors import UsageError
 from zarchd.service import ServiceSpec, current_platform, find_command, spec_from_config, unit_path
 from zarchd.service.locations import under_root
 
-
-def _exe(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("#!/bin/sh\n")
-    path.chmod(0o755)
-    return path
+from .helpers import make_exe
 
 
 def test_find_command_prefers_the_running_script(tmp_path: Path) -> None:
-    script = _exe(tmp_path / "a" / "zarchd")
-    venv_script = _exe(tmp_path / "venv" / "bin" / "zarchd")
+    script = make_exe(tmp_path / "a" / "zarchd")
+    venv_script = make_exe(tmp_path / "venv" / "bin" / "zarchd")
     python = tmp_path / "venv" / "bin" / "python"
     assert find_command(str(script), str(python), lambda _: None) == (str(script),)
     # run as `python -m ...`: the zarchd script next to this venv's python
@@ -31,7 +26,7 @@ def test_find_command_prefers_the_running_script(tmp_path: Path) -> None:
 
 def test_find_command_keeps_symlinks(tmp_path: Path) -> None:
     """pipx/Homebrew links point into versioned dirs: the link survives upgrades, its target not."""
-    target = _exe(tmp_path / "Cellar" / "1.0" / "zarchd")
+    target = make_exe(tmp_path / "Cellar" / "1.0" / "zarchd")
     link = tmp_path / "bin" / "zarchd"
     link.parent.mkdir()
     link.symlink_to(target)
@@ -78,6 +73,7 @@ def test_locations(tmp_path: Path) -> None:
         home / "Library/LaunchAgents/com.zarchd.zarchd.plist")
     assert under_root(Path("/etc/x"), tmp_path) == tmp_path / "etc" / "x"
     assert current_platform("linux") == "linux" and current_platform("darwin") == "macos"
+    assert current_platform("macos") == "macos"  # the --platform spelling
     with pytest.raises(UsageError, match="systemd"):
         current_platform("win32")
     assert current_platform() == ("macos" if sys.platform == "darwin" else "linux")

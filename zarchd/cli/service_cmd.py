@@ -56,45 +56,32 @@ def _guard(work: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from None
 
 
-def _root_config(ctx: typer.Context, config: Path | None) -> Path | None:
-    """`--config` given here, else the one given to the top-level `zarchd --config PATH`."""
-    if config is not None:
-        return config
-    value = ctx.find_root().params.get("config")
-    return Path(value) if isinstance(value, (str, Path)) else None
-
-
 def _spec(user: bool, config: Path | None, platform: str | None, run_as: str,
           group: str | None, no_sandbox: bool) -> ServiceSpec:
     cfg = load_config(config)
     return service.spec_from_config(
-        cfg, platform=service.current_platform(_platform_name(platform)),
+        cfg, platform=service.current_platform(platform),
         scope="user" if user else "system", command=service.find_command(),
         run_as=run_as, group=group, sandbox=not no_sandbox)
 
 
-def _platform_name(platform: str | None) -> str | None:
-    return {"linux": "linux", "macos": "darwin", None: None}.get(platform, platform)
-
-
 @app.command("print")
-def print_unit(ctx: typer.Context, user: UserScope = True, config: ConfigOpt = None,
+def print_unit(user: UserScope = True, config: ConfigOpt = None,
                run_as: RunAs = DEFAULT_RUN_AS, group: Group = None, no_sandbox: NoSandbox = False,
                platform: PlatformOpt = None) -> None:
     """Print the unit (systemd) or property list (launchd) zarchd would install."""
-    spec = _guard(lambda: _spec(user, _root_config(ctx, config), platform, run_as, group,
-                                no_sandbox))
+    spec = _guard(lambda: _spec(user, config, platform, run_as, group, no_sandbox))
     typer.echo(service.render(spec), nl=False)
 
 
 @app.command()
-def install(ctx: typer.Context, user: UserScope = True, dry_run: DryRun = False,
+def install(user: UserScope = True, dry_run: DryRun = False,
             force: Force = False, config: ConfigOpt = None, run_as: RunAs = DEFAULT_RUN_AS,
             group: Group = None, no_sandbox: NoSandbox = False, platform: PlatformOpt = None,
             root: RootOpt = None) -> None:
     """Write the unit and enable + start it (systemctl / launchctl, when present)."""
     _guard(lambda: service.install(
-        _spec(user, _root_config(ctx, config), platform, run_as, group, no_sandbox),
+        _spec(user, config, platform, run_as, group, no_sandbox),
         root=root, force=force, dry_run=dry_run, out=typer.echo))
 
 
@@ -103,7 +90,7 @@ def uninstall(user: UserScope = True, dry_run: DryRun = False, platform: Platfor
               root: RootOpt = None) -> None:
     """Stop and disable the service and remove the unit zarchd wrote (logs and backups stay)."""
     _guard(lambda: service.uninstall(
-        service.current_platform(_platform_name(platform)), "user" if user else "system",
+        service.current_platform(platform), "user" if user else "system",
         root=root, dry_run=dry_run, out=typer.echo))
 
 

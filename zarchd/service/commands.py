@@ -30,7 +30,7 @@ class Manager:
     unavailable: str = ""     # why `tool` is None, in words
 
     def base(self) -> list[str]:
-        name = "launchctl" if self.platform == "macos" else "systemctl"  # as the user types it
+        name = _tool_name(self.platform)  # as the user types it
         if self.platform == "linux" and self.scope == "user":
             return [name, "--user"]
         return [name]
@@ -44,10 +44,14 @@ class Manager:
         return f"{self.domain}/{LABEL}"
 
 
+def _tool_name(platform: str) -> str:
+    return "launchctl" if platform == "macos" else "systemctl"
+
+
 def detect(platform: str, scope: str, root: Path | None = None,
            which: Callable[[str], str | None] = shutil.which) -> Manager:
     """Find systemctl/launchctl; systemd must also be running (sd_booted: /run/systemd/system)."""
-    name = "launchctl" if platform == "macos" else "systemctl"
+    name = _tool_name(platform)
     tool = which(name)
     if tool is None:
         return Manager(platform, scope, None, f"`{name}` was not found on PATH")
@@ -107,9 +111,11 @@ def run(argv: list[str], out: Out) -> None:
     if done.returncode != 0:
         detail = f":\n{_indent(text)}" if text else " (no output)"
         raise ZarchError(f"`{show(argv)}` failed with exit status {done.returncode}{detail}")
-    out(f"  ok{': ' + text if text and chr(10) not in text else ''}")
     if "\n" in text:
+        out("  ok")
         out(_indent(text))
+    else:
+        out(f"  ok: {text}" if text else "  ok")
 
 
 def _indent(text: str) -> str:

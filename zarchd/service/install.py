@@ -81,7 +81,7 @@ def uninstall(platform: str, scope: str, *, root: Path | None = None, dry_run: b
         what = f"its Label is not {LABEL}" if platform == "macos" else f"no '{MARKER}' line"
         raise ZarchError(f"{unit} was not written by zarchd ({what}); leaving it alone")
     mgr = commands.detect(platform, scope, root, which)
-    loaded = True if dry_run else (commands.is_loaded(mgr) if platform == "macos" else True)
+    loaded = dry_run or commands.is_loaded(mgr)  # only launchd asks; systemd always disables
     before, after = commands.uninstall_commands(mgr, loaded=loaded)
     if dry_run:
         for argv in before:
@@ -135,11 +135,10 @@ def _check_account(spec: ServiceSpec, dry_run: bool, out: Out) -> None:
             grp.getgrnam(spec.group)
         except KeyError:
             problems.append(f"the group {spec.group!r} does not exist")
-    for problem in problems:
-        if dry_run:
-            out(f"warning: {problem}")
     if problems and not dry_run:
         raise ZarchError("; ".join(problems))
+    for problem in problems:
+        out(f"warning: {problem}")
     for directory in spec.writable:
         if not directory.is_dir():
             out(f"note: {directory} does not exist yet: create it, writable by {spec.run_as}")

@@ -9,17 +9,18 @@ from typing import Mapping
 
 from ..errors import UsageError
 from .render import LABEL
+from .spec import check_target
 
 UNIT_NAME = "zarchd.service"
-ROOT_ENV = "ZARCH_SERVICE_ROOT"
 
 
 def current_platform(name: str | None = None) -> str:
-    """'linux' or 'macos' for sys.platform (or `name`); other systems have no unit to offer."""
+    """'linux' or 'macos' for sys.platform (or `name`, either spelling: 'darwin' or 'macos');
+    other systems have no unit to offer."""
     name = sys.platform if name is None else name
     if name.startswith("linux"):
         return "linux"
-    if name == "darwin":
+    if name in ("darwin", "macos"):
         return "macos"
     raise UsageError(f"no service manager support for platform {name!r}: zarchd knows systemd "
                      "(Linux) and launchd (macOS); run `zarchd run` from your own supervisor")
@@ -28,24 +29,15 @@ def current_platform(name: str | None = None) -> str:
 def unit_path(platform: str, scope: str, *, home: Path | None = None,
               env: Mapping[str, str] | None = None) -> Path:
     """The path the service manager reads the unit from (before any root prefix)."""
+    check_target(platform, scope)
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
     if platform == "macos":
-        if scope == "system":
-            raise UsageError("on macOS zarchd runs as a launchd agent of your user: use --user")
         return home / "Library" / "LaunchAgents" / f"{LABEL}.plist"
     if scope == "system":
         return Path("/etc/systemd/system") / UNIT_NAME
     config_home = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
     return config_home / "systemd" / "user" / UNIT_NAME
-
-
-def service_root(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
-    """A directory standing in for `/` (like DESTDIR), from --root or $ZARCH_SERVICE_ROOT."""
-    env = os.environ if env is None else env
-    if explicit is not None:
-        return explicit
-    return Path(env[ROOT_ENV]) if env.get(ROOT_ENV) else None
 
 
 def under_root(path: Path, root: Path | None) -> Path:

@@ -20,6 +20,16 @@ DEFAULT_RUN_AS = "zarchd"
 PASSED_ENV = ("ZARCH_REGISTRY", "ZARCH_SOCKET", "ZARCH_LOG_LEVEL", "ZARCH_DB_AUTOMIGRATE")
 
 
+def check_target(platform: str, scope: str) -> None:
+    """A platform and scope zarchd has a unit for (UsageError otherwise)."""
+    if platform not in PLATFORMS:
+        raise UsageError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
+    if scope not in SCOPES:
+        raise UsageError(f"unknown scope {scope!r} (known: {', '.join(SCOPES)})")
+    if platform == "macos" and scope == "system":
+        raise UsageError("on macOS zarchd runs as a launchd agent of your user: use --user")
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     platform: str                        # "linux" (systemd) or "macos" (launchd)
@@ -36,12 +46,7 @@ class ServiceSpec:
     home: Path | None = None             # systemd: write paths under it as %h (portable units)
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise UsageError(f"unknown platform {self.platform!r} (known: {', '.join(PLATFORMS)})")
-        if self.scope not in SCOPES:
-            raise UsageError(f"unknown scope {self.scope!r} (known: {', '.join(SCOPES)})")
-        if self.platform == "macos" and self.scope == "system":
-            raise UsageError("on macOS zarchd runs as a launchd agent of your user: use --user")
+        check_target(self.platform, self.scope)
         if not self.command:
             raise UsageError("no command to start zarchd")
 
