@@ -162,12 +162,7 @@ def real_daemon(work: Path, runs: int) -> None:
                   f"{(daemon.communicate()[1] or '').strip()[-300:]}")
             return
         time.sleep(0.5)  # let start-up work (catch-up backup/check) settle
-        lat: list[float] = []
-        for _ in range(200):
-            t = time.perf_counter()
-            call(sock, "status", timeout=30)
-            lat.append(time.perf_counter() - t)
-        print(line("status, real daemon (Operations.status)", lat))
+        print(line("status, real daemon (Operations.status)", timed_calls(str(sock), 200)))
         argv = [sys.executable, "-m", "zarchd.cli.zarchctl", "status", "--json", "--config", str(config)]
         median, code = wall(argv, runs, env)
         print(f"  {'zarchctl status --json (whole process)':<44} median {median * 1000:7.1f} ms   exit {code}")

@@ -158,3 +158,8 @@ def test_nul_in_a_path_and_overlong_socket_are_config_errors(tmp_path: Path) -> 
         load_config(cfg_file, {})
     assert "registry.path" in err.value.message and "control.socket" in err.value.message
     assert "NUL" in err.value.message and "103 bytes" in err.value.message
+
+
+def test_a_relative_socket_is_relative_to_the_config_file_too(tmp_path: Path) -> None:
+    cfg_file = write(tmp_path / "c.toml", '[control]\nsocket = "run/zarchd.sock"\n')
+    assert load_config(cfg_file, {}).socket_path == tmp_path / "run" / "zarchd.sock"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from zarchd.errors import ConfigError, UsageError
+from zarchd.errors import ConfigError
 from zarchd.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -219,20 +219,14 @@ def test_reconfigure_while_paused_stays_paused(make: Make, rec: Recorder) -> Non
     assert rec.wait(lambda: rec.backups)
 
 
-def test_oneoff_and_run_soon(make: Make, rec: Recorder) -> None:
+def test_oneoff_runs_each_time_it_is_added(make: Make, rec: Recorder) -> None:
     s = make()
     s.start(catch_up_backup=False, catch_up_check=False)
     migrated = threading.Semaphore(0)
     s.add_oneoff("migrate", migrated.release)
     assert migrated.acquire(timeout=5)
-    s.run_soon("migrate")
+    s.add_oneoff("migrate", migrated.release)
     assert migrated.acquire(timeout=5)
-    s.run_soon("check")
-    assert rec.wait(lambda: rec.checks == 1)
-    s.run_soon("backup")
-    assert rec.wait(lambda: rec.backups)
-    with pytest.raises(UsageError, match="unknown scheduler job"):
-        s.run_soon("defragment")
 
 
 def test_shutdown_before_start_is_harmless(make: Make) -> None:

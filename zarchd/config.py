@@ -235,12 +235,19 @@ _ENV: dict[str, tuple[str, str]] = {
 }
 
 
-def _anchor(value: Any, base: Path) -> Any:
+_PATH_KEYS = {("registry", "path"), ("backup", "dir"), ("migrations", "dir"),
+              ("migrations", "app_version_file"), ("control", "socket")}
+
+
+def _anchor(section: str, key: str, value: object, base: Path) -> object:
     """Relative paths are relative to the config file (or, from the environment, the current
-    directory), never to wherever a service manager happens to start the daemon."""
-    if isinstance(value, Path) and not value.is_absolute():
-        return base / value
-    return value
+    directory), never to wherever a service manager happens to start the daemon. Done before
+    conversion so that checks on the final path (the socket's length) see the real one."""
+    if (section, key) not in _PATH_KEYS or not isinstance(value, str) or not value.strip():
+        return value
+    if os.path.isabs(os.path.expanduser(value)):
+        return value
+    return str(base / value)
 
 
 def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -287,13 +294,14 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
                 problems.append(f"{path}: unknown key {section}.{key} (known: {known})")
                 continue
             try:
-                values[section][key] = _anchor(conv(value), path.parent.absolute())
+                values[section][key] = conv(_anchor(section, key, value, path.parent.absolute()))
             except ValueError as exc:
                 problems.append(f"{path}: {section}.{key} = {value!r}: expected {exc}")
     for var, (section, key) in _ENV.items():
         if var in env:
             try:
-                values[section][key] = _anchor(_SCHEMA[section][key](env[var]), Path.cwd())
+                values[section][key] = _SCHEMA[section][key](
+                    _anchor(section, key, env[var], Path.cwd()))
             except ValueError as exc:
                 problems.append(f"environment {var}={env[var]!r}: expected {exc}")
     if problems:

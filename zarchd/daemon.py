@@ -86,7 +86,6 @@ class Daemon:
         server = ControlServer(cfg.socket_path, self.handle)
         server.start()
         self.server = server  # only a started server is ours to stop (and its socket to remove)
-        log.info("control socket %s", cfg.socket_path)
         self.auto_migrate("start")
         if self._stopping:  # SIGTERM during a long start-up migration
             return
@@ -373,9 +372,10 @@ class Daemon:
         last = self.ops.state.get("last_backup") or {}
         at = parse_iso(last.get("at"))
         if at is None:
-            return "no backup yet" + (" (paused)" if self.paused else "")
-        age = int((self.now() - at).total_seconds())
-        return f"last backup {age}s ago ({last.get('name')})" + (" (paused)" if self.paused else "")
+            line = "no backup yet"
+        else:
+            line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
+        return line + (" (paused)" if self.paused else "")
 
 
 def _busy_threads() -> list[threading.Thread]:

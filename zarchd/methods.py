@@ -14,7 +14,10 @@ QUICK = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "st
 # How long zarchctl waits for the next line from the daemon before calling it hung.
 PING_TIMEOUT_S = 5.0
 QUICK_TIMEOUT_S = 30.0  # status may wait for a registry another process keeps locked
-LONG_TIMEOUT_S = 120.0  # the daemon sends a keep-alive line every 20 s while it works
+# While a request works the daemon sends a progress line this often, so zarchctl can tell a long
+# operation (or one queued behind the write lock) from a hung daemon; keep it well below the timeout.
+KEEPALIVE_S = 20.0
+LONG_TIMEOUT_S = 120.0
 
 
 def answer_timeout(method: str) -> float:

@@ -161,15 +161,16 @@ class Operations:
             if dry_run:
                 decisions = backups.prune(self.registry, self.backup_dir, self.config.retention,
                                           now=self.now, dry_run=True)
+                deleted: list[str] = []
             else:
                 with self._job("prune") as extra:
                     decisions = backups.prune(self.registry, self.backup_dir,
                                               self.config.retention, now=self.now)
-                    extra["deleted"] = [d.name for d in decisions if not d.keep]
+                    deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
         return {"dry_run": dry_run,
                 "decisions": [{"name": d.name, "keep": d.keep, "reasons": list(d.reasons)}
                               for d in decisions],
-                "deleted": [] if dry_run else [d.name for d in decisions if not d.keep]}
+                "deleted": deleted}
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> dict[str, Any]:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
@@ -236,9 +237,7 @@ class Operations:
             if dry_run:
                 return {"dry_run": True, "pending": pending, "applied": [],
                         "schema_version": status.schema_version}
-            with self.write_lock:
-                self._require_registry()
-                taken = self.backup(progress=progress, reason="pre-migrate")
+            taken = self.backup(progress=progress, reason="pre-migrate")
             return {"backup_only": True, "backup": taken["backup"], "pending": pending,
                     "applied": [], "schema_version": status.schema_version}
         with self.write_lock:

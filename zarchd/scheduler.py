@@ -21,7 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .errors import ConfigError, UsageError
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,6 @@ class Scheduler:
         self._paused = False
         self._stopping = False
         self._pending_debounce: float | None = None   # a change seen while paused
-        self._oneoffs: dict[str, Callable[[], None]] = {}
         self._settings = (backup_interval, backup_cron, check_interval)
         self._backup_trigger = backup_trigger(backup_interval, backup_cron, tz)
         options: dict[str, Any] = {
@@ -177,29 +176,13 @@ class Scheduler:
                             id=CHANGE, name="change backup", replace_existing=True,
                             max_instances=2)
 
-    def run_soon(self, job: str) -> None:
-        """Run "backup", "check" or a one-off registered with add_oneoff, soon, off the schedule."""
-        with self._lock:
-            if job == BACKUP:
-                self._sched.add_job(self._job_backup, _soon(), args=["scheduled"], id="backup-soon",
-                                    replace_existing=True, max_instances=2)
-            elif job == CHECK:
-                self._sched.add_job(self._job_check, _soon(), id="check-soon",
-                                    replace_existing=True, max_instances=2)
-            elif job in self._oneoffs:
-                self.add_oneoff(job, self._oneoffs[job])
-            else:
-                known = ", ".join([BACKUP, CHECK, *sorted(self._oneoffs)])
-                raise UsageError(f"unknown scheduler job {job!r} (known: {known})")
-
     def add_oneoff(self, name: str, func: Callable[[], None]) -> None:
         """Run `func` once, soon, on the scheduler's worker; a second request while one runs
         queues exactly one more run (so e.g. a version change during a migration isn't lost)."""
         with self._lock:
-            self._oneoffs[name] = func
             if self._stopping:
                 return
-            self._sched.add_job(self._job_oneoff, _soon(), args=[name], id=f"oneoff-{name}",
+            self._sched.add_job(self._job_oneoff, _soon(), args=[name, func], id=f"oneoff-{name}",
                                 name=name, replace_existing=True, max_instances=2)
 
     # -- reload / status -------------------------------------------------------------------------
@@ -230,7 +213,7 @@ class Scheduler:
     def next_backup_run(self) -> datetime | None:
         """The earliest pending backup (scheduled, debounced change or catch-up); None if none."""
         times = []
-        for job_id in (BACKUP, CHANGE, "backup-catch-up", "backup-soon"):
+        for job_id in (BACKUP, CHANGE, "backup-catch-up"):
             job = self._sched.get_job(job_id)
             moment = getattr(job, "next_run_time", None) if job is not None else None
             if moment is not None:
@@ -254,9 +237,8 @@ class Scheduler:
         if not self._stopping:
             self._guarded("integrity check", self._run_check)
 
-    def _job_oneoff(self, name: str) -> None:
-        func = self._oneoffs.get(name)
-        if func is not None and not self._stopping:
+    def _job_oneoff(self, name: str, func: Callable[[], None]) -> None:
+        if not self._stopping:
             self._guarded(name, func)
 
     @staticmethod

@@ -16,7 +16,7 @@ from .registry import check_file, file_facts
 QUICK_CHECK_LIMIT = 64 * 1024 * 1024
 
 
-def registry_report(ops: Operations) -> dict[str, Any]:
+def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
     facts = file_facts(ops.registry)
     report: dict[str, Any] = {
         "path": str(ops.registry), "exists": facts.exists, "size_bytes": facts.size_bytes,
@@ -25,7 +25,7 @@ def registry_report(ops: Operations) -> dict[str, Any]:
         "changed": [], "unknown": [], "app_version": ops.app_version(),
     }
     if facts.exists:
-        report.update(_integrity(ops, facts.size_bytes))
+        report.update(_integrity(ops, facts.size_bytes, state.get("last_check") or {}))
     try:
         status = migrations.inspect(ops.registry, ops.catalog())
     except ZarchError as exc:
@@ -42,8 +42,7 @@ def registry_report(ops: Operations) -> dict[str, Any]:
     return report
 
 
-def _integrity(ops: Operations, size: int) -> dict[str, Any]:
-    last = ops.state.get("last_check") or {}
+def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, Any]:
     if size <= QUICK_CHECK_LIMIT:
         try:
             # A short lock wait: status must answer while 7zarch-go holds a long write.
@@ -74,12 +73,12 @@ def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
 
 def build_status(ops: Operations, daemon: dict[str, Any] | None = None,
                  next_run: str | None = None) -> dict[str, Any]:
-    policy = ops.config.retention
+    state = ops.state.snapshot()  # one read: the parts of the report agree with each other
     return {
         "daemon": daemon or {"running": False},
-        "registry": registry_report(ops),
+        "registry": registry_report(ops, state),
         "backups": backups_report(ops, next_run),
-        "retention": asdict(policy),
-        "last_check": ops.state.get("last_check"),
-        "last_error": ops.state.get("last_error"),
+        "retention": asdict(ops.config.retention),
+        "last_check": state.get("last_check"),
+        "last_error": state.get("last_error"),
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +16,25 @@ from pathlib import Path
 from typing import Any, Callable
 
 BIN = Path(sys.executable).parent
+# A backup's name as users see it (an independent spelling of zarchd.backups.names' pattern).
+NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
+# A daemon that backs up only at start (catch-up) and on request.
+QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
+    """A write as 7zarch-go makes it: one row, committed (in WAL mode when `wal`)."""
+    conn = sqlite3.connect(registry)
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
+                 (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"))
+    conn.commit()
+    conn.close()
 
 
 def command(name: str) -> list[str]:

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import sqlite3
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import command
-
-NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from tests.e2e.harness import NAME, command, sha
 
 
 def ctl(registry: Path, *args: str, config: Path | None = None,

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Daemon, command, wait_for
-
-NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
-QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
+from tests.e2e.harness import NAME, QUIET, Daemon, add_archive, command, wait_for
 
 
 @pytest.fixture
@@ -23,14 +19,6 @@ def daemon(registry_0005: Path, tmp_path: Path):
         wait_for(lambda: [p for p in registry_0005.parent.iterdir() if NAME.match(p.name)],
                  what="catch-up backup")
         yield d
-
-
-def add_archive(registry: Path, n: int) -> None:
-    conn = sqlite3.connect(registry)
-    conn.execute("INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
-                 (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"))
-    conn.commit()
-    conn.close()
 
 
 def count(registry: Path) -> int:

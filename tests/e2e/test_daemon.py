@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -13,10 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import Daemon, command, wait_for
-
-NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
-QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
+from tests.e2e.harness import NAME, QUIET, Daemon, add_archive, command, wait_for
 
 
 def replace_text(path: Path, text: str) -> None:
@@ -28,16 +23,6 @@ def replace_text(path: Path, text: str) -> None:
 
 def backups(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
-
-
-def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
-    conn = sqlite3.connect(registry)
-    if wal:
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
-                 (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"))
-    conn.commit()
-    conn.close()
 
 
 def test_start_status_stop(registry_0005: Path, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ The rule under test: every such error ends in a clear message and a non-zero exi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import command
+from tests.e2e.harness import command, sha
 
 
 def ctl(registry: Path, *args: str, env: dict[str, str] | None = None,
@@ -36,10 +35,6 @@ def clean(res: subprocess.CompletedProcess[str]) -> str:
     out = res.stdout + res.stderr
     assert "Traceback" not in out, out
     return out
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_config(tmp_path: Path, text: str) -> Path:

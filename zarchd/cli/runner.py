@@ -14,7 +14,7 @@ import typer
 
 from ..config import Config, ControlSection, load_config, socket_path
 from ..errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
-from ..methods import DAEMON_ONLY, answer_timeout, failed, needs_writer_lock
+from ..methods import answer_timeout, failed, needs_writer_lock
 from . import render
 from .progress_view import ProgressView
 
@@ -67,8 +67,6 @@ def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path:
     progress = ProgressView(enabled=not json_out)
     try:
         cfg = load(config_path, socket)
-        if local and method in DAEMON_ONLY:
-            raise ZarchError(f"`{method}` talks to the daemon; it has no --local form")
         result = (run_local if local else run_remote)(cfg, method, params, progress)
     except ZarchError as exc:
         progress.close()

@@ -15,9 +15,9 @@ from typing import Any, Callable
 
 from zarchd.control.protocol import PROTOCOL_CODES, request
 from zarchd.errors import ConfigError, DaemonNotRunning, ProtocolError, ZarchError, error_class_for
+from zarchd.methods import PING_TIMEOUT_S
 
 MAX_ANSWER = 64 * 1024 * 1024  # answers (status, backups) may exceed the 1 MiB request limit
-PING_TIMEOUT = 5.0
 _REQUEST_ID = 1
 
 
@@ -40,7 +40,7 @@ def call(socket_path: Path, method: str, params: dict[str, Any] | None = None, *
         return _receive(sock, path, method, on_progress, timeout)
 
 
-def ping(socket_path: Path, timeout: float = PING_TIMEOUT) -> bool:
+def ping(socket_path: Path, timeout: float = PING_TIMEOUT_S) -> bool:
     """True when a daemon answers on `socket_path` and accepts us."""
     try:
         call(socket_path, "ping", timeout=timeout)

@@ -20,7 +20,6 @@ from zarchd.control.protocol import (
     BAD_REQUEST,
     INTERNAL,
     MAX_LINE,
-    QUICK_METHODS,
     Handler,
     RequestId,
     encode,
@@ -29,6 +28,7 @@ from zarchd.control.protocol import (
     validate_request,
 )
 from zarchd.errors import Forbidden, ProtocolError, ZarchError
+from zarchd.methods import QUICK
 
 log = logging.getLogger("zarchd.control")
 
@@ -51,9 +51,7 @@ class Settings:
     work_pool: Executor
     idle_timeout: float | None
     allowed_uids: frozenset[int]
-    # A request still running sends a progress line this often, so the client can tell a
-    # long operation (or one queued behind the write lock) from a hung daemon.
-    keepalive: float = 20.0
+    keepalive: float  # seconds between keep-alive progress lines (methods.KEEPALIVE_S)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -177,7 +175,8 @@ async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter)
         return error_line(getattr(exc, "request_id", None), exc.code, exc.message)
     loop = asyncio.get_running_loop()
     request = _Request(request_id, loop, writer)
-    pool = settings.quick_pool if method in QUICK_METHODS else settings.work_pool
+    # Cheap methods get their own pool, so long operations filling the other never delay them.
+    pool = settings.quick_pool if method in QUICK else settings.work_pool
     try:
         future = loop.run_in_executor(pool, _call, settings.handler, method, params, request)
         while not (await asyncio.wait({future}, timeout=settings.keepalive))[0]:

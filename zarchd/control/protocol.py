@@ -41,9 +41,6 @@ REQUIRED: dict[str, frozenset[str]] = {
     "restore": frozenset({"name"}),
     "rollback": frozenset({"to"}),
 }
-# Cheap methods get their own worker pool, so long operations filling the pool never delay them.
-QUICK_METHODS = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "stop"})
-
 # Error codes the protocol layer itself produces (besides the handler's ZarchError codes).
 BAD_REQUEST = "bad_request"
 UNKNOWN_METHOD = "unknown_method"

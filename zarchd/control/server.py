@@ -22,6 +22,7 @@ from pathlib import Path
 
 from zarchd.control import connection, listener
 from zarchd.control.protocol import MAX_LINE, Handler
+from zarchd.methods import KEEPALIVE_S
 
 log = logging.getLogger("zarchd.control")
 
@@ -32,7 +33,7 @@ ACCEPT_RETRY = 0.1  # after EMFILE and the like: back off instead of spinning
 class ControlServer:
     def __init__(self, socket_path: Path, handler: Handler, *, idle_timeout: float | None = 60.0,
                  max_workers: int = 8, allowed_uids: set[int] | None = None,
-                 keepalive: float = 20.0) -> None:
+                 keepalive: float = KEEPALIVE_S) -> None:
         self._path = Path(socket_path)
         self._handler = handler
         self._idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
