@@ -142,8 +142,8 @@ class Daemon:
 
     def _shutdown(self) -> None:
         """Stop within SHUTDOWN_BOUND_S: a running backup is cancelled (its temp file removed);
-        work that still does not stop is abandoned by exiting hard, which SQLite survives (an
-        unfinished transaction is rolled back from its journal by the next writer)."""
+        work that still does not stop is abandoned: `zarchd run` then exits hard, which SQLite
+        survives (an unfinished transaction is rolled back from its journal by the next writer)."""
         self.notifier.stopping()
         log.info("zarchd stopping")
         deadline = time.monotonic() + SHUTDOWN_BOUND_S
@@ -166,11 +166,6 @@ class Daemon:
             if self.lock:
                 self.lock.release()
             log.info("zarchd stopped")
-        if not finished or _busy_threads():
-            # Interpreter exit joins worker threads (control pools, scheduler), which would
-            # wait for whatever they still run (a request queued on the write lock, a check).
-            logging.shutdown()
-            os._exit(0)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -376,12 +371,6 @@ class Daemon:
         else:
             line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
         return line + (" (paused)" if self.paused else "")
-
-
-def _busy_threads() -> list[threading.Thread]:
-    """Non-daemon threads besides this one: interpreter exit would wait for them."""
-    me = threading.current_thread()
-    return [t for t in threading.enumerate() if t is not me and not t.daemon and t.is_alive()]
 
 
 def _make_dir(path: Path, what: str) -> None:

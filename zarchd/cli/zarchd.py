@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
+import traceback
 
 # Until the daemon installs its own handler, a SIGHUP (systemd reload) must not kill it.
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -44,18 +47,26 @@ def run(config: Annotated[Optional[Path], typer.Option(
     """Run the daemon in the foreground (what systemd and launchd start); logs go to stderr."""
     from ..daemon import Daemon  # the daemon's imports are not needed for --version / service
 
+    code = 1
     try:
         code = Daemon(config).run()
     except ZarchError as exc:
         print(f"zarchd: {exc.message}", file=sys.stderr)
-        raise typer.Exit(exc.exit_code)
+        code = exc.exit_code
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"zarchd: {exc.strerror or exc}{where}", file=sys.stderr)
-        raise typer.Exit(1)
     except KeyboardInterrupt:
         code = 0
-    raise typer.Exit(code)
+    except Exception:  # a bug, not a user's doing: the log must show where
+        traceback.print_exc()
+    finally:
+        # Exit without joining worker threads (control pools, scheduler): abandoned work, such
+        # as a request queued on the write lock, would otherwise hold the exit forever.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 from .service_cmd import app as service_app  # noqa: E402
