@@ -265,3 +265,19 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(registry_0005: Path,
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()  # the next start removes what the abandoned backup left
         assert not list(registry_0005.parent.glob(".zarchd-*"))
+
+
+def test_a_start_up_failure_exits_non_zero_with_its_message(registry_0005: Path,
+                                                            tmp_path: Path) -> None:
+    """Failing after the lock is taken (here: the socket belongs to a live daemon of another
+    registry) must still print why and exit non-zero, and leave the live daemon alone."""
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        other = make_baseline_registry(tmp_path / "other" / "registry.db", rows=1)
+        config = tmp_path / "second.toml"
+        config.write_text(f'[registry]\npath = "{other}"\n[control]\nsocket = "{d.socket}"\n')
+        res = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 1, res.stderr
+        assert "already listening" in res.stderr and "Traceback" not in res.stderr
+        assert d.ctl("ping").returncode == 0
