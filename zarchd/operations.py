@@ -23,7 +23,7 @@ from .clock import Clock, iso, utcnow
 from .config import Config
 from .errors import Cancelled, RegistryError, ZarchError
 from .progress import Progress, no_progress
-from .registry import check_file, connect
+from .registry import check_file, connect, journal_path
 from .state import State
 
 log = logging.getLogger(__name__)
@@ -98,13 +98,13 @@ class Operations:
         for writing and reading one row does, as SQLite does for any writer. Rollback-journal
         mode only, so this never checkpoints a WAL.
         """
-        journal = self.registry.with_name(self.registry.name + "-journal")
+        journal = journal_path(self.registry)
+        if _size(journal) == 0:
+            return  # no journal (or an empty, finished one): nothing to settle
         try:
-            if journal.stat().st_size == 0:
-                return
             conn = connect(self.registry, timeout=1.0)
-        except (OSError, ZarchError):
-            return  # no journal, or no registry: nothing to settle
+        except ZarchError:
+            return  # the registry went away meanwhile
         try:
             # A hot journal is rolled back by this read; a live writer's journal just makes us
             # wait a moment. Either way nothing of the application's is changed.
@@ -114,7 +114,7 @@ class Operations:
                       "writer", exc)
         finally:
             conn.close()
-        if not journal.exists() or journal.stat().st_size == 0:
+        if _size(journal) == 0:
             log.info("rolled back an unfinished transaction left in %s", journal.name)
 
     def _backup_first(self, progress: Progress, reason: str) -> tuple[
@@ -308,3 +308,11 @@ class Operations:
         self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
         self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
         return {"ok": ok, "problems": [] if ok else problems, "path": str(self.registry)}
+
+
+def _size(path: Path) -> int:
+    """Size of a file that may vanish at any moment (a journal); 0 when it is not there."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

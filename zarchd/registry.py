@@ -70,7 +70,11 @@ def companions(path: Path) -> list[Path]:
 
 
 def wal_path(path: Path) -> Path:
-    return path.with_name(path.name + COMPANIONS[0])
+    return path.with_name(path.name + "-wal")
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + "-journal")
 
 
 def is_corruption(exc: sqlite3.Error) -> bool:

@@ -7,7 +7,8 @@ import os
 from datetime import timedelta, timezone
 from pathlib import Path
 
-from zarchd.backups import latest_backup, list_backups, prune, take_backup, verify_backup
+from zarchd.backups import (BackupInfo, latest_backup, list_backups, prune, take_backup,
+                            verify_backup)
 from zarchd.config import RetentionPolicy
 
 from .conftest import FixedClock, make_registry
@@ -20,6 +21,16 @@ def _tamper(path: Path) -> None:
         fh.seek(-1, os.SEEK_CUR)
         fh.write(bytes([byte[0] ^ 0x01]))
 
+
+
+def series(reg: Path, backup_dir: Path, clock: FixedClock, count: int,
+           **step: int) -> list[BackupInfo]:
+    """`count` backups of `reg`, the clock advanced by `step` after each."""
+    taken = []
+    for _ in range(count):
+        taken.append(take_backup(reg, backup_dir, now=clock))
+        clock.advance(**step)
+    return taken
 
 def test_verify_good_and_tampered(tmp_path: Path, clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 500)
@@ -46,10 +57,7 @@ def test_foreign_and_unrelated_files_are_listed_or_ignored_but_never_deleted(
     for p in unrelated:
         p.write_text("keep me")
     (tmp_path / "registry-20200102-010101.bak").symlink_to(tmp_path / "notes.txt")
-    ours = []
-    for _ in range(4):
-        ours.append(take_backup(reg, tmp_path, now=clock))
-        clock.advance(days=1)
+    ours = series(reg, tmp_path, clock, 4, days=1)
     listed = list_backups(reg, tmp_path)
     assert [b.name for b in listed] == [foreign.name] + [b.name for b in ours]
     assert listed[0].ours is False and listed[0].verified is None and listed[0].sha256 is None
@@ -71,10 +79,7 @@ def test_foreign_and_unrelated_files_are_listed_or_ignored_but_never_deleted(
 def test_prune_keeps_newest_verified_even_when_newer_ones_failed(tmp_path: Path,
                                                                 clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 50)
-    taken = []
-    for _ in range(3):
-        taken.append(take_backup(reg, tmp_path, now=clock))
-        clock.advance(hours=1)
+    taken = series(reg, tmp_path, clock, 3, hours=1)
     _tamper(taken[2].path)
     assert not verify_backup(taken[2]).ok
     decisions = prune(reg, tmp_path, RetentionPolicy(0, 0, 0, 0, 0, 0), now=clock)
@@ -86,10 +91,7 @@ def test_prune_keeps_newest_verified_even_when_newer_ones_failed(tmp_path: Path,
 def test_prune_never_deletes_a_backup_that_failed_verification(tmp_path: Path,
                                                                clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 50)
-    taken = []
-    for _ in range(4):
-        taken.append(take_backup(reg, tmp_path, now=clock))
-        clock.advance(hours=1)
+    taken = series(reg, tmp_path, clock, 4, hours=1)
     _tamper(taken[0].path)  # the oldest fails; three newer ones verify
     assert not verify_backup(taken[0]).ok
     decisions = {d.name: d for d in prune(reg, tmp_path, RetentionPolicy(1, 0, 0, 0, 0, 0),
@@ -113,10 +115,7 @@ def test_created_at_is_utc_from_metadata(tmp_path: Path, clock: FixedClock) -> N
 def test_hand_edited_sidecar_times_make_a_backup_foreign_not_a_crash(tmp_path: Path,
                                                                     clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 5)
-    taken = []
-    for _ in range(3):
-        taken.append(take_backup(reg, tmp_path, now=clock))
-        clock.advance(hours=1)
+    taken = series(reg, tmp_path, clock, 3, hours=1)
     for info, created_at in zip(taken[:2], (5, "2024-01-01T00:00:00")):  # wrong type; naive
         sidecar = Path(str(info.path) + ".json")
         sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "created_at": created_at}))

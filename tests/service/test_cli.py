@@ -43,6 +43,14 @@ def _user_unit(root: Path) -> Path:
     return root / config_home / "systemd/user/zarchd.service"
 
 
+def _foreign_unit(root: Path) -> Path:
+    """A user unit file zarchd did not write, where zarchd's would go."""
+    unit = _user_unit(root)
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/bin/true\n")
+    return unit
+
+
 def _invoke(*args: str) -> Result:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -99,9 +107,7 @@ def test_install_writes_enables_and_is_idempotent(box: dict[str, Path]) -> None:
 
 def test_differing_unit_is_refused_with_a_diff_unless_forced(box: dict[str, Path]) -> None:
     fake_tool(box["bin"], "systemctl", box["log"])
-    unit = _user_unit(box["root"])
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/bin/true\n")
+    unit = _foreign_unit(box["root"])
     refused = _invoke("install", "--platform", "linux", "--root", str(box["root"]))
     assert refused.exit_code == 1
     assert "differs" in refused.stderr and "not written by zarchd" in refused.stderr
@@ -156,9 +162,7 @@ def test_uninstall_stops_removes_and_reloads(box: dict[str, Path]) -> None:
 
 def test_uninstall_leaves_a_foreign_unit_alone(box: dict[str, Path]) -> None:
     fake_tool(box["bin"], "systemctl", box["log"])
-    unit = _user_unit(box["root"])
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/bin/true\n")
+    unit = _foreign_unit(box["root"])
     result = _invoke("uninstall", "--platform", "linux", "--root", str(box["root"]))
     assert result.exit_code == 1 and "not written by zarchd" in result.stderr
     assert unit.exists() and _calls(box) == []
