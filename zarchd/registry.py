@@ -163,18 +163,31 @@ class FileFacts:
     journal_mode: str | None
 
 
-def file_facts(path: Path) -> FileFacts:
-    if not path.exists():
-        return FileFacts(path, False, 0, None)
-    # From the header, not through SQLite: no lock wait while another process writes.
-    # Bytes 18-19 are the file format versions: 2 means WAL, 1 a rollback journal.
+def file_facts(path: Path, *, timeout: float = 0.5) -> FileFacts:
+    """Size from stat; the journal mode through SQLite, never from a plain open() of the file:
+    closing that descriptor would drop the locks of every SQLite connection this process holds
+    on the registry (a backup or check running meanwhile). None when SQLite could not say
+    within `timeout` (a writer holds it) or the file is not a database."""
     try:
         size = path.stat().st_size
-        with open(path, "rb") as fh:
-            header = fh.read(20)
+    except FileNotFoundError:
+        return FileFacts(path, False, 0, None)
     except OSError:
         return FileFacts(path, True, 0, None)
-    mode: str | None = None
-    if header.startswith(b"SQLite format 3\x00") and len(header) == 20:
-        mode = "wal" if header[18] == 2 else "rollback"
-    return FileFacts(path, True, size, mode)
+    return FileFacts(path, True, size, _journal_mode(path, timeout) if size else None)
+
+
+def _journal_mode(path: Path, timeout: float) -> str | None:
+    try:
+        conn = connect(path, readonly=True, timeout=timeout)
+    except RegistryError:
+        return None
+    try:
+        # The first read loads the header (bytes 18-19 say WAL or rollback journal).
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return "wal" if mode == "wal" else "rollback"

@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -247,15 +248,35 @@ def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterato
     with temp_path(registry.parent, prefix=_temp_prefix("salvage", registry)) as path:
         try:
             if copy_from is not None:
-                shutil.copyfile(copy_from, path)
-                for suffix in COMMIT_COMPANIONS:
-                    comp = Path(str(copy_from) + suffix)
-                    if comp.exists():
-                        shutil.copyfile(comp, str(path) + suffix)
+                pairs = [(copy_from, path)] + [
+                    (Path(str(copy_from) + s), Path(str(path) + s)) for s in COMMIT_COMPANIONS
+                    if Path(str(copy_from) + s).exists()]
+                copy_in_child(pairs)
             yield path
         finally:
             for leftover in companions(path):
                 leftover.unlink(missing_ok=True)
+
+
+# Copies files in a child process: a descriptor of the registry opened and closed there cannot
+# drop the SQLite locks this process holds on it (POSIX locks are per process).
+_COPY_CHILD = ("import shutil, sys\n"
+               "a = sys.argv[1:]\n"
+               "for src, dst in zip(a[::2], a[1::2]):\n"
+               "    shutil.copyfile(src, dst)\n")
+
+
+def copy_in_child(pairs: list[tuple[Path, Path]]) -> None:
+    """Copy each (source, target) in a separate process; OSError when it failed."""
+    argv = [sys.executable, "-c", _COPY_CHILD] + [str(p) for pair in pairs for p in pair]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=SALVAGE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise OSError(f"copying {pairs[0][0]} took over {SALVAGE_TIMEOUT_S:g}s") from exc
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise OSError(f"copying {pairs[0][0]} failed: {lines[-1] if lines else done.returncode}")
 
 
 def _pipe(sqlite3_bin: str, damaged: Path, command: str, target: Path) -> bool:
