@@ -232,6 +232,10 @@ class Daemon:
     def auto_migrate(self, reason: str) -> None:
         """Apply pending migrations when allowed; otherwise warn once per app version."""
         assert self.ops is not None
+        missing = self.ops.missing_problem()
+        if missing:  # never replace a registry that held data with a new empty one
+            log.error("%s", missing)
+            return
         try:
             pending = migrations.inspect(self.config.registry_path, self.ops.catalog()).pending
         except ZarchError as exc:

@@ -21,7 +21,7 @@ from . import backups, migrations
 from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
-from .errors import Cancelled, RegistryError, ZarchError
+from .errors import Cancelled, IntegrityFailure, RegistryError, ZarchError
 from .progress import Progress, no_progress
 from .registry import check_file, connect, journal_path
 from .state import State
@@ -78,14 +78,51 @@ class Operations:
                                           "message": details.get("error", "")})
 
     def _require_registry(self) -> None:
+        missing = self.missing_problem()
+        if missing:
+            raise RegistryError(missing)
         if not self.registry.exists():
             raise RegistryError(
                 f"the registry {self.registry} does not exist; run `zarchctl migrate` to create it"
                 " or set registry.path / ZARCH_REGISTRY")
 
+    def registry_had_data(self) -> bool:
+        """A registry with data existed here: backups of it, or state from working on it."""
+        if backups.backed_up_with_data(self.registry, self.backup_dir):
+            return True
+        state = self.state.snapshot()
+        return bool(state.get("last_backup") or state.get("last_check")
+                    or state.get("migrated_app_version"))
+
+    def empty_problem(self) -> str | None:
+        """Why a 0-byte registry is damage here (it held data), or None."""
+        return backups.empty_registry_problem(self.registry, self.backup_dir,
+                                              had_data=self.registry_had_data())
+
+    def missing_problem(self) -> str | None:
+        """Why a missing registry must not be created empty (it held data), or None."""
+        if self.registry.exists() or not self.registry_had_data():
+            return None
+        return (f"the registry {self.registry} is missing, but a registry with data was there "
+                f"(zarchd has backups or records of it); run `zarchctl recover` to restore the "
+                f"newest good backup (or `zarchctl migrate` to start a new, empty registry)")
+
     def remove_leftovers(self) -> None:
         """Temporary files a killed backup, restore or salvage left behind. Only call this while
-        holding the registry's writer lock: then no other zarchd process can be writing them."""
+        holding the registry's writer lock: then no other zarchd process can be writing them.
+
+        A recovery a crash interrupted is finished (or undone) first: its prepared copy is one
+        of these files, and it must not go while the registry is missing."""
+        try:
+            resumed = backups.resume_swap(self.registry)
+        except ZarchError as exc:
+            log.error("%s", exc.message)
+            return  # keep every file for a person to look at
+        except OSError as exc:
+            log.error("cannot finish an interrupted recovery of %s: %s", self.registry, exc)
+            return
+        if resumed:
+            log.warning("%s", resumed)
         for directory in {self.backup_dir, self.registry.parent}:
             if directory.is_dir():
                 for leftover in backups.remove_temp_files(directory, self.registry.stem):
@@ -138,6 +175,9 @@ class Operations:
             if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
                 return {"skipped": True, "reason": "unchanged since the last backup"}
             with self._job("backup", reason=reason) as extra:
+                empty = self.empty_problem()
+                if empty:  # never a 0-byte "backup" over the good ones
+                    raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
                 info = backups.take_backup(self.registry, self.backup_dir, now=self.now,
                                            progress=progress, reason=reason, cancel=self.cancel)
                 extra["name"] = info.name
@@ -300,7 +340,8 @@ class Operations:
         with self.write_lock:
             self.settle_hot_journal()
             try:
-                problems = check_file(self.registry)
+                empty = self.empty_problem()
+                problems = [empty] if empty else check_file(self.registry)
             except ZarchError as exc:
                 self._record("check", False, started, error=exc.message)
                 raise

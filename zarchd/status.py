@@ -24,8 +24,14 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
         "integrity_checked_at": None, "schema_version": None, "applied": [], "pending": [],
         "changed": [], "unknown": [], "app_version": ops.app_version(),
     }
-    if facts.exists:
+    empty = ops.empty_problem() if facts.exists and facts.size_bytes == 0 else None
+    if empty:  # SQLite calls a 0-byte file a sound empty database; it held data
+        report.update({"integrity": "damaged", "integrity_problems": [empty],
+                       "integrity_checked_at": "now (empty file)"})
+    elif facts.exists:
         report.update(_integrity(ops, facts.size_bytes, state.get("last_check") or {}))
+    else:
+        report["problem"] = ops.missing_problem()
     try:
         status = migrations.inspect(ops.registry, ops.catalog())
     except ZarchError as exc:

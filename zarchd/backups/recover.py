@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,28 +20,35 @@ from ..fsutil import fsync_dir, fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
 from ..registry import COMMIT_COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file, companions, quote_ident
 from . import names
+from ..writers import open_for_writing
+from .emptiness import empty_registry_problem
 from .listing import list_backups
+from .swap import resume_swap, swap_in
 from .take import TEMP_PREFIX
 from .verify import backup_problems
 
 SALVAGE_TIMEOUT_S = 3600.0
 
 
-def set_aside(registry: Path, now: Clock) -> Path:
-    """Rename registry.db (and its -wal/-journal/-shm under the same new stem, so SQLite still
-    opens them together) to `registry.db.corrupted-YYYYMMDD-HHMMSS[-N]`.
-
-    Companions move first: a crash in between leaves registry.db without its WAL, never a bare
-    old -wal next to a missing registry.db that SQLite would apply to a new file.
-    """
+def aside_name(registry: Path, now: Clock) -> Path:
+    """A free `registry.db.corrupted-YYYYMMDD-HHMMSS[-N]` (with no companions under it)."""
     local = now().astimezone(names.local_tz())
     base = f"{registry.name}.corrupted-{local:%Y%m%d-%H%M%S}"
     for n in range(0, 10_000):
         aside = registry.with_name(base if n == 0 else f"{base}-{n}")
         if not any(os.path.lexists(p) for p in [aside, *companions(aside)]):
-            break
-    else:
-        raise BackupError(f"no free name to set {registry} aside")
+            return aside
+    raise BackupError(f"no free name to set {registry} aside")
+
+
+def set_aside(registry: Path, now: Clock, to: Path | None = None) -> Path:
+    """Rename registry.db (and its -wal/-journal/-shm under the same new stem, so SQLite still
+    opens them together) to `to`, by default `registry.db.corrupted-YYYYMMDD-HHMMSS[-N]`.
+
+    Companions move first: a crash in between leaves registry.db without its WAL, never a bare
+    old -wal next to a missing registry.db that SQLite would apply to a new file.
+    """
+    aside = to or aside_name(registry, now)
     moved: list[tuple[Path, Path]] = []
     try:
         for comp, target in zip(companions(registry), companions(aside)):
@@ -136,11 +144,18 @@ def _recover(registry: Path, backup_dir: Path, now: Clock, progress: Progress,
              force: bool, lock_timeout: float) -> dict[str, Any]:
     result: dict[str, Any] = {"registry": str(registry), "corrupted_saved_as": None,
                               "restored": None, "salvaged": None, "skipped": []}
+    resumed = resume_swap(registry)
+    if resumed is not None:  # a recovery a crash interrupted: finished (or undone) first
+        progress({"stage": "recover", "step": "resumed", "message": resumed})
+        result["resumed"] = resumed
+        if registry.exists() and proven_damage(registry, backup_dir, lock_timeout) == ["ok"]:
+            return result
     mode = 0o600
     exists = registry.exists()
     if exists:
+        refuse_if_written(registry)
         try:
-            problems = check_file(registry, timeout=lock_timeout)
+            problems = proven_damage(registry, backup_dir, lock_timeout)
         except RegistryError as exc:
             raise RegistryError(f"{exc.message} (recover refused: nothing was moved)") from exc
         if problems == ["ok"] and not force:
@@ -160,15 +175,50 @@ def _recover(registry: Path, backup_dir: Path, now: Clock, progress: Progress,
         if not exists:
             put_in_place(ready, registry)
             return result
-        aside = set_aside(registry, now)
-        try:
-            put_in_place(ready, registry)
-        except BaseException:
-            _put_back(aside, registry)
-            raise
+        refuse_if_written(registry)  # again: the copy took a while
+        aside = aside_name(registry, now)
+        swap_in(ready, registry, aside, now, restored=result["restored"])
         result["corrupted_saved_as"] = str(aside)
         progress({"stage": "recover", "step": "set_aside", "path": str(aside)})
     return result
+
+
+def refuse_if_written(registry: Path) -> None:
+    """Another process with the registry (or its -journal/-wal) open for writing may be in the
+    middle of a transaction: never move the file from under it."""
+    found = open_for_writing([registry, *companions(registry)])
+    if found:
+        raise RegistryError(
+            f"{registry} is open for writing by {', '.join(map(str, found))}; stop it and run "
+            f"recover again (recover refused: nothing was moved)")
+
+
+def proven_damage(registry: Path, backup_dir: Path, lock_timeout: float) -> list[str]:
+    """['ok'], or damage that two independent checks agree on (each on a new connection,
+    retried while the registry is busy): never a lock artefact of one read. An empty file where
+    backups show a registry with data was counts as damage."""
+    empty = empty_registry_problem(registry, backup_dir)
+    if empty:
+        return [empty]
+    first = _check_retrying(registry, lock_timeout)
+    if first == ["ok"]:
+        return first
+    second = _check_retrying(registry, lock_timeout)
+    if second == ["ok"]:
+        raise RegistryError(f"the registry {registry} failed one integrity check ({first[0]}) "
+                            f"and passed the next: not proven damaged; run `zarchctl check`")
+    return first
+
+
+def _check_retrying(registry: Path, lock_timeout: float, tries: int = 3) -> list[str]:
+    for attempt in range(tries):
+        try:
+            return check_file(registry, timeout=lock_timeout)
+        except RegistryError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))  # busy: a writer's transaction, give it a moment
+    raise AssertionError("unreachable")
 
 
 def _put_back(aside: Path, registry: Path) -> None:

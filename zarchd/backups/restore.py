@@ -20,7 +20,8 @@ from ..errors import BackupError, IntegrityFailure, RegistryError
 from ..progress import Progress, no_progress
 from ..registry import connect, open_static
 from .listing import resolve_name
-from .recover import install_copy, prepared_copy, put_in_place, set_aside
+from .recover import aside_name, install_copy, prepared_copy, refuse_if_written
+from .swap import swap_in
 from .take import take_backup
 from .verify import backup_problems
 
@@ -48,9 +49,11 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
                 progress({"stage": "restore", "step": "replace", "name": name})
+                refuse_if_written(registry)
                 with prepared_copy(info.path, registry, mode) as ready:  # before moving it
-                    result["corrupted_saved_as"] = str(set_aside(registry, now))
-                    put_in_place(ready, registry)
+                    aside = aside_name(registry, now)
+                    swap_in(ready, registry, aside, now, restored=name)
+                    result["corrupted_saved_as"] = str(aside)
                 result["method"] = "replace"
                 return result
         progress({"stage": "restore", "step": "replace", "name": name})

@@ -29,6 +29,7 @@ from ..fsutil import fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
 from ..registry import COMPANIONS, check_file, companions, connect, is_busy
 from . import files, names
+from .emptiness import empty_registry_problem
 from .fingerprint import fingerprint
 from .meta import BackupInfo, info_from, write_sidecar
 
@@ -46,6 +47,9 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     """
     if not registry.is_file():
         raise BackupError(f"the registry {registry} does not exist; nothing to back up")
+    empty = empty_registry_problem(registry, backup_dir)
+    if empty:  # SQLite would read it as a sound empty database: never back that up
+        raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
     stem = names.stem_of(registry)
     try:
         backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

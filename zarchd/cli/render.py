@@ -40,7 +40,9 @@ def status(r: dict[str, Any]) -> str:
     else:
         out.append("daemon     not running (registry read locally)")
     out.append(f"registry   {reg.get('path')}")
-    if not reg.get("exists"):
+    if not reg.get("exists") and reg.get("problem"):
+        out.append(f"           MISSING: {reg['problem']}")
+    elif not reg.get("exists"):
         out.append("           does not exist yet (`zarchctl migrate` creates it)")
     else:
         integrity = reg.get("integrity")
