@@ -81,6 +81,7 @@ class Daemon:
         self.ops = Operations(cfg, now=self.now, state=state)
         _make_dir(cfg.backup_dir, "backup directory")
         self.ops.remove_leftovers()  # we hold the writer lock
+        self.ops.resumed = None  # logged; a later `recover` starts afresh
         if registry.exists():
             self.ops.settle_hot_journal()
         server = ControlServer(cfg.socket_path, self.handle)

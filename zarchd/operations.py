@@ -21,7 +21,7 @@ from . import backups, migrations
 from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
-from .errors import Cancelled, IntegrityFailure, RegistryError, ZarchError
+from .errors import Cancelled, IntegrityFailure, RegistryError, UsageError, ZarchError
 from .progress import Progress, no_progress
 from .registry import check_file, connect, journal_path
 from .state import State
@@ -37,6 +37,7 @@ class Operations:
         self.write_lock = threading.RLock()
         # Set when the daemon stops: a running backup copy aborts and cleans up.
         self.cancel = threading.Event()
+        self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -123,6 +124,7 @@ class Operations:
             return
         if resumed:
             log.warning("%s", resumed)
+            self.resumed = resumed  # `recover` reports it
         for directory in {self.backup_dir, self.registry.parent}:
             if directory.is_dir():
                 for leftover in backups.remove_temp_files(directory, self.registry.stem):
@@ -244,8 +246,15 @@ class Operations:
 
     def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
         with self.write_lock, self._job("recover") as extra:
-            result = backups.recover_registry(self.registry, self.backup_dir, now=self.now,
-                                              progress=progress)
+            resumed, self.resumed = self.resumed, None
+            try:
+                result = backups.recover_registry(self.registry, self.backup_dir, now=self.now,
+                                                  progress=progress)
+            except UsageError:
+                if resumed is None:
+                    raise
+                # Nothing left to recover because the interrupted recovery was just finished.
+                result = {"registry": str(self.registry), "resumed": resumed, "restored": None}
             extra["restored"] = result.get("restored")
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)

@@ -155,7 +155,7 @@ def rollback(r: dict[str, Any]) -> str:
 
 
 def restore(r: dict[str, Any]) -> str:
-    lines = []
+    lines = [str(r["resumed"])] if r.get("resumed") else []
     if r.get("corrupted_saved_as"):
         lines.append(f"damaged registry set aside as {r['corrupted_saved_as']}")
     if r.get("safety_backup"):
