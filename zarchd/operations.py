@@ -92,8 +92,7 @@ class Operations:
         if backups.backed_up_with_data(self.registry, self.backup_dir):
             return True
         state = self.state.snapshot()
-        return bool(state.get("last_backup") or state.get("last_check")
-                    or state.get("migrated_app_version"))
+        return bool(state.get("last_backup") or state.get("migrated_app_version"))
 
     def empty_problem(self) -> str | None:
         """Why a 0-byte registry is damage here (it held data), or None."""
