@@ -19,7 +19,7 @@ def test_a_same_size_commit_right_after_the_token_is_noticed(tmp_path: Path, wal
     app = sqlite3.connect(reg, isolation_level=None)
     app.execute("PRAGMA wal_autocheckpoint=0")
     missed = []
-    for i in range(40):
+    for i in range(20):
         app.execute("UPDATE items SET payload = ? WHERE id = 1", (f"a{i:07d}",))
         token = fingerprint(reg)  # waits until the last write's tick is past, then stats
         app.execute("UPDATE items SET payload = ? WHERE id = 1", (f"b{i:07d}",))  # same size
