@@ -3,6 +3,7 @@
 from .fingerprint import fingerprint
 from .listing import latest_backup, list_backups, resolve_name
 from .meta import BackupInfo
+from .orphans import remove_orphan_sidecars
 from .prune import prune
 from .recover import recover_registry
 from .restore import restore_backup
@@ -10,5 +11,5 @@ from .take import remove_temp_files, take_backup
 from .verify import VerifyResult, verify_backup
 
 __all__ = ["BackupInfo", "VerifyResult", "fingerprint", "latest_backup", "list_backups", "prune",
-           "recover_registry", "remove_temp_files", "resolve_name", "restore_backup", "take_backup",
+           "recover_registry", "remove_orphan_sidecars", "remove_temp_files", "resolve_name", "restore_backup", "take_backup",
            "verify_backup"]
