@@ -83,6 +83,7 @@ class Daemon:
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
         _make_dir(cfg.backup_dir, "backup directory")
+        self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
         self.ops.remove_leftovers()  # we hold the writer lock
         if registry.exists():
             self.ops.settle_hot_journal()

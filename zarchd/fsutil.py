@@ -145,11 +145,16 @@ def publish(tmp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
-def copy_into(source: Path, target: Path, *, mode: int = 0o600) -> None:
+def copy_into(source: Path, target: Path, *, mode: int = 0o600,
+              expect: tuple[int, int] | None = None) -> None:
     """Copy `source` into the fresh temp file `target` (ours, from mkstemp), both opened without
-    following symlinks and checked: a name swapped by another user is refused, never written."""
+    following symlinks and checked: a name swapped by another user is refused, never written.
+    `expect`: the (dev, ino) `source` had when it was listed; another file there is refused."""
     src = open_trusted(source, os.O_RDONLY, "the file to copy")
     try:
+        st = os.fstat(src)
+        if expect is not None and (st.st_dev, st.st_ino) != expect:
+            raise UnsafePath(f"{source} was replaced since it was checked; nothing was copied")
         # no O_TRUNC: truncate only once fstat has shown the file is our own
         dst = open_trusted(target, os.O_WRONLY, "the temporary file", single_link=True)
         try:

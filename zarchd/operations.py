@@ -23,6 +23,7 @@ from .clock import Clock, iso, utcnow
 from .config import Config
 from .errors import Cancelled, RegistryError, ZarchError
 from .progress import Progress, no_progress
+from .backups.trust import check_backup_dir
 from .registry import check_file, connect, journal_path
 from .state import State
 
@@ -84,12 +85,20 @@ class Operations:
                 " or set registry.path / ZARCH_REGISTRY")
 
     def remove_leftovers(self) -> None:
-        """Temporary files a killed backup, restore or salvage left behind. Only call this while
-        holding the registry's writer lock: then no other zarchd process can be writing them."""
+        """Temporary files a killed backup, restore or salvage left behind, and sidecars whose
+        backup is gone. Only call this while holding the registry's writer lock: then no other
+        zarchd process can be writing them."""
         for directory in {self.backup_dir, self.registry.parent}:
             if directory.is_dir():
                 for leftover in backups.remove_temp_files(directory, self.registry.stem):
                     log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+        if self.backup_dir.is_dir():
+            for orphan in backups.remove_orphan_sidecars(self.backup_dir, self.registry.stem):
+                log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
+
+    def check_backup_dir(self) -> None:
+        """UnsafeDirectory (exit 2) when other users could plant or swap files in it."""
+        check_backup_dir(self.backup_dir)
 
     def settle_hot_journal(self) -> None:
         """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
@@ -134,6 +143,7 @@ class Operations:
                force: bool = True) -> dict[str, Any]:
         """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
         self._require_registry()
+        self.check_backup_dir()
         with self.write_lock:
             if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
                 return {"skipped": True, "reason": "unchanged since the last backup"}
@@ -153,10 +163,14 @@ class Operations:
         return latest.fingerprint if latest else None
 
     def backups(self) -> dict[str, Any]:
-        items = backups.list_backups(self.registry, self.backup_dir)
-        return {"dir": str(self.backup_dir), "backups": [b.to_json() for b in items]}
+        self.check_backup_dir()
+        ignored: list[dict[str, str]] = []
+        items = backups.list_backups(self.registry, self.backup_dir, ignored)
+        return {"dir": str(self.backup_dir), "backups": [b.to_json() for b in items],
+                "ignored": ignored}
 
     def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock:
             if dry_run:
                 decisions = backups.prune(self.registry, self.backup_dir, self.config.retention,
@@ -174,6 +188,7 @@ class Operations:
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> dict[str, Any]:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
+        self.check_backup_dir()
         with self.write_lock:
             if name is not None:
                 targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
@@ -195,6 +210,7 @@ class Operations:
     # ---- restore / recover ----------------------------------------------------------------
 
     def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(self.registry, self.backup_dir, name,
                                             now=self.now, progress=progress)
@@ -203,6 +219,7 @@ class Operations:
             return result
 
     def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock, self._job("recover") as extra:
             result = backups.recover_registry(self.registry, self.backup_dir, now=self.now,
                                               progress=progress)

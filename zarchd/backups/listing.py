@@ -7,13 +7,18 @@ import stat
 from datetime import timezone
 from pathlib import Path
 
-from ..errors import NotFound
+from ..errors import NotFound, UnsafePath
 from . import names
 from .meta import BackupInfo, info_from, read_sidecar
+from .trust import note_ignored, untrusted_owner
 
 
-def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
-    """Oldest first. Files without a zarchd sidecar (7zarch-go's own backups) have ours=False."""
+def list_backups(registry: Path, backup_dir: Path,
+                 ignored: list[dict[str, str]] | None = None) -> list[BackupInfo]:
+    """Oldest first. Files without a zarchd sidecar (7zarch-go's own backups) have ours=False.
+
+    Files of other users are never listed (so never verified, pruned or restored); they are
+    logged, and added to `ignored` ({"name", "reason"}) when given."""
     stem = names.stem_of(registry)
     try:
         entries = list(os.scandir(backup_dir))
@@ -32,8 +37,14 @@ def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
         if not stat.S_ISREG(st.st_mode):  # symlinks, dirs: not ours to read or delete
             continue
         path = Path(backup_dir) / entry.name
+        why = untrusted_owner(st)
+        if why is not None:
+            note_ignored(path, st, why)
+            if ignored is not None:
+                ignored.append({"name": entry.name, "reason": why})
+            continue
         from_name = parsed.local_time.replace(tzinfo=tz).astimezone(timezone.utc)
-        info = info_from(path, read_sidecar(path), from_name, st.st_size)
+        info = info_from(path, read_sidecar(path), from_name, st.st_size, (st.st_dev, st.st_ino))
         found.append(((info.created_at, parsed.seq, info.name), info))
     found.sort(key=lambda pair: pair[0])
     return [info for _, info in found]
@@ -48,7 +59,11 @@ def latest_backup(registry: Path, backup_dir: Path) -> BackupInfo | None:
 def resolve_name(registry: Path, backup_dir: Path, name: str) -> BackupInfo:
     """The listed backup called `name`; never a path, never anything list_backups does not show."""
     names.check_plain_name(name)
-    for info in list_backups(registry, backup_dir):
+    ignored: list[dict[str, str]] = []
+    for info in list_backups(registry, backup_dir, ignored):
         if info.name == name:
             return info
+    for item in ignored:
+        if item["name"] == name:
+            raise UnsafePath(f"backup {name} in {backup_dir} is {item['reason']}; nothing was done")
     raise NotFound(f"no backup named {name!r} in {backup_dir}; `zarchctl backups` lists them")

@@ -48,7 +48,7 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
                 progress({"stage": "restore", "step": "replace", "name": name})
-                with prepared_copy(info.path, registry, mode) as ready:  # before moving it
+                with prepared_copy(info.path, registry, mode, expect=info.ident) as ready:  # before moving it
                     result["corrupted_saved_as"] = str(set_aside(registry, now))
                     put_in_place(ready, registry)
                 result["method"] = "replace"

@@ -31,6 +31,7 @@ from ..registry import COMPANIONS, check_file, companions, connect, is_busy
 from . import files, names
 from .fingerprint import fingerprint
 from .meta import BackupInfo, info_from, write_sidecar
+from .trust import check_backup_dir
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
 PROGRESS_OPS = 10_000     # VM instructions between deadline checks
@@ -51,6 +52,7 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
         backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
+    check_backup_dir(backup_dir)  # nobody else may plant or swap files where we write
     remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
     _check_cancel(cancel)
     started = now()
@@ -164,6 +166,10 @@ def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
         except FileExistsError:
             sidecar.unlink(missing_ok=True)
             taken.add(name)
+        except BaseException:
+            if not os.path.lexists(final):  # the link failed (ENOSPC...): leave no orphan sidecar
+                sidecar.unlink(missing_ok=True)
+            raise
 
 
 def remove_stale_temps(backup_dir: Path, stem: str, older_than_s: float) -> list[Path]:

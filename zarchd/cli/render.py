@@ -90,14 +90,15 @@ def backup(r: dict[str, Any]) -> str:
 
 def backups(r: dict[str, Any]) -> str:
     items = r.get("backups", [])
+    ignored = [f"ignored: {i.get('name')}: {i.get('reason')}" for i in r.get("ignored") or []]
     if not items:
-        return f"no backups in {r.get('dir')}"
+        return "\n".join([f"no backups in {r.get('dir')}", *ignored])
     rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
     for b in items:
         verified = {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
         rows.append(f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
                     f"  {verified:<9} {b.get('schema_version') or '-'}")
-    return "\n".join(rows)
+    return "\n".join(rows + ignored)
 
 
 def prune(r: dict[str, Any]) -> str:
