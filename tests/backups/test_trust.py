@@ -88,17 +88,17 @@ def test_recover_never_restores_a_database_planted_by_another_user(tmp_path: Pat
     local = clock.advance(days=1).astimezone(local_tz())
     evil = f"registry-{local:%Y%m%d-%H%M%S}.bak"
     _plant(shared, other, shared / (ours.name + ".json"), evil)
+    corrupt(reg)
+    result = recover_registry(reg, shared, now=clock)
+    assert result["restored"] == ours.name
+    assert max_id(reg) == 100  # our data, not the planted 7 rows
+    assert any(s["name"] == evil and "not trusted" in s["problems"][0] for s in result["skipped"])
     ignored: list[dict[str, str]] = []
     assert [b.name for b in list_backups(reg, shared, ignored)] == [ours.name]
     assert ignored[0]["name"] == evil and f"uid {NOBODY}" in ignored[0]["reason"]
     with pytest.raises(UnsafePath) as info:
         resolve_name(reg, shared, evil)
     assert "not trusted" in info.value.message
-    corrupt(reg)
-    result = recover_registry(reg, shared, now=clock)
-    assert result["restored"] == ours.name
-    assert max_id(reg) == 100  # our data, not the planted 7 rows
-    assert any(s["name"] == evil and "not trusted" in s["problems"][0] for s in result["skipped"])
     ops = _ops(tmp_path, reg, shared)
     assert ops.backups()["ignored"][0]["name"] == evil
     assert (shared / evil).exists()  # ignored, never deleted either
