@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zarchd.errors import LockHeld, UnsafePath
-from zarchd.lock import WriterLock, lock_path
+from zarchd.lock import GuardedRLock, WriterLock, lock_path
 
 NOBODY = 65534
 
@@ -76,3 +76,22 @@ def test_still_held_sees_the_lock_file_deleted_or_replaced(tmp_path: Path) -> No
         assert not lock.still_held()
         with WriterLock(registry) as second:  # what a second daemon could then do
             assert second.still_held() and not lock.still_held()
+
+
+def test_a_guard_that_refuses_leaves_the_write_lock_free() -> None:
+    lock = GuardedRLock()
+    calls: list[int] = []
+
+    def guard() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise LockHeld("lost it")
+
+    lock.guard = guard
+    with pytest.raises(LockHeld):
+        with lock:
+            raise AssertionError("the job must not run")
+    with lock:  # free again, and checked again
+        assert lock.acquire(blocking=False)
+        lock.release()
+    assert len(calls) == 2

@@ -57,6 +57,8 @@ class Daemon:
         self.server: ControlServer | None = None
         self.lock: WriterLock | None = None
         self.exit_code = 0
+        self._lock_check = threading.Lock()
+        self._lock_lost = False
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -82,6 +84,7 @@ class Daemon:
             raise LockHeld(f"zarchd is already running for {registry}: {exc.message}") from None
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
+        self.ops.write_lock.guard = self._guard_write
         _make_dir(cfg.backup_dir, "backup directory")
         self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
         self.ops.remove_leftovers()  # we hold the writer lock
@@ -142,11 +145,23 @@ class Daemon:
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
 
+    def _guard_write(self) -> None:
+        """Before each job: still the registry's only writer? (else LockHeld, nothing written)"""
+        self._check_lock()
+        if self._lock_lost:
+            raise LockHeld(f"zarchd (pid {os.getpid()}) lost the registry's writer lock to "
+                           f"another process and is stopping; nothing was written")
+
     def _check_lock(self) -> None:
         """Our lock file vanished or was replaced (its directory deleted and made again): a
         second daemon could take a new lock meanwhile. Re-take it, or stop if someone did."""
-        if self.lock is None or self._stopping or self.lock.still_held():
-            return
+        with self._lock_check:  # the main loop and job threads both check
+            if self.lock is None or self._lock_lost or self.lock.still_held():
+                return
+            self._retake_lock()
+
+    def _retake_lock(self) -> None:
+        assert self.lock is not None
         log.error("the writer lock %s is no longer the file this daemon locked (deleted or "
                   "replaced); taking it again", self.lock.path)
         old, self.lock = self.lock, None
@@ -156,6 +171,7 @@ class Daemon:
             self.lock = old  # keep the old flock until we are gone: our work may still be running
             log.error("zarchd is STOPPING: it cannot hold the registry's writer lock again: %s",
                       exc.message)
+            self._lock_lost = True
             self.exit_code = 1
             self.request_stop()
             return

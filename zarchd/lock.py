@@ -16,7 +16,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 from pathlib import Path
+from typing import Callable
 
 from .errors import LockHeld, RegistryError, UnsafePath
 from .fsutil import open_trusted
@@ -120,3 +122,31 @@ def holder_pid(registry: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+class GuardedRLock:
+    """A re-entrant lock whose `with` first runs `guard` (set by the daemon: are we still the
+    registry's only writer?); a guard that raises leaves the lock free again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.guard: Callable[[], None] | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> "GuardedRLock":
+        self._lock.acquire()
+        if self.guard is not None:
+            try:
+                self.guard()
+            except BaseException:
+                self._lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

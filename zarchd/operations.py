@@ -22,6 +22,7 @@ from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
 from .errors import Cancelled, RegistryError, ZarchError
+from .lock import GuardedRLock
 from .progress import Progress, no_progress
 from .backups.trust import check_backup_dir
 from .registry import check_file, connect, journal_path
@@ -35,7 +36,8 @@ class Operations:
         self.config = config
         self.now = now
         self.state = state or State(config.state_dir)
-        self.write_lock = threading.RLock()
+        # The daemon sets write_lock.guard: every job first re-checks the registry's writer lock.
+        self.write_lock = GuardedRLock()
         # Set when the daemon stops: a running backup copy aborts and cleans up.
         self.cancel = threading.Event()
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.e2e.harness import QUIET, Daemon, command, wait_for
+from zarchd.lock import WriterLock
 
 
 def test_backup_local_never_writes_through_a_planted_lock_symlink(registry_0005: Path,
@@ -67,3 +68,17 @@ def test_two_daemons_never_run_after_the_lock_vanished_with_its_directory(
         assert "writer lock" in gone[0].log_text()
         assert survivor.proc.poll() is None
         assert survivor.ctl("ping", check=False).returncode == 0, survivor.log_text()
+
+
+def test_a_daemon_that_lost_its_lock_writes_nothing_more(registry_0005: Path, tmp_path: Path) -> None:
+    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
+        d.start()
+        before = sorted(p.name for p in registry_0005.parent.glob("*.bak"))
+        registry_0005.with_name(".registry.db.zarchd.lock").unlink()
+        with WriterLock(registry_0005, role="another writer"):  # took a new lock meanwhile
+            res = d.ctl("backup", check=False)
+            assert res.returncode != 0, res
+            assert d.proc is not None and d.proc.wait(timeout=30) == 1
+        assert "lost the registry's writer lock" in res.stderr or res.returncode == 3, res
+        assert "STOPPING" in d.log_text()
+        assert sorted(p.name for p in registry_0005.parent.glob("*.bak")) == before
