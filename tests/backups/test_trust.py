@@ -101,6 +101,8 @@ def test_recover_never_restores_a_database_planted_by_another_user(tmp_path: Pat
     assert "not trusted" in info.value.message
     ops = _ops(tmp_path, reg, shared)
     assert ops.backups()["ignored"][0]["name"] == evil
+    (decision,) = [d for d in ops.prune()["decisions"] if d["name"] == evil]
+    assert decision["keep"] and "not trusted" in decision["reasons"][0]
     assert (shared / evil).exists()  # ignored, never deleted either
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
 
