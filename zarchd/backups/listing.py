@@ -7,7 +7,7 @@ import stat
 from datetime import timezone
 from pathlib import Path
 
-from ..errors import NotFound
+from ..errors import BackupError, NotFound
 from . import names
 from .meta import BackupInfo, info_from, read_sidecar
 
@@ -19,6 +19,8 @@ def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
         entries = list(os.scandir(backup_dir))
     except FileNotFoundError:
         return []
+    except OSError as exc:  # a file in the way, no permission: say which, never a traceback
+        raise BackupError(dir_problem(backup_dir, exc)) from exc
     found: list[tuple[tuple, BackupInfo]] = []
     tz = names.local_tz()
     for entry in entries:
@@ -37,6 +39,14 @@ def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
         found.append(((info.created_at, parsed.seq, info.name), info))
     found.sort(key=lambda pair: pair[0])
     return [info for _, info in found]
+
+
+def dir_problem(backup_dir: Path, exc: OSError) -> str:
+    """What is wrong with the backup directory, for users: the path and what to do."""
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        return (f"the backup directory {backup_dir} is not a directory (a file is in the way); "
+                f"move it, or set [backup] dir to another place")
+    return f"cannot read the backup directory {backup_dir}: {exc.strerror or exc}"
 
 
 def latest_backup(registry: Path, backup_dir: Path) -> BackupInfo | None:

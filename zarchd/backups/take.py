@@ -30,6 +30,7 @@ from ..progress import Progress, no_progress
 from ..registry import COMPANIONS, check_file, companions, connect, is_busy
 from . import files, names
 from .fingerprint import fingerprint
+from .listing import dir_problem
 from .meta import BackupInfo, info_from, write_sidecar
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
@@ -49,6 +50,8 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     stem = names.stem_of(registry)
     try:
         backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where the directory should be
+        raise BackupError(dir_problem(backup_dir, exc)) from exc
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
     remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)

@@ -64,6 +64,8 @@ def status(r: dict[str, Any]) -> str:
         out.append(f"  unknown  {u:<28} applied but not in this zarchd's catalog")
     latest = bk.get("latest")
     out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
+    if bk.get("problem"):
+        out.append(f"           ! {bk['problem']}")
     if latest:
         verified = "verified" if latest.get("verified") else "NOT verified"
         out.append(f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
