@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..clock import parse_iso
+from ..textsafe import escape_all
 
 
 def size(n: int | None) -> str:
@@ -194,4 +195,5 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
 
 
 def render(method: str, result: Any) -> str:
-    return RENDERERS.get(method, simple)(result)
+    # Paths and names may hold control characters: shown escaped here, exact in --json.
+    return RENDERERS.get(method, simple)(escape_all(result))
