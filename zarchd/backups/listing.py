@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
+from typing import Any
 
+from ..clock import parse_iso
 from ..errors import BackupError, NotFound
 from . import names
 from .meta import BackupInfo, info_from, read_sidecar
+from .namecheck import created_at_matches_name
 
 
 def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
@@ -35,10 +38,21 @@ def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
             continue
         path = Path(backup_dir) / entry.name
         from_name = parsed.local_time.replace(tzinfo=tz).astimezone(timezone.utc)
-        info = info_from(path, read_sidecar(path), from_name, st.st_size)
+        meta = read_sidecar(path)
+        if meta is not None and not _sidecar_matches_name(meta, parsed.local_time, tz):
+            info = BackupInfo(entry.name, path, from_name, st.st_size, None, None, None, None,
+                              ours=False, untrusted=True)
+        else:
+            info = info_from(path, meta, from_name, st.st_size)
         found.append(((info.created_at, parsed.seq, info.name), info))
     found.sort(key=lambda pair: pair[0])
     return [info for _, info in found]
+
+
+def _sidecar_matches_name(meta: dict[str, Any], name_local: datetime, tz: tzinfo) -> bool:
+    created = parse_iso(meta.get("created_at"))
+    return created is not None and created_at_matches_name(created, name_local, tz,
+                                                           meta.get("utc_offset_s"))
 
 
 def dir_problem(backup_dir: Path, exc: OSError) -> str:

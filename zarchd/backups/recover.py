@@ -185,6 +185,10 @@ def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str,
                   progress: Progress, now: Clock, stack: contextlib.ExitStack) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     for info in reversed(list_backups(registry, backup_dir)):
+        if info.untrusted:
+            result["skipped"].append({"name": info.name, "problems": [
+                "its metadata's created_at does not match the time in its name: not trusted"]})
+            continue
         problems = backup_problems(info, progress, now)
         if not problems:
             try:

@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,8 @@ def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
              meta: dict[str, Any]) -> Path:
     """Sidecar first, then the backup under a free name (7zarch-go may take one meanwhile)."""
     local = started.astimezone(names.local_tz())
+    # The offset the name was made in: the name still checks out after a change of time zone.
+    meta["utc_offset_s"] = int((local.utcoffset() or timedelta(0)).total_seconds())
     taken: set[str] = set()
     while True:
         name = names.next_free(backup_dir, stem, local, skip=taken)

@@ -97,7 +97,8 @@ def backups(r: dict[str, Any]) -> str:
         return f"no backups in {r.get('dir')}"
     rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
     for b in items:
-        verified = {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
+        verified = ("UNTRUSTED" if b.get("untrusted")
+                    else {True: "yes", False: "NO", None: "not ours"}[b.get("verified")])
         rows.append(f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
                     f"  {verified:<9} {b.get('schema_version') or '-'}")
     return "\n".join(rows)
