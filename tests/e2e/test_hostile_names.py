@@ -81,6 +81,16 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
     _assert_escaped(log.read_text(errors="replace"))
+    # A start-up failure naming the path goes to the same log: one escaped line.
+    (registry.parent / "blocker").write_text("x")
+    with open(config, "a") as fh:
+        fh.write(f"dir = {json.dumps(str(registry.parent / 'blocker'))}\n")
+    failed = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
+                            capture_output=True, text=True, env=env, timeout=30,
+                            stdin=subprocess.DEVNULL)
+    assert failed.returncode == 1, failed.stderr
+    assert "Traceback" not in failed.stderr
+    _assert_escaped(failed.stderr)
 
 
 def test_log_formatter_escapes_the_message_but_keeps_the_traceback() -> None:
