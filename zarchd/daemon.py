@@ -418,5 +418,8 @@ class Daemon:
 def _make_dir(path: Path, what: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ZarchError(f"the {what} {path} is not a directory (a file is in the way); move it "
+                         f"or choose another place in the configuration") from exc
     except OSError as exc:
         raise ZarchError(f"cannot create the {what} {path}: {exc.strerror or exc}") from exc

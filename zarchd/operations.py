@@ -134,10 +134,28 @@ class Operations:
         taken: dict[str, str] = {}
 
         def before_apply(pending: list[migrations.Migration]) -> None:
+            same = self._backup_of_unchanged_registry()
+            if same is not None:  # e.g. a retried auto-migration: the copy would be identical
+                log.info("the registry is unchanged since backup %s: using it as the backup "
+                         "before %s", same.name, reason)
+                taken["name"] = same.name
+                return
             info = self.backup(progress=progress, reason=reason)
             taken["name"] = info["backup"]["name"]
 
         return before_apply, taken
+
+    def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
+        """The newest verified backup of ours when the registry has not changed since it was
+        taken (same fingerprint as recorded in its sidecar), else None."""
+        latest = backups.latest_backup(self.registry, self.backup_dir)
+        if latest is None or latest.verified is not True or not latest.fingerprint:
+            return None
+        try:
+            current = backups.fingerprint(self.registry)
+        except RegistryError:
+            return None
+        return latest if current == latest.fingerprint else None
 
     # ---- backups --------------------------------------------------------------------------
 

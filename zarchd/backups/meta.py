@@ -29,11 +29,15 @@ class BackupInfo:
     fingerprint: str | None
     ours: bool
     ident: tuple[int, int] | None = None  # (st_dev, st_ino) when listed: what verify must open
+    # A zarchd sidecar whose created_at disagrees with the name: listed, never deleted, never
+    # "latest", never restored by recover.
+    untrusted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "created_at": iso(self.created_at),
                 "size_bytes": self.size_bytes, "verified": self.verified,
-                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours}
+                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours,
+                "untrusted": self.untrusted}
 
 
 def write_sidecar(backup: Path, meta: dict[str, Any]) -> Path:

@@ -192,6 +192,10 @@ def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str,
     listed = list_backups(registry, backup_dir, ignored)
     result["skipped"] += [{"name": i["name"], "problems": [i["reason"]]} for i in ignored]
     for info in reversed(listed):
+        if info.untrusted:
+            result["skipped"].append({"name": info.name, "problems": [
+                "its metadata's created_at does not match the time in its name: not trusted"]})
+            continue
         problems = backup_problems(info, progress, now)
         if not problems:
             try:
