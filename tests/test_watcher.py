@@ -206,3 +206,42 @@ def test_missing_registry_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="does not exist"):
         w.start()
     w.stop()   # harmless after a failed start
+
+
+def _write_registry_row(reg: Path) -> None:
+    conn = sqlite3.connect(reg)
+    with conn:
+        conn.execute("UPDATE archives SET size = size + 1")
+    conn.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved away"])
+def test_registry_dir_recreated_is_watched_again(layout: dict[str, Path], how: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (issue 9, defect 6): inotify watches the old directory's inode; a directory
+    deleted (or moved away) and recreated at the same path must be watched again, and said."""
+    seen = Seen()
+    reg = layout["registry"]
+    w = RegistryWatcher(reg, seen.registry, extra_files=[layout["version"]],
+                        on_extra_change=seen.extra_change, guard_interval=0.2)
+    caplog.set_level("WARNING", logger="zarchd.watcher")
+    w.start()
+    try:
+        if how == "deleted":
+            shutil.rmtree(reg.parent)
+        else:
+            reg.parent.rename(reg.parent.with_name("reg-old"))
+        assert seen.wait(lambda: "deleted" in seen.kinds or how != "deleted")
+        seen.wait(lambda: False, timeout=QUIET)
+        seen.clear()
+        make_baseline_registry(reg, rows=3)
+        assert seen.wait(lambda: bool(seen.kinds)), "no change seen after the directory came back"
+        sentinel(seen, layout)           # the version file beside it is watched again too
+        seen.clear()
+        _write_registry_row(reg)         # and a later ordinary write is seen
+        assert seen.wait(lambda: "modified" in seen.kinds)
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("watch lost" in m for m in messages), messages
+        assert any("watching it again" in m for m in messages), messages
+    finally:
+        w.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
@@ -18,21 +17,26 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_DURATION_S = 10 * 366 * 86400.0
 # AF_UNIX socket paths hold at most 107 bytes (plus the NUL) on Linux, 103 on macOS.
 MAX_SOCKET_PATH = 103
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs a second).
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+DURATION_FORMS = "a duration like '30s', '5m', '1h', '7d' or whole seconds"
+# Floors that keep a typo from turning the daemon into a busy loop (README, Configuration).
+MIN_SECONDS = {"backup.interval": 1, "backup.debounce": 1, "check.interval": 60,
+               "migrations.timeout": 1}
 
 
 def parse_duration(value: object) -> float:
     """'30s', '5m', '1h', '7d' or integer seconds -> seconds. Raises ValueError."""
     seconds: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    if seconds is None or math.isnan(seconds):
-        raise ValueError("a duration like '30s', '5m', '1h', '7d' or whole seconds")
+            seconds = float(int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    if seconds is None:
+        raise ValueError(DURATION_FORMS)
     if seconds < 0:
         raise ValueError("a duration that is not negative")
     if seconds > MAX_DURATION_S:
@@ -40,8 +44,20 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def _duration_at_least(key: str) -> Callable[[object], float]:
+    minimum = MIN_SECONDS[key]
+
+    def convert(value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < minimum:
+            raise ValueError(f"{DURATION_FORMS}, at least {format_duration(minimum)}")
+        return seconds
+
+    return convert
+
+
 def format_duration(seconds: float) -> str:
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         size = _UNIT_SECONDS[unit]
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
@@ -172,13 +188,6 @@ def _count(value: object) -> int:
     return value
 
 
-def _positive_duration(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("a duration greater than zero, like '30s' or '1h'")
-    return seconds
-
-
 def _cron(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("a crontab expression string like '0 * * * *', or \"\"")
@@ -202,19 +211,19 @@ _SCHEMA: dict[str, dict[str, Converter]] = {
     "registry": {"path": _path},
     "backup": {
         "dir": _opt_path,
-        "interval": _positive_duration,
+        "interval": _duration_at_least("backup.interval"),
         "cron": _cron,
         "on_change": _bool,
-        "debounce": parse_duration,
+        "debounce": _duration_at_least("backup.debounce"),
     },
     "retention": {k: _count for k in RetentionPolicy.__dataclass_fields__},
     "migrations": {
         "auto": _bool,
-        "timeout": _positive_duration,
+        "timeout": _duration_at_least("migrations.timeout"),
         "dir": _opt_path,
         "app_version_file": _opt_path,
     },
-    "check": {"interval": _positive_duration},
+    "check": {"interval": _duration_at_least("check.interval")},
     "control": {"socket": _opt_socket},
     "log": {"level": _level},
 }

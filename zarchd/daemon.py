@@ -34,6 +34,8 @@ from .watcher import RegistryWatcher
 log = logging.getLogger("zarchd")
 # SIGTERM to exit stays inside the 10 s the issue allows, with room for the socket's grace.
 SHUTDOWN_BOUND_S = 6.0
+# How often the daemon makes sure its writer lock file is still the one it holds.
+LOCK_CHECK_S = 2.0
 
 
 class Daemon:
@@ -54,6 +56,9 @@ class Daemon:
         self.watcher: RegistryWatcher | None = None
         self.server: ControlServer | None = None
         self.lock: WriterLock | None = None
+        self.exit_code = 0
+        self._lock_check = threading.Lock()
+        self._lock_lost = False
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -65,7 +70,7 @@ class Daemon:
             self._loop()
         finally:
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def _start(self) -> None:
         cfg = self.config
@@ -79,7 +84,9 @@ class Daemon:
             raise LockHeld(f"zarchd is already running for {registry}: {exc.message}") from None
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
+        self.ops.write_lock.guard = self._guard_write
         _make_dir(cfg.backup_dir, "backup directory")
+        self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
         self.ops.remove_leftovers()  # we hold the writer lock
         self.ops.resumed = None  # logged; a later `recover` starts afresh
         if registry.exists():
@@ -123,10 +130,12 @@ class Daemon:
         if self.scheduler is None:
             return  # asked to stop while starting
         interval = self.notifier.watchdog_interval()
+        timeout = LOCK_CHECK_S if interval is None else min(interval, LOCK_CHECK_S)
         while not self._stopping:
-            ready, _, _ = select.select([self._wake_r], [], [], interval)
+            ready, _, _ = select.select([self._wake_r], [], [], timeout)
             if ready:
                 os.read(self._wake_r, 4096)
+            self._check_lock()
             if self._reload_requested:
                 self._reload_requested = False
                 try:
@@ -136,6 +145,39 @@ class Daemon:
             if interval is not None and not self._stopping and self._healthy():
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
+
+    def _guard_write(self) -> None:
+        """Before each job: still the registry's only writer? (else LockHeld, nothing written)"""
+        self._check_lock()
+        if self._lock_lost:
+            raise LockHeld(f"zarchd (pid {os.getpid()}) lost the registry's writer lock to "
+                           f"another process and is stopping; nothing was written")
+
+    def _check_lock(self) -> None:
+        """Our lock file vanished or was replaced (its directory deleted and made again): a
+        second daemon could take a new lock meanwhile. Re-take it, or stop if someone did."""
+        with self._lock_check:  # the main loop and job threads both check
+            if self.lock is None or self._lock_lost or self.lock.still_held():
+                return
+            self._retake_lock()
+
+    def _retake_lock(self) -> None:
+        assert self.lock is not None
+        log.error("the writer lock %s is no longer the file this daemon locked (deleted or "
+                  "replaced); taking it again", self.lock.path)
+        old, self.lock = self.lock, None
+        try:
+            self.lock = WriterLock(self.config.registry_path, role="zarchd").acquire()
+        except ZarchError as exc:
+            self.lock = old  # keep the old flock until we are gone: our work may still be running
+            log.error("zarchd is STOPPING: it cannot hold the registry's writer lock again: %s",
+                      exc.message)
+            self._lock_lost = True
+            self.exit_code = 1
+            self.request_stop()
+            return
+        old.release()
+        log.warning("writer lock %s taken again", self.lock.path)
 
     def _healthy(self) -> bool:
         """Ping systemd's watchdog only while the threads doing the work are alive."""
@@ -381,5 +423,8 @@ class Daemon:
 def _make_dir(path: Path, what: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ZarchError(f"the {what} {path} is not a directory (a file is in the way); move it "
+                         f"or choose another place in the configuration") from exc
     except OSError as exc:
         raise ZarchError(f"cannot create the {what} {path}: {exc.strerror or exc}") from exc

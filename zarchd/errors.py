@@ -95,6 +95,19 @@ class Forbidden(ZarchError):
     code = "forbidden"
 
 
+class UnsafePath(ZarchError):
+    """A file or directory another user could have planted or can swap: never trusted."""
+
+    code = "unsafe_path"
+
+
+class UnsafeDirectory(UnsafePath):
+    """A directory zarchd must write in is writable by other users: a configuration to fix."""
+
+    code = "unsafe_directory"
+    exit_code = EXIT_USAGE
+
+
 class Cancelled(ZarchError):
     """Work stopped because the daemon is shutting down or a deadline passed."""
 

@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+from .textsafe import escape_controls
+
 
 def setup(level: str) -> None:
     if os.environ.get("JOURNAL_STREAM"):
@@ -27,7 +29,16 @@ _SD_LEVEL = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERRO
              logging.CRITICAL: 2}
 
 
-class _Formatter(logging.Formatter):
+class SafeFormatter(logging.Formatter):
+    """One record, one line: a path with a newline or an escape sequence in it cannot forge log
+    lines or drive the terminal. Tracebacks (exc_text) are appended after this, unchanged."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
+class _Formatter(SafeFormatter):
     def format(self, record: logging.LogRecord) -> str:
         record.levelno_sd = _SD_LEVEL.get(record.levelno, 6)  # sd-daemon(3) priority prefix
         return super().format(record)

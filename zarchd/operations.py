@@ -22,7 +22,9 @@ from .appversion import app_version
 from .clock import Clock, iso, utcnow
 from .config import Config
 from .errors import Cancelled, IntegrityFailure, RegistryError, UsageError, ZarchError
+from .lock import GuardedRLock
 from .progress import Progress, no_progress
+from .backups.trust import check_backup_dir
 from .registry import check_file, connect, journal_path
 from .state import State
 
@@ -34,7 +36,8 @@ class Operations:
         self.config = config
         self.now = now
         self.state = state or State(config.state_dir)
-        self.write_lock = threading.RLock()
+        # The daemon sets write_lock.guard: every job first re-checks the registry's writer lock.
+        self.write_lock = GuardedRLock()
         # Set when the daemon stops: a running backup copy aborts and cleans up.
         self.cancel = threading.Event()
         self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
@@ -108,8 +111,9 @@ class Operations:
                 f"newest good backup (or `zarchctl migrate` to start a new, empty registry)")
 
     def remove_leftovers(self) -> None:
-        """Temporary files a killed backup, restore or salvage left behind. Only call this while
-        holding the registry's writer lock: then no other zarchd process can be writing them.
+        """Temporary files a killed backup, restore or salvage left behind, and sidecars whose
+        backup is gone. Only call this while holding the registry's writer lock: then no other
+        zarchd process can be writing them.
 
         A recovery a crash interrupted is finished (or undone) first: its prepared copy is one
         of these files, and it must not go while the registry is missing."""
@@ -128,6 +132,13 @@ class Operations:
             if directory.is_dir():
                 for leftover in backups.remove_temp_files(directory, self.registry.stem):
                     log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+        if self.backup_dir.is_dir():
+            for orphan in backups.remove_orphan_sidecars(self.backup_dir, self.registry.stem):
+                log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
+
+    def check_backup_dir(self) -> None:
+        """UnsafeDirectory (exit 2) when other users could plant or swap files in it."""
+        check_backup_dir(self.backup_dir)
 
     def settle_hot_journal(self) -> None:
         """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
@@ -161,10 +172,28 @@ class Operations:
         taken: dict[str, str] = {}
 
         def before_apply(pending: list[migrations.Migration]) -> None:
+            same = self._backup_of_unchanged_registry()
+            if same is not None:  # e.g. a retried auto-migration: the copy would be identical
+                log.info("the registry is unchanged since backup %s: using it as the backup "
+                         "before %s", same.name, reason)
+                taken["name"] = same.name
+                return
             info = self.backup(progress=progress, reason=reason)
             taken["name"] = info["backup"]["name"]
 
         return before_apply, taken
+
+    def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
+        """The newest verified backup of ours when the registry has not changed since it was
+        taken (same fingerprint as recorded in its sidecar), else None."""
+        latest = backups.latest_backup(self.registry, self.backup_dir)
+        if latest is None or latest.verified is not True or not latest.fingerprint:
+            return None
+        try:
+            current = backups.fingerprint(self.registry)
+        except RegistryError:
+            return None
+        return latest if current == latest.fingerprint else None
 
     # ---- backups --------------------------------------------------------------------------
 
@@ -172,6 +201,7 @@ class Operations:
                force: bool = True) -> dict[str, Any]:
         """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
         self._require_registry()
+        self.check_backup_dir()
         with self.write_lock:
             if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
                 return {"skipped": True, "reason": "unchanged since the last backup"}
@@ -194,10 +224,14 @@ class Operations:
         return latest.fingerprint if latest else None
 
     def backups(self) -> dict[str, Any]:
-        items = backups.list_backups(self.registry, self.backup_dir)
-        return {"dir": str(self.backup_dir), "backups": [b.to_json() for b in items]}
+        self.check_backup_dir()
+        ignored: list[dict[str, str]] = []
+        items = backups.list_backups(self.registry, self.backup_dir, ignored)
+        return {"dir": str(self.backup_dir), "backups": [b.to_json() for b in items],
+                "ignored": ignored}
 
     def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock:
             if dry_run:
                 decisions = backups.prune(self.registry, self.backup_dir, self.config.retention,
@@ -215,6 +249,7 @@ class Operations:
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> dict[str, Any]:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
+        self.check_backup_dir()
         with self.write_lock:
             if name is not None:
                 targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
@@ -236,6 +271,7 @@ class Operations:
     # ---- restore / recover ----------------------------------------------------------------
 
     def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(self.registry, self.backup_dir, name,
                                             now=self.now, progress=progress)
@@ -244,6 +280,7 @@ class Operations:
             return result
 
     def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
         with self.write_lock, self._job("recover") as extra:
             resumed, self.resumed = self.resumed, None
             try:

@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .fsutil import atomic_write_text
+from .errors import UnsafePath
+from .fsutil import atomic_write_text, open_trusted
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 50
@@ -64,7 +65,11 @@ class State:
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._lock:
-            fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:  # never through a planted symlink or another user's file
+                fd = open_trusted(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT,
+                                  "zarchd's state lock", single_link=True)
+            except UnsafePath as exc:
+                raise OSError(exc.message) from None  # logged by _change; state is best effort
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
@@ -73,7 +78,18 @@ class State:
 
     def _read(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            fd = open_trusted(self.path, os.O_RDONLY, "zarchd's state file")
+        except UnsafePath as exc:
+            log.warning("%s; ignoring it", exc.message)
+            return {}
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("cannot read the state file %s (%s)", self.path, exc.strerror or exc)
+            return {}
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                data = json.loads(fh.read().decode("utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except FileNotFoundError:

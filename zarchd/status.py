@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from . import backups, migrations
-from .errors import ZarchError
+from .errors import BackupError, ZarchError
 from .operations import Operations
 from .registry import check_file, file_facts
 
@@ -67,7 +67,11 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, An
 
 
 def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
-    items = backups.list_backups(ops.registry, ops.backup_dir)
+    try:
+        items = backups.list_backups(ops.registry, ops.backup_dir)
+    except BackupError as exc:  # status still reports everything else, and says what is wrong
+        return {"dir": str(ops.backup_dir), "count": 0, "ours": 0, "total_bytes": 0,
+                "next_run": next_run, "latest": None, "problem": exc.message}
     ours = [b for b in items if b.ours]
     latest = ours[-1] if ours else None
     return {

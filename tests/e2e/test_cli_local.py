@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import NAME, command, sha
+from tests.e2e.harness import NAME, add_archive, command, sha
 
 
 def ctl(registry: Path, *args: str, config: Path | None = None,
@@ -137,6 +137,44 @@ def test_failing_migration_names_itself_the_backup_and_the_restore_command(tmp_p
     cols = [r[1] for r in conn.execute("PRAGMA table_info(archives)")]
     assert "tags" not in cols, "the failed migration was rolled back as a whole"
     assert conn.execute("SELECT max(id) FROM schema_migrations").fetchone()[0] == "0005_search_index"
+
+
+def test_retried_migration_reuses_the_backup_of_an_unchanged_registry(registry_0005: Path,
+                                                                      tmp_path: Path) -> None:
+    """Regression (issue 9, defect 13): every failed attempt took a fresh, identical backup."""
+    mig = tmp_path / "mig"
+    mig.mkdir()
+    broken = mig / "0100_broken.sql"
+    broken.write_text("-- depends: 0005_search_index\n-- migrate:up\n"
+                      "ALTER TABLE archives ADD COLUMN tags TEXT;\nSELECT no_such_fn();\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[migrations]\ndir = "{mig}"\n')
+
+    def attempt(code: int) -> subprocess.CompletedProcess[str]:
+        res = ctl(registry_0005, "migrate", "--local", "--json", config=config)
+        no_traceback(res)
+        assert res.returncode == code, res.stderr
+        return res
+
+    def baks() -> list[str]:
+        return sorted(p.name for p in registry_0005.parent.glob("*.bak"))
+
+    attempt(1)
+    first = baks()
+    assert len(first) == 1
+    for _ in range(3):
+        res = attempt(1)
+        assert f"zarchctl restore {first[0]}" in res.stderr, res.stderr
+    assert baks() == first, "the registry did not change: no new backup"
+    add_archive(registry_0005, 1)
+    attempt(1)
+    second = baks()
+    assert len(second) == 2, "the registry changed: a new backup before migrating"
+    broken.write_text("-- depends: 0005_search_index\n-- migrate:up\n"
+                      "ALTER TABLE archives ADD COLUMN tags TEXT;\n")
+    done = json.loads(attempt(0).stdout)
+    assert done["backup"] == (set(second) - set(first)).pop()
+    assert baks() == second
 
 
 def test_rollback_runs_down_migrations_after_a_backup(tmp_path: Path) -> None:

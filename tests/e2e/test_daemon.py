@@ -81,7 +81,7 @@ def test_restart_does_not_repeat_a_recent_backup(registry_0005: Path, tmp_path: 
 
 
 def _debounced(registry: Path, tmp_path: Path, *, wal: bool) -> None:
-    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.7s"\n'
+    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
     with Daemon(tmp_path, registry, config=cfg) as d:
         d.start()
         initial = wait_for(lambda: backups(registry.parent), what="catch-up backup")
@@ -187,7 +187,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
 
 
 def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: Path) -> None:
-    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "0.3s"\n'
+    cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
     with Daemon(tmp_path, registry_0005, config=cfg) as d:
         d.start()
         wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
@@ -195,7 +195,7 @@ def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: P
         assert d.ctl("pause").returncode == 0
         assert d.json("status")["daemon"]["paused"] is True
         add_archive(registry_0005, 1)
-        time.sleep(1.2)
+        time.sleep(2.5)  # well past the 1 s debounce
         assert len(backups(registry_0005.parent)) == count, "paused: no change backup"
         assert d.ctl("resume").returncode == 0
         # the change seen while paused is backed up once backups resume

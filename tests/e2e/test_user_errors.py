@@ -112,11 +112,26 @@ def test_backup_dir_that_is_a_file_is_reported_not_raised(registry_0005: Path,
     blocker = tmp_path / "backups-here"
     blocker.write_text("not a directory")
     config = write_config(tmp_path, f'[backup]\ndir = "{blocker}"\n')
-    res = ctl(registry_0005, "backups", "--local", "--config", str(config))
-    assert res.returncode in (1, 2)
-    assert str(blocker) in clean(res)
+    # Regression (issue 9, defect 10): status exited 1 "internal error: NotADirectoryError".
+    for verb in ("backups", "backup", "verify"):
+        res = ctl(registry_0005, verb, "--local", "--config", str(config))
+        out = clean(res)
+        assert res.returncode == 1, out
+        assert f"the backup directory {blocker} is not a directory" in out, out
     status = ctl(registry_0005, "status", "--local", "--config", str(config))
-    clean(status)
+    out = clean(status)
+    assert status.returncode == 0, out  # the registry is fine: status reports, it does not fail
+    assert "integrity ok" in out and f"{blocker} is not a directory" in out, out
+    report = json.loads(ctl(registry_0005, "status", "--local", "--json", "--config",
+                            str(config)).stdout)
+    assert "is not a directory" in report["backups"]["problem"]
+    assert report["registry"]["integrity"] == "ok"
+    run = subprocess.run(command("zarchd") + ["run", "--config", str(config)], capture_output=True,
+                         text=True, timeout=30, stdin=subprocess.DEVNULL,
+                         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005),
+                              "ZARCH_SOCKET": str(tmp_path / "s.sock")})
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert f"{blocker} is not a directory" in clean(run)
     assert blocker.read_text() == "not a directory"
 
 

@@ -178,3 +178,26 @@ def test_a_locked_registry_fails_cleanly(baseline_registry: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
     assert dump(baseline_registry) == before
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE sqlite_master SET sql = 'CREATE TABLE archives (id INTEGER' WHERE name = 'archives'",
+    "UPDATE sqlite_master SET sql = 'CREATE INDEX nope ON no_such_table (x)' "
+    "WHERE type = 'index' AND sql IS NOT NULL AND rowid = (SELECT max(rowid) FROM sqlite_master"
+    " WHERE type = 'index' AND sql IS NOT NULL)",
+])
+def test_schema_that_no_longer_parses_fails_validation(registry_0005: Path, app_dir: Path,
+                                                       edit: str) -> None:
+    """Regression (issue 9, defect 7): a step that edits sqlite_master is reported applied and
+    leaves an unreadable registry. The loader refuses such files; validation must catch it too
+    (here the loader is bypassed to reach the step)."""
+    import dataclasses
+    before = dump(registry_0005)
+    write(app_dir, "0006_edit.sql", "-- migrate:up\nSELECT 1;\n")
+    catalog = [m if m.id != "0006_edit" else dataclasses.replace(
+        m, up_sql=f"PRAGMA writable_schema=ON;\n{edit};\n") for m in load_catalog(app_dir)]
+    with pytest.raises(MigrationError, match="0006_edit.*schema no longer parses") as err:
+        migrate(registry_0005, catalog, timeout=5, app_version="t")
+    assert "rolled back" in err.value.message
+    assert dump(registry_0005) == before
+    assert query(registry_0005, "PRAGMA integrity_check") == [("ok",)]

@@ -97,6 +97,11 @@ def test_duplicate_id_with_a_builtin(app_dir: Path) -> None:
     ("-- migrate:down\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "must come before"),
     ("-- depends: not-an-id\n-- migrate:up\nSELECT 1;\n", "not a migration id"),
     ("-- depends: 0006_bad\n-- migrate:up\nSELECT 1;\n", "depends on itself"),
+    # issue 9, defect 7: a direct edit of sqlite_master can leave an unreadable registry
+    ("-- migrate:up\nPRAGMA writable_schema=ON;\nUPDATE sqlite_master SET sql = 'x';\n",
+     "writable_schema"),
+    ("-- migrate:up\nSELECT 1;\n-- migrate:down\n/* c */ pragma main.\"WRITABLE_SCHEMA\" = 1;\n",
+     "writable_schema"),
 ])
 def test_malformed_file_is_a_plan_error_naming_it(app_dir: Path, text: str, problem: str) -> None:
     write(app_dir, "0006_bad.sql", text)

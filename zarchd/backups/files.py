@@ -5,10 +5,12 @@ Their integrity check is registry.check_file(path, static=True)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import RegistryError
+from ..errors import RegistryError, UnsafePath
+from ..fsutil import open_trusted
 from ..progress import Progress, no_progress
 from ..registry import open_static
 
@@ -16,16 +18,27 @@ CHUNK = 1 << 20
 
 
 def sha256_file(path: Path, *, stage: str = "hash", progress: Progress = no_progress) -> str:
-    digest = hashlib.sha256()
-    total = path.stat().st_size
-    done = 0
-    with open(path, "rb") as fh:
+    return sha256_and_size(path, stage=stage, progress=progress)[0]
+
+
+def sha256_and_size(path: Path, *, expect: tuple[int, int] | None = None, stage: str = "hash",
+                    progress: Progress = no_progress) -> tuple[str, int]:
+    """sha256 and size of the file actually opened: never through a symlink, never another
+    user's file, and (with `expect`, its listed (dev, ino)) the very file that was listed;
+    UnsafePath otherwise."""
+    fd = open_trusted(path, os.O_RDONLY, "the backup")
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if expect is not None and (st.st_dev, st.st_ino) != expect:
+            raise UnsafePath(f"{path} was replaced since it was listed; not used")
+        digest = hashlib.sha256()
+        done = 0
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             done += len(chunk)
             if done % (64 * CHUNK) < CHUNK:  # about every 64 MiB
-                progress({"stage": stage, "step": "hash", "done": done, "total": total})
-    return digest.hexdigest()
+                progress({"stage": stage, "step": "hash", "done": done, "total": st.st_size})
+    return digest.hexdigest(), done
 
 
 def schema_version(path: Path) -> str | None:

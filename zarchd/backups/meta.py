@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..clock import iso, parse_iso
-from ..fsutil import atomic_write_text
+from ..errors import UnsafePath
+from ..fsutil import atomic_write_text, open_trusted
 from .names import sidecar_path
 
 FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
@@ -26,11 +28,16 @@ class BackupInfo:
     schema_version: str | None
     fingerprint: str | None
     ours: bool
+    ident: tuple[int, int] | None = None  # (st_dev, st_ino) when listed: what verify must open
+    # A zarchd sidecar whose created_at disagrees with the name: listed, never deleted, never
+    # "latest", never restored by recover.
+    untrusted: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "created_at": iso(self.created_at),
                 "size_bytes": self.size_bytes, "verified": self.verified,
-                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours}
+                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours,
+                "untrusted": self.untrusted}
 
 
 def write_sidecar(backup: Path, meta: dict[str, Any]) -> Path:
@@ -45,7 +52,12 @@ MAX_SIDECAR = 64 * 1024
 def read_sidecar(backup: Path) -> dict[str, Any] | None:
     """The sidecar's content if it is a zarchd sidecar for exactly this backup name, else None."""
     try:
-        with open(sidecar_path(backup), "rb") as fh:
+        # never through a symlink, never another user's file: a planted sidecar makes nothing ours
+        fd = open_trusted(sidecar_path(backup), os.O_RDONLY, "the backup metadata")
+    except (OSError, UnsafePath):
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_SIDECAR + 1)
         if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
             return None
@@ -61,9 +73,11 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
 
 
 def info_from(backup: Path, meta: dict[str, Any] | None, fallback_created: datetime,
-              size: int) -> BackupInfo:
+              size: int, ident: tuple[int, int] | None = None) -> BackupInfo:
     if meta is None:
-        return BackupInfo(backup.name, backup, fallback_created, size, None, None, None, None, False)
+        return BackupInfo(backup.name, backup, fallback_created, size, None, None, None, None, False,
+                          ident)
     created = parse_iso(meta.get("created_at")) or fallback_created
     return BackupInfo(backup.name, backup, created, size, meta.get("verified") is True,
-                      meta.get("sha256"), meta.get("schema_version"), meta.get("fingerprint"), True)
+                      meta.get("sha256"), meta.get("schema_version"), meta.get("fingerprint"), True,
+                      ident)

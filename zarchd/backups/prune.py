@@ -21,13 +21,15 @@ FOREIGN = "not made by zarchd (no zarchd metadata): never deleted"
 def prune(registry: Path, backup_dir: Path, policy: RetentionPolicy, *, now: Clock = utcnow,
           dry_run: bool = False, tz: tzinfo | None = None) -> list[Decision]:
     """Decisions for every listed backup (newest first); deletes the dropped ones unless dry_run."""
-    listed = list_backups(registry, backup_dir)
+    ignored: list[dict[str, str]] = []
+    listed = list_backups(registry, backup_dir, ignored)
     ours = [b for b in listed if b.ours]
     # `ours` is in listing order (time, then the -N sequence): that order breaks time ties.
     candidates = [Candidate(b.name, b.created_at, bool(b.verified), order=i)
                   for i, b in enumerate(ours)]
     decisions = decide(candidates, policy, now(), tz or names.local_tz())
     foreign = [Decision(b.name, True, [FOREIGN]) for b in reversed(listed) if not b.ours]
+    foreign += [Decision(i["name"], True, [f"{i['reason']}: never deleted"]) for i in ignored]
     if not dry_run:
         _delete(decisions, backup_dir)
     return decisions + foreign

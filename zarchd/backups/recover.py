@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..clock import Clock, utcnow
-from ..errors import BackupError, RegistryError, UsageError
-from ..fsutil import fsync_dir, fsync_file, publish, temp_path
+from ..errors import BackupError, RegistryError, UnsafePath, UsageError
+from ..fsutil import copy_into, fsync_dir, fsync_file, publish, temp_path
 from ..progress import Progress, no_progress
 from ..registry import COMMIT_COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file, companions, quote_ident
 from . import names
@@ -72,17 +72,21 @@ def _temp_prefix(kind: str, registry: Path) -> str:
 
 
 @contextlib.contextmanager
-def prepared_copy(source: Path, registry: Path, mode: int = 0o600) -> Iterator[Path]:
+def prepared_copy(source: Path, registry: Path, mode: int = 0o600,
+                  expect: tuple[int, int] | None = None) -> Iterator[Path]:
     """A checked, fsynced copy of `source` next to `registry`, ready for `put_in_place`;
-    removed on exit unless it was put in place. Nothing at `registry` is touched."""
+    removed on exit unless it was put in place. Nothing at `registry` is touched.
+    Copied through descriptors (O_NOFOLLOW, owners checked; `expect`: source's listed
+    (dev, ino)): another user's file is never copied, nor a swapped temp name written."""
     with temp_path(registry.parent, prefix=_temp_prefix("restore", registry)) as tmp:
-        shutil.copyfile(source, tmp)
-        fsync_file(tmp)
+        try:
+            copy_into(source, tmp, mode=mode, expect=expect)
+        except UnsafePath as exc:
+            raise BackupError(f"{exc.message}; nothing was changed") from exc
         problems = _check_static(tmp)
         if problems:
             raise BackupError(f"the copy of {source.name} failed its integrity check: "
                               f"{problems[0]} (disk trouble?); nothing was changed")
-        os.chmod(tmp, mode)
         yield tmp
 
 
@@ -235,11 +239,19 @@ def _put_back(aside: Path, registry: Path) -> None:
 def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str, Any],
                   progress: Progress, now: Clock, stack: contextlib.ExitStack) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
-    for info in reversed(list_backups(registry, backup_dir)):
+    ignored: list[dict[str, str]] = []
+    listed = list_backups(registry, backup_dir, ignored)
+    result["skipped"] += [{"name": i["name"], "problems": [i["reason"]]} for i in ignored]
+    for info in reversed(listed):
+        if info.untrusted:
+            result["skipped"].append({"name": info.name, "problems": [
+                "its metadata's created_at does not match the time in its name: not trusted"]})
+            continue
         problems = backup_problems(info, progress, now)
         if not problems:
             try:
-                ready = stack.enter_context(prepared_copy(info.path, registry, mode))
+                ready = stack.enter_context(prepared_copy(info.path, registry, mode,
+                                                          expect=info.ident))
             except BackupError as exc:
                 problems = [exc.message]
             else:

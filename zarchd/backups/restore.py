@@ -50,7 +50,7 @@ def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = 
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
                 progress({"stage": "restore", "step": "replace", "name": name})
                 refuse_if_written(registry)
-                with prepared_copy(info.path, registry, mode) as ready:  # before moving it
+                with prepared_copy(info.path, registry, mode, expect=info.ident) as ready:  # before moving it
                     aside = aside_name(registry, now)
                     swap_in(ready, registry, aside, now, restored=name)
                     result["corrupted_saved_as"] = str(aside)

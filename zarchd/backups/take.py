@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ from ..registry import COMPANIONS, check_file, companions, connect, is_busy
 from . import files, names
 from .emptiness import empty_registry_problem
 from .fingerprint import fingerprint
+from .listing import dir_problem
 from .meta import BackupInfo, info_from, write_sidecar
+from .trust import check_backup_dir
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
 PROGRESS_OPS = 10_000     # VM instructions between deadline checks
@@ -53,8 +55,11 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     stem = names.stem_of(registry)
     try:
         backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # a file where the directory should be
+        raise BackupError(dir_problem(backup_dir, exc)) from exc
     except OSError as exc:
         raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
+    check_backup_dir(backup_dir)  # nobody else may plant or swap files where we write
     remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
     _check_cancel(cancel)
     started = now()
@@ -156,6 +161,8 @@ def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
              meta: dict[str, Any]) -> Path:
     """Sidecar first, then the backup under a free name (7zarch-go may take one meanwhile)."""
     local = started.astimezone(names.local_tz())
+    # The offset the name was made in: the name still checks out after a change of time zone.
+    meta["utc_offset_s"] = int((local.utcoffset() or timedelta(0)).total_seconds())
     taken: set[str] = set()
     while True:
         name = names.next_free(backup_dir, stem, local, skip=taken)
@@ -168,6 +175,10 @@ def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
         except FileExistsError:
             sidecar.unlink(missing_ok=True)
             taken.add(name)
+        except BaseException:
+            if not os.path.lexists(final):  # the link failed (ENOSPC...): leave no orphan sidecar
+                sidecar.unlink(missing_ok=True)
+            raise
 
 
 def remove_stale_temps(backup_dir: Path, stem: str, older_than_s: float) -> list[Path]:

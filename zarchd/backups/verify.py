@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 
 from ..clock import Clock, iso, utcnow
-from ..errors import RegistryError
+from ..errors import RegistryError, UnsafePath
 from ..progress import Progress, no_progress
 from ..registry import check_file
 from . import files
@@ -43,14 +44,19 @@ def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
     if info.ours and meta is None:
         problems.append(f"{info.name}: its metadata file is missing or unreadable")
     if meta is not None:
-        size = info.path.stat().st_size
+        try:  # hash what we opened (O_NOFOLLOW, fstat): the listed file, not a swapped name
+            digest, size = files.sha256_and_size(info.path, expect=info.ident, stage="verify",
+                                                 progress=progress)
+        except UnsafePath as exc:
+            return _untrusted(info, exc.message)
         if meta.get("size_bytes") != size:
             problems.append(f"{info.name}: size is {size} bytes, {meta.get('size_bytes')} recorded")
-        digest = files.sha256_file(info.path, stage="verify", progress=progress)
         if digest != meta.get("sha256"):
             problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
     progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
     problems += integrity_problems(info)
+    if info.ident is not None and _ident(info) != info.ident:
+        return _untrusted(info, f"{info.path} was replaced while it was checked")
     if meta is not None:
         meta.update(verified=not problems, verified_at=iso(now()))
         if problems:
@@ -61,6 +67,19 @@ def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
             write_sidecar(info.path, meta)
     progress({"stage": "verify", "name": info.name, "step": "done", "done": 2, "total": 2})
     return VerifyResult(info.name, not problems, problems)
+
+
+def _ident(info: BackupInfo) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(info.path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _untrusted(info: BackupInfo, why: str) -> VerifyResult:
+    """A backup file that is not the one listed: never trusted, its sidecar left as it was."""
+    return VerifyResult(info.name, False, [f"{info.name}: not trusted: {why}"])
 
 
 def backup_problems(info: BackupInfo, progress: Progress, now: Clock) -> list[str]:

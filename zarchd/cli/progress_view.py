@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..textsafe import escape_controls
+
 
 class ProgressView:
     def __init__(self, *, enabled: bool, stream: TextIO | None = None) -> None:
@@ -22,7 +24,7 @@ class ProgressView:
     def __call__(self, event: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        line = describe(event)
+        line = escape_controls(describe(event))  # names in events may carry control chars
         if self.tty:
             self._bar(event, line)
         elif line != self._last_line and (time.monotonic() - self._last_plain >= 1.0

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..clock import parse_iso
+from ..textsafe import escape_all
 
 
 def size(n: int | None) -> str:
@@ -66,6 +67,8 @@ def status(r: dict[str, Any]) -> str:
         out.append(f"  unknown  {u:<28} applied but not in this zarchd's catalog")
     latest = bk.get("latest")
     out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
+    if bk.get("problem"):
+        out.append(f"           ! {bk['problem']}")
     if latest:
         verified = "verified" if latest.get("verified") else "NOT verified"
         out.append(f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
@@ -92,14 +95,16 @@ def backup(r: dict[str, Any]) -> str:
 
 def backups(r: dict[str, Any]) -> str:
     items = r.get("backups", [])
+    ignored = [f"ignored: {i.get('name')}: {i.get('reason')}" for i in r.get("ignored") or []]
     if not items:
-        return f"no backups in {r.get('dir')}"
+        return "\n".join([f"no backups in {r.get('dir')}", *ignored])
     rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
     for b in items:
-        verified = {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
+        verified = ("UNTRUSTED" if b.get("untrusted")
+                    else {True: "yes", False: "NO", None: "not ours"}[b.get("verified")])
         rows.append(f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
                     f"  {verified:<9} {b.get('schema_version') or '-'}")
-    return "\n".join(rows)
+    return "\n".join(rows + ignored)
 
 
 def prune(r: dict[str, Any]) -> str:
@@ -194,4 +199,5 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
 
 
 def render(method: str, result: Any) -> str:
-    return RENDERERS.get(method, simple)(result)
+    # Paths and names may hold control characters: shown escaped here, exact in --json.
+    return RENDERERS.get(method, simple)(escape_all(result))

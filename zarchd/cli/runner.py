@@ -14,7 +14,9 @@ import typer
 
 from ..config import Config, ControlSection, load_config, socket_path
 from ..errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
+from ..logsetup import SafeFormatter
 from ..methods import answer_timeout, failed, needs_writer_lock
+from ..textsafe import escape_controls
 from . import render
 from .progress_view import ProgressView
 
@@ -62,6 +64,8 @@ def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path:
             socket: Path | None, local: bool) -> None:
     """Run `method` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
     logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(SafeFormatter("zarchctl: %(message)s"))
     # SIGTERM ends zarchctl like Ctrl-C: a running migration rolls back and says so.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     progress = ProgressView(enabled=not json_out)
@@ -92,7 +96,10 @@ def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path:
 def _fail(exc: ZarchError, json_out: bool) -> None:
     if json_out:
         print(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
-    print(f"zarchctl: {exc.message}", file=sys.stderr)
+    # Our messages may span lines; any line after the first is indented, so a newline in a
+    # path can neither pass for a line of its own nor (escaped) drive the terminal.
+    message = escape_controls(exc.message, keep_newlines=True).replace("\n", "\n  ")
+    print(f"zarchctl: {message}", file=sys.stderr)
     raise typer.Exit(exc.exit_code)
 
 

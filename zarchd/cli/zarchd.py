@@ -46,16 +46,17 @@ def run(config: Annotated[Optional[Path], typer.Option(
         ) -> None:
     """Run the daemon in the foreground (what systemd and launchd start); logs go to stderr."""
     from ..daemon import Daemon  # the daemon's imports are not needed for --version / service
+    from ..textsafe import escape_controls
 
     code = 1
     try:
         code = Daemon(config).run()
     except ZarchError as exc:
-        print(f"zarchd: {exc.message}", file=sys.stderr)
+        print(f"zarchd: {escape_controls(exc.message)}", file=sys.stderr)  # a log: one line
         code = exc.exit_code
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"zarchd: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"zarchd: {escape_controls(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
     except KeyboardInterrupt:
         code = 0
     except Exception:  # a bug, not a user's doing: the log must show where

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any, Callable
 
+from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import PROTOCOL_CODES, request
-from zarchd.errors import ConfigError, DaemonNotRunning, ProtocolError, ZarchError, error_class_for
+from zarchd.errors import (ConfigError, DaemonNotRunning, ProtocolError, UnsafePath, ZarchError,
+                           error_class_for)
+from zarchd.fsutil import owner_name
 from zarchd.methods import PING_TIMEOUT_S
 
 MAX_ANSWER = 64 * 1024 * 1024  # answers (status, backups) may exceed the 1 MiB request limit
@@ -57,7 +61,28 @@ def _connect(path: Path, timeout: float | None) -> socket.socket:
     except BaseException as exc:
         sock.close()
         raise _connect_error(path, exc, timeout) from None
+    try:
+        _check_daemon_uid(sock, path)
+    except BaseException:
+        sock.close()
+        raise
     return sock
+
+
+def _check_daemon_uid(sock: socket.socket, path: Path) -> None:
+    """Only our own user's daemon (or root's) is believed: another user who could swap the
+    socket must not feed us fake answers ("verified", "stopping")."""
+    try:
+        cred = peer_cred(sock)
+    except OSError as exc:
+        raise UnsafePath(f"cannot tell which user listens on {path} ({exc}); refusing to "
+                         f"trust its answers") from None
+    if cred.uid not in {os.getuid(), os.geteuid(), 0}:
+        who = f"pid {cred.pid}, " if cred.pid else ""
+        raise UnsafePath(
+            f"the process listening on {path} ({who}{owner_name(cred.uid)}) is not zarchd of "
+            f"{owner_name(os.geteuid())} or root: refusing to trust its answers. Another user "
+            f"may have replaced the socket; check who owns {path.parent}")
 
 
 def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> BaseException:

@@ -13,7 +13,8 @@ import socket
 import stat
 from pathlib import Path
 
-from zarchd.errors import ZarchError
+from zarchd.errors import UnsafeDirectory, ZarchError
+from zarchd.fsutil import owner_name, trusted_uids
 
 log = logging.getLogger("zarchd.control")
 
@@ -22,14 +23,28 @@ PROBE_TIMEOUT = 1.0
 
 
 def ensure_private_dir(directory: Path) -> None:
-    """Create the socket's directory (and missing parents) 0700; leave an existing one alone."""
+    """Create the socket's directory (and missing parents) 0700; an existing one must be ours (or
+    root's) and not writable by others: whoever can write it can later swap the socket and
+    answer our clients in our name (issue 9, defect 8)."""
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = os.stat(directory).st_mode
+        st = os.stat(directory)
     except OSError as exc:
         raise ZarchError(f"cannot create the socket directory {directory}: {exc.strerror or exc}") from None
+    mode = st.st_mode
     if not stat.S_ISDIR(mode):
         raise ZarchError(f"{directory} is not a directory; set [control] socket to a path in a directory")
+    if st.st_uid not in trusted_uids():
+        raise UnsafeDirectory(
+            f"the socket directory {directory} belongs to {owner_name(st.st_uid)}, not to "
+            f"{owner_name(os.geteuid())} or root: its owner could replace the socket. Remove it "
+            f"(zarchd creates it 0700) or set [control] socket to a path in your own directory")
+    # A sticky directory (/tmp) keeps others from removing or renaming our socket.
+    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+        raise UnsafeDirectory(
+            f"the socket directory {directory} is writable by other users (mode "
+            f"{stat.S_IMODE(mode):o}): they could replace the socket. Fix it with "
+            f"`chmod go-w {directory}`, or set [control] socket to a path in a private directory")
     if mode & 0o077:
         # Not ours to chmod (it may be /tmp or a home directory); peer credentials still protect us.
         log.warning("socket directory %s is accessible to other users (mode %o); prefer a 0700 directory",

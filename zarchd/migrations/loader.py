@@ -37,6 +37,8 @@ _MARKER = re.compile(r"^\s*--\s*migrate:(up|down)\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*--\s*(name|depends)\s*:(.*)$", re.IGNORECASE)
 _FORBIDDEN = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM",
               "ATTACH", "DETACH"}
+# Writing sqlite_master directly can leave a schema SQLite cannot parse: never in a migration.
+_WRITABLE_SCHEMA = re.compile(r"writable_schema", re.IGNORECASE)
 
 
 def load_dir(directory: Path) -> list[Migration]:
@@ -124,6 +126,10 @@ def _checked_statements(sql: str, path: Path, part: str) -> list[str]:
         if keyword in _FORBIDDEN:
             raise PlanError(f"{path}: the '-- migrate:{part}' part uses {keyword}; zarchd runs "
                             "each migration in its own transaction, leave transaction control out")
+        if keyword == "PRAGMA" and _WRITABLE_SCHEMA.search(statement):
+            raise PlanError(f"{path}: the '-- migrate:{part}' part uses PRAGMA writable_schema; "
+                            "editing sqlite_master directly can make the registry unreadable, "
+                            "change the schema with CREATE/ALTER/DROP instead")
     return statements
 
 

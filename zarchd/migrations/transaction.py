@@ -66,6 +66,7 @@ def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool,
             conn.execute("ROLLBACK")
             return StepOutcome(ran=False)
         ctx = StepContext(conn, migration.id, "migrate" if up else "rollback", progress, deadline)
+        schema_before = _schema_rows(conn)
         _execute(ctx, migration, up)
         duration = time.monotonic() - started
         if up:
@@ -73,7 +74,7 @@ def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool,
                           app_version=app_version)
         else:
             ledger.unrecord(conn, migration.id)
-        problems = _validate(ctx, migration, up)
+        problems = _validate(ctx, migration, up, schema_before=schema_before)
         if problems:
             raise MigrationError("validation failed: " + "; ".join(problems))
         conn.execute("COMMIT")
@@ -114,14 +115,41 @@ def _execute(ctx: StepContext, migration: Migration, up: bool) -> None:
             pass
 
 
-def _validate(ctx: StepContext, migration: Migration, up: bool) -> list[str]:
-    problems = []
+def _schema_rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    # The rows themselves, not schema_version: a direct sqlite_master edit does not bump it.
+    return conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
+                        " ORDER BY rowid").fetchall()
+
+
+def _schema_parses(conn: sqlite3.Connection) -> list[str]:
+    """Problems when the schema as now written (uncommitted, in this transaction) does not parse.
+
+    A connection keeps its parsed schema; a direct edit of sqlite_master is only seen by the next
+    connection, after COMMIT, when it is too late. RESET drops this connection's parsed copy (and
+    any writable_schema left on), so the next statement reparses what is on the page.
+    """
+    try:
+        conn.execute("PRAGMA writable_schema = RESET")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return [f"the schema no longer parses: {exc}"]
+    return []
+
+
+def _validate(ctx: StepContext, migration: Migration, up: bool, *,
+              schema_before: list[tuple[object, ...]] | None = None) -> list[str]:
+    problems = _schema_parses(ctx.conn)
+    if problems:
+        return problems  # nothing else can be checked against an unreadable schema
+    schema_changed = schema_before is None or _schema_rows(ctx.conn) != schema_before
     violations = ctx.conn.execute("PRAGMA foreign_key_check").fetchmany(5)
     if violations:
         problems.append(f"foreign key violations (table, rowid, parent, fkid): {violations}")
-    quick = integrity_check(ctx.conn, quick=True, max_errors=5)
-    if quick != ["ok"]:
-        problems.append("quick_check: " + "; ".join(quick))
+    # A changed schema gets the full check: quick_check skips index contents and constraints.
+    check = integrity_check(ctx.conn, quick=not schema_changed, max_errors=5)
+    if check != ["ok"]:
+        problems.append(("integrity_check: " if schema_changed else "quick_check: ")
+                        + "; ".join(check))
     if up and migration.builtin:
         problems += verify(BY_ID[migration.id], ctx)
     return problems
