@@ -93,8 +93,8 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
 
 def resume_swap(registry: Path) -> str | None:
     """Finish or undo a swap a crash interrupted; what was done (for the log), or None when
-    there was nothing to resume. Raises RegistryError when it can do neither (the intent and
-    every file stay for a person to look at)."""
+    there was nothing to resume. OSError when a rename fails (the intent and every file stay).
+    """
     from .recover import _move_stray_companions, _put_back, put_in_place
 
     intent = read_intent(registry)
@@ -123,9 +123,9 @@ def resume_swap(registry: Path) -> str | None:
         clear_intent(registry)
         return (f"undid an interrupted recovery: its prepared copy was gone or unsound, so "
                 f"{aside.name} was put back as {registry.name}; run `zarchctl recover` again")
-    raise RegistryError(f"an interrupted recovery of {registry} left neither its prepared copy "
-                        f"nor the set-aside registry ({intent_path(registry)}); run "
-                        f"`zarchctl recover` to restore the newest backup")
+    clear_intent(registry)  # nothing left to finish or undo; recover restores from backups
+    return (f"an interrupted recovery of {registry} left neither its prepared copy nor the "
+            f"set-aside registry; run `zarchctl recover` to restore the newest backup")
 
 
 def _sound(prepared: Path, intent: dict[str, Any]) -> bool:
