@@ -19,9 +19,8 @@ from .context import StepContext
 from .rebuild import rebuild_table
 from .schema_ops import (add_column_if_missing, constrained_columns, drop_column_if_present,
                          has_index, has_table)
-from .ulid import new_ulid
+from .backfill import backfill_uids
 
-BACKFILL_BATCH = 500
 _NO_UID = "uid IS NULL OR uid = ''"
 
 
@@ -63,26 +62,22 @@ def _up_0002(ctx: StepContext) -> None:
     conn = ctx.conn
     added = [add_column_if_missing(conn, "archives", name, decl)
              for name, decl in ddl.IDENTITY_COLUMNS]
-    filled = _backfill_uids(ctx)
-    conn.execute("UPDATE archives SET status = 'present' WHERE status IS NULL")
+    filled = backfill_uids(ctx)
+    filled += conn.execute("UPDATE archives SET status = 'present' WHERE status IS NULL").rowcount
+    filled += _fill_nulls(conn, _FILL_0002)
     indexes = [has_index(conn, n) for n in ("idx_archives_checksum", "idx_archives_uid")]
     for statement in ddl.IDENTITY_INDEXES:
         conn.execute(statement)
     ctx.found_present = not any(added) and filled == 0 and all(indexes)
 
 
-def _backfill_uids(ctx: StepContext) -> int:
-    """Give every row without a uid a fresh ULID, in batches, reporting progress."""
-    rowids = [r[0] for r in ctx.conn.execute(
-        f"SELECT rowid FROM archives WHERE {_NO_UID} ORDER BY rowid")]
-    total = len(rowids)
-    for start in range(0, total, BACKFILL_BATCH):
-        ctx.check_deadline()
-        batch = rowids[start:start + BACKFILL_BATCH]
-        ctx.conn.executemany("UPDATE archives SET uid = ? WHERE rowid = ?",
-                             ((new_ulid(), rowid) for rowid in batch))
-        ctx.report(done=start + len(batch), total=total)
-    return total
+def _fill_nulls(conn: sqlite3.Connection, statements: list[str]) -> int:
+    """Run the NULL-filling UPDATEs; returns how many values changed."""
+    return sum(conn.execute(statement).rowcount for statement in statements)
+
+
+_FILL_0002 = ddl.fill_nulls_sql(ddl.GO_TEXT_BASELINE, ddl.GO_BOOL_BASELINE + ddl.GO_BOOL_IDENTITY)
+_FILL_0003 = ddl.fill_nulls_sql(ddl.GO_TEXT_TRASH, ())
 
 
 def _uids_missing(conn: sqlite3.Connection) -> list[str]:
@@ -112,7 +107,8 @@ def _down_0002(ctx: StepContext) -> None:
 def _up_0003(ctx: StepContext) -> None:
     added = [add_column_if_missing(ctx.conn, "archives", name, decl)
              for name, decl in ddl.TRASH_COLUMNS]
-    ctx.found_present = not any(added)
+    filled = _fill_nulls(ctx.conn, _FILL_0003)
+    ctx.found_present = not any(added) and filled == 0
 
 
 def _down_0003(ctx: StepContext) -> None:
@@ -146,9 +142,12 @@ BUILTINS: tuple[Builtin, ...] = (
         _up_0002, _down_0002,
         _sql("-- each column is added only when missing",
              *_add_columns_sql(ddl.IDENTITY_COLUMNS),
-             "-- every row without a uid gets a new 26-character ULID, in batches",
-             f"UPDATE archives SET uid = <new ULID> WHERE {_NO_UID}",
+             "-- every row without a uid gets a 26-character ULID from its created time,",
+             "-- its 12-character prefix (the ID 7zarch-go shows) distinct from every other",
+             f"UPDATE archives SET uid = zarchd_ulid(created, rowid) WHERE {_NO_UID}",
              "UPDATE archives SET status = 'present' WHERE status IS NULL",
+             "-- NULLs 7zarch-go cannot read get what it writes for new rows",
+             *_FILL_0002,
              *ddl.IDENTITY_INDEXES),
         _sql("DROP INDEX IF EXISTS idx_archives_uid", "DROP INDEX IF EXISTS idx_archives_checksum",
              "-- a uid with an inline UNIQUE constraint needs a copy-rebuild of archives",
@@ -159,7 +158,8 @@ BUILTINS: tuple[Builtin, ...] = (
     Builtin(
         "0003_trash_fields", "Add deleted_at and original_path for trash support",
         _up_0003, _down_0003,
-        _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS)),
+        _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS),
+             "-- NULLs 7zarch-go cannot read get what it writes for new rows", *_FILL_0003),
         _sql(*(f"ALTER TABLE archives DROP COLUMN {n}" for n, _ in reversed(ddl.TRASH_COLUMNS))),
         {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)}),
     Builtin(
