@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import NotFound
 from . import names
 from .meta import BackupInfo, info_from, read_sidecar
+from .replaced import replaced_by_other
 
 
 def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
@@ -33,7 +34,10 @@ def list_backups(registry: Path, backup_dir: Path) -> list[BackupInfo]:
             continue
         path = Path(backup_dir) / entry.name
         from_name = parsed.local_time.replace(tzinfo=tz).astimezone(timezone.utc)
-        info = info_from(path, read_sidecar(path), from_name, st.st_size)
+        meta = read_sidecar(path)
+        if meta is not None and not parsed.marked and replaced_by_other(path, meta, st):
+            meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
+        info = info_from(path, meta, from_name, st.st_size)
         found.append(((info.created_at, parsed.seq, info.name), info))
     found.sort(key=lambda pair: pair[0])
     return [info for _, info in found]
