@@ -11,48 +11,19 @@ by age within a few milliseconds of the row's real time.
 
 from __future__ import annotations
 
-import re
 import secrets
 import sqlite3
 import time
-from datetime import datetime, timezone
 from typing import Callable
 
 from .context import DeadlinePassed, StepContext
+from .gotime import MAX_MS as _MAX_MS, created_ms
 from .ulid import encode
 
 FUNCTION = "zarchd_ulid"
 REPORT_EVERY = 500   # rows between progress events (and deadline checks)
 _TRIES_PER_MS = 8    # random draws in one millisecond before moving to the next
-_MAX_MS = (1 << 48) - 1
 _NO_UID = "uid IS NULL OR uid = ''"
-_GO_TIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?"
-    r"(?:\s+[A-Z]{1,5})?")  # Go's String() layout ends in a zone name: "+0000 UTC"
-
-
-def created_ms(value: object) -> int | None:
-    """Unix milliseconds of a `created` value as go-sqlite3 reads it (text in its layouts, naive
-    meaning UTC; numbers are Unix seconds), or None when it does not parse."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        ms = int(value * 1000)
-    elif isinstance(value, str):
-        m = _GO_TIME.fullmatch(value.strip())
-        if not m:
-            return None
-        fraction = (m[3] or "")[:6].ljust(6, "0")
-        zone = m[4] or "+00:00"
-        zone = "+00:00" if zone == "Z" else zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
-        try:
-            when = datetime.fromisoformat(f"{m[1]}T{m[2]}.{fraction}{zone}")
-        except ValueError:
-            return None
-        ms = int(when.astimezone(timezone.utc).timestamp() * 1000)
-    else:
-        return None
-    return ms if 0 <= ms <= _MAX_MS else None
-
-
 class UidMaker:
     """The SQL function's state: the 12-character prefixes already handed out or present."""
 

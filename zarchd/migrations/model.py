@@ -48,6 +48,8 @@ class SchemaStatus:
     changed: list[dict[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     schema_version: str | None = None
+    # Recorded built-ins whose effect is not all there: [{"migration", "problems"}]
+    drift: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
