@@ -22,7 +22,8 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
         "path": str(ops.registry), "exists": facts.exists, "size_bytes": facts.size_bytes,
         "journal_mode": facts.journal_mode, "integrity": "missing" if not facts.exists else None,
         "integrity_checked_at": None, "schema_version": None, "applied": [], "pending": [],
-        "changed": [], "unknown": [], "schema_drift": [], "app_version": ops.app_version(),
+        "changed": [], "unknown": [], "schema_drift": [],
+        "unreadable_by_7zarch_go": [], "app_version": ops.app_version(),
     }
     if facts.exists:
         report.update(_integrity(ops, facts.size_bytes, state.get("last_check") or {}))
@@ -40,6 +41,7 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
     report["changed"] = list(status.changed)
     report["unknown"] = list(status.unknown)
     report["schema_drift"] = list(status.drift)
+    report["unreadable_by_7zarch_go"] = list(status.unreadable)
     return report
 
 

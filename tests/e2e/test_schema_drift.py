@@ -96,3 +96,24 @@ def test_repair_refuses_and_rolls_back_what_it_cannot_fix(registry_0005: Path) -
     assert "metadata" in res.stderr
     assert "deleted_at" not in [r[1] for r in sqlite3.connect(registry_0005).execute(
         "PRAGMA table_info(archives)")]
+
+
+def test_nulls_7zarch_go_cannot_read_are_a_warning_that_repair_fills(registry_0005: Path) -> None:
+    # What an older zarchd's upgrade left: rows with NULL where 7zarch-go scans plain strings.
+    _sql(registry_0005, "INSERT INTO archives (uid, name, path, size, created, checksum) VALUES"
+                        " ('01J0000000AAAAAAAAAAAAAAAA', 'a.7z', '/a', 1, '2024-01-01 00:00:00',"
+                        " 'abc');")
+    reg = _status(registry_0005)
+    assert reg["schema_drift"] == []
+    assert [d["migration"] for d in reg["unreadable_by_7zarch_go"]] == [
+        "0002_identity_and_status", "0003_trash_fields"]
+    checked = ctl(registry_0005, "check", "--local")
+    assert checked.returncode == 0 and "warning" in checked.stdout  # a warning, not damage
+    done = json.loads(ctl(registry_0005, "repair", "--local", "--json").stdout)
+    assert done["reapply"] == ["0002_identity_and_status", "0003_trash_fields"] and done["backup"]
+    conn = sqlite3.connect(registry_0005)
+    assert conn.execute("SELECT checksum, profile, destination, metadata, original_path,"
+                        " uploaded, managed FROM archives").fetchall() == [
+        ("abc", "", "", "", "", 0, 0)]
+    conn.close()
+    assert _status(registry_0005)["unreadable_by_7zarch_go"] == []

@@ -138,3 +138,17 @@ def test_a_restore_7zarch_go_then_reads(go7z: SevenZarch, seven_z: str, tmp_path
     assert sorted(ids.values()) == ["one.7z", "two.7z"]
     for short_id in ids:
         go7z.run("show", short_id)
+
+
+def test_repair_makes_a_registry_an_older_zarchd_upgraded_readable(
+        go7z: SevenZarch, tmp_path: Path) -> None:
+    go7z.run("db", "status")
+    conn = sqlite3.connect(go7z.registry)  # rows as an older zarchd's upgrade left them: NULLs
+    with conn:
+        conn.execute("INSERT INTO archives (uid, name, path, size, created) VALUES "
+                     "('01HKCH8QM06P0000000000000A', 'old.7z', '/x/old.7z', 1, "
+                     "'2024-01-01 00:00:00')")
+    conn.close()
+    assert go7z.run("list", check=False).returncode != 0  # "converting NULL to string"
+    assert ctl(go7z.registry, "repair", "--local").returncode == 0
+    assert list(go7z.list_ids().values()) == ["old.7z"]

@@ -66,6 +66,7 @@ def status(r: dict[str, Any]) -> str:
     for u in reg.get("unknown", []):
         out.append(f"  recorded, unknown  {u:<19} in schema_migrations, not in this zarchd's catalog")
     out += _drift_lines(reg.get("schema_drift") or [])
+    out += _unreadable_lines(reg.get("unreadable_by_7zarch_go") or [])
     latest = bk.get("latest")
     out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
     if latest:
@@ -179,20 +180,31 @@ def _drift_lines(drift: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _unreadable_lines(found: list[dict[str, Any]]) -> list[str]:
+    lines = [f"  warning  {d['migration']:<28} {p}" for d in found for p in d.get("problems", [])]
+    if lines:
+        lines.append("           7zarch-go's list/show/delete fail on such rows; `zarchctl repair` "
+                     "gives them the values 7zarch-go writes itself")
+    return lines
+
+
 def check(r: dict[str, Any]) -> str:
     if not r.get("ok"):
         return "registry DAMAGED: " + "; ".join(r.get("problems", [])) + \
             "\nrun `zarchctl recover` to restore the newest good backup"
     drift = r.get("schema_drift") or []
+    warnings = _unreadable_lines(r.get("unreadable_by_7zarch_go") or [])
     if drift:
-        return "\n".join([f"integrity ok, but SCHEMA DRIFT: {r.get('path')}", *_drift_lines(drift)])
-    return f"integrity ok, schema as recorded: {r.get('path')}"
+        return "\n".join([f"integrity ok, but SCHEMA DRIFT: {r.get('path')}", *_drift_lines(drift),
+                          *warnings])
+    return "\n".join([f"integrity ok, schema as recorded: {r.get('path')}", *warnings])
 
 
 def repair(r: dict[str, Any]) -> str:
-    if not r.get("drift"):
-        return "no schema drift: nothing to repair"
-    lines = _drift_lines(r["drift"])[:-1]
+    if not r.get("reapply"):
+        return "no schema drift, nothing 7zarch-go cannot read: nothing to repair"
+    lines = _drift_lines(r.get("drift") or [])[:-1]
+    lines += _unreadable_lines(r.get("unreadable_by_7zarch_go") or [])[:-1]
     if r.get("dry_run"):
         lines += [f"would re-apply {m}" for m in r.get("reapply", [])]
         lines.append("(dry run: nothing changed)")

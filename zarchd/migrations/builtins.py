@@ -36,6 +36,8 @@ class Builtin:
     expect_indexes: tuple[str, ...] = ()
     # Checks the data once the columns and indexes are there; returns the problems found.
     check_data: Callable[[sqlite3.Connection], list[str]] | None = None
+    # Data 7zarch-go cannot read that re-running `up` fixes; a warning, not a failed migration.
+    check_readable: Callable[[sqlite3.Connection], list[str]] | None = None
 
 
 def _sql(*statements: str) -> str:
@@ -83,6 +85,20 @@ _FILL_0003 = ddl.fill_nulls_sql(ddl.GO_TEXT_TRASH, ())
 def _uids_missing(conn: sqlite3.Connection) -> list[str]:
     empty = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
     return [f"{empty} archive(s) still without a uid"] if empty else []
+
+
+def _nulls_found(columns: tuple[str, ...]) -> Callable[[sqlite3.Connection], list[str]]:
+    """NULLs 7zarch-go cannot scan (an upgrade by an older zarchd, or another writer, left them).
+    Not schema drift: reported as a warning, filled by `repair`."""
+    def check(conn: sqlite3.Connection) -> list[str]:
+        present = [c for c in columns if c in column_names(conn, "archives")]
+        if not present:
+            return []
+        where = " OR ".join(f"{c} IS NULL" for c in present)
+        count = conn.execute(f"SELECT count(*) FROM archives WHERE {where}").fetchone()[0]
+        return [f"{count} archive(s) have NULL in {', '.join(present)}, which 7zarch-go "
+                "cannot read"] if count else []
+    return check
 
 
 def _down_0002(ctx: StepContext) -> None:
@@ -154,14 +170,17 @@ BUILTINS: tuple[Builtin, ...] = (
              *(f"ALTER TABLE archives DROP COLUMN {n}"
                for n, _ in reversed(ddl.IDENTITY_COLUMNS))),
         {"archives": tuple(n for n, _ in ddl.IDENTITY_COLUMNS)},
-        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing),
+        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing,
+        check_readable=_nulls_found(ddl.GO_TEXT_BASELINE + ddl.GO_BOOL_BASELINE
+                                    + ddl.GO_BOOL_IDENTITY + ("status",))),
     Builtin(
         "0003_trash_fields", "Add deleted_at and original_path for trash support",
         _up_0003, _down_0003,
         _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS),
              "-- NULLs 7zarch-go cannot read get what it writes for new rows", *_FILL_0003),
         _sql(*(f"ALTER TABLE archives DROP COLUMN {n}" for n, _ in reversed(ddl.TRASH_COLUMNS))),
-        {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)}),
+        {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)},
+        check_readable=_nulls_found(ddl.GO_TEXT_TRASH)),
     Builtin(
         "0004_query_system", "Add queries table for saved query support",
         _create_table_step("queries", (ddl.QUERIES,)), _drop_table_step("queries"),

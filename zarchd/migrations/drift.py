@@ -33,7 +33,13 @@ class Drift:
 @dataclass
 class RepairPlan:
     drift: list[Drift] = field(default_factory=list)
+    unreadable: list[Drift] = field(default_factory=list)  # data 7zarch-go cannot read
     refused: list[str] = field(default_factory=list)  # why a repair cannot be done
+
+    @property
+    def reapply(self) -> list[str]:
+        wanted = {d.migration for d in self.drift + self.unreadable}
+        return [b.id for b in BUILTINS if b.id in wanted]
 
 
 def find_drift(conn: sqlite3.Connection) -> list[Drift]:
@@ -49,24 +55,39 @@ def find_drift(conn: sqlite3.Connection) -> list[Drift]:
     return found
 
 
+def find_unreadable(conn: sqlite3.Connection) -> list[Drift]:
+    """Values 7zarch-go cannot read in the columns of recorded built-ins (NULL where it scans a
+    plain string or bool): a warning, since rows written by other tools may hold them too."""
+    applied = {a.id for a in read_applied(conn)}
+    found = []
+    for builtin in BUILTINS:
+        if builtin.id in applied and builtin.check_readable is not None \
+                and has_table(conn, "archives"):
+            problems = builtin.check_readable(conn)
+            if problems:
+                found.append(Drift(builtin.id, problems))
+    return found
+
+
 def plan_repair(conn: sqlite3.Connection) -> RepairPlan:
     """What a repair would re-apply, and what it cannot: the archives table itself gone means the
     data is gone, which only a restore brings back."""
-    plan = RepairPlan(find_drift(conn))
+    plan = RepairPlan(find_drift(conn), find_unreadable(conn))
     if plan.drift and not has_table(conn, "archives"):
         plan.refused.append("the archives table is missing: its data cannot be re-created; "
                             "restore a backup (`zarchctl backups`, `zarchctl restore NAME`)")
     return plan
 
 
-def apply_repair(conn: sqlite3.Connection, drift: list[Drift]) -> list[str]:
-    """Re-run the up step of each drifted built-in in order (they look before they act); the
-    caller holds the transaction. Returns the problems left (empty when repaired)."""
-    drifted = {d.migration for d in drift}
+def apply_repair(conn: sqlite3.Connection, plan: RepairPlan) -> list[str]:
+    """Re-run the up step of each built-in in the plan, in order (they look before they act);
+    the caller holds the transaction. Returns the problems left (empty when repaired)."""
+    wanted = set(plan.reapply)
     for builtin in BUILTINS:
-        if builtin.id in drifted:
+        if builtin.id in wanted:
             builtin.up(StepContext(conn, builtin.id, stage="repair"))
-    return [f"{d.migration}: {p}" for d in find_drift(conn) for p in d.problems]
+    left = find_drift(conn) + find_unreadable(conn)
+    return [f"{d.migration}: {p}" for d in left for p in d.problems]
 
 
 def inspect_repair(registry: Path) -> RepairPlan:
@@ -84,7 +105,7 @@ def repair(registry: Path, before_apply: Callable[[], None]) -> RepairPlan:
     plan = inspect_repair(registry)
     if plan.refused:
         raise MigrationError("cannot repair: " + "; ".join(plan.refused))
-    if not plan.drift:
+    if not plan.reapply:
         return plan
     before_apply()
     conn = connect(registry)
@@ -94,7 +115,7 @@ def repair(registry: Path, before_apply: Callable[[], None]) -> RepairPlan:
             plan = plan_repair(conn)  # under the lock now: someone may have changed it
             if plan.refused:
                 raise MigrationError("cannot repair: " + "; ".join(plan.refused))
-            left = apply_repair(conn, plan.drift)
+            left = apply_repair(conn, plan)
             quick = integrity_check(conn, quick=True, max_errors=5)
             if quick != ["ok"]:
                 left.append("quick_check: " + "; ".join(quick))

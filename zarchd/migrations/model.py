@@ -50,6 +50,8 @@ class SchemaStatus:
     schema_version: str | None = None
     # Recorded built-ins whose effect is not all there: [{"migration", "problems"}]
     drift: list[dict[str, object]] = field(default_factory=list)
+    # Data 7zarch-go cannot read (NULLs it scans as strings), same shape: a warning
+    unreadable: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import RegistryError
 from ..registry import connect
 from . import ledger
-from .drift import find_drift
+from .drift import find_drift, find_unreadable
 from .model import Migration, SchemaStatus
 
 
@@ -53,4 +53,5 @@ def read_status(conn: sqlite3.Connection, catalog: list[Migration]) -> SchemaSta
         exists=True, applied=applied, pending=[m for m in catalog if m.id not in rows],
         changed=changed, unknown=[a.id for a in unknown],
         schema_version=ledger.schema_version(in_order),
-        drift=[d.to_json() for d in find_drift(conn)])
+        drift=[d.to_json() for d in find_drift(conn)],
+        unreadable=[d.to_json() for d in find_unreadable(conn)])
