@@ -101,3 +101,33 @@ def test_upgrade_fills_nulls_7zarch_go_cannot_scan(tmp_path: Path) -> None:
     assert query(path, "SELECT checksum, profile, destination, metadata, original_path, uploaded,"
                        " managed, status, uploaded_at, last_seen, deleted_at FROM archives") == [
         ("", "", "", "", "", 0, 0, "present", None, None, None)]
+
+
+def test_the_one_update_stops_at_the_deadline_and_leaves_nothing(tmp_path: Path) -> None:
+    import time
+
+    import pytest
+
+    from zarchd.migrations.backfill import backfill_uids
+    from zarchd.migrations.context import DeadlinePassed, StepContext
+
+    path = _old_registry(tmp_path / "registry.db", ["2024-01-02 03:04:05"] * 3000)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
+    conn.execute("BEGIN IMMEDIATE")
+    events: list[dict] = []
+    # Past its deadline while the UPDATE runs: the function itself stops it (no handler set).
+    ctx = StepContext(conn, "0002_identity_and_status", progress=events.append,
+                      deadline=time.monotonic() + 3600)
+
+    def expire(event: dict) -> None:
+        events.append(event)
+        ctx.deadline = time.monotonic() - 1  # the first progress report finds time is up
+
+    ctx.progress = expire
+    with pytest.raises(DeadlinePassed):
+        backfill_uids(ctx)
+    conn.execute("ROLLBACK")
+    assert conn.execute("SELECT count(*) FROM archives WHERE uid IS NOT NULL").fetchone()[0] == 0
+    assert events and events[0]["done"] == 500 and events[0]["total"] == 3000
+    conn.close()
