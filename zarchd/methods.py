@@ -6,7 +6,8 @@ from typing import Any
 
 # Methods that change the registry or the backup dir (verify records its results beside each
 # backup); `--local` takes the writer lock for them.
-WRITING = frozenset({"backup", "prune", "verify", "restore", "recover", "migrate", "rollback"})
+WRITING = frozenset({"backup", "prune", "verify", "restore", "recover", "migrate", "rollback",
+                     "repair"})
 # Methods that only the daemon can answer.
 DAEMON_ONLY = frozenset({"ping", "pause", "resume", "reload", "stop"})
 # Methods that answer at once; the rest may work for minutes (sending progress as they go).
@@ -39,5 +40,5 @@ def failed(method: str, result: Any) -> bool:
     if method == "verify":
         return bool(result.get("bad"))
     if method == "check":
-        return not result.get("ok", True)
+        return not result.get("ok", True) or bool(result.get("schema_drift"))
     return False

@@ -393,7 +393,32 @@ class Operations:
         ok = problems == ["ok"]
         self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
         self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
-        return {"ok": ok, "problems": [] if ok else problems, "path": str(self.registry)}
+        # Schema validation: what the recorded migrations should have made, against what is there.
+        schema = migrations.inspect(self.registry, self.catalog()) if ok else None
+        return {"ok": ok, "problems": [] if ok else problems, "path": str(self.registry),
+                "schema_drift": schema.drift if schema else [],
+                "unreadable_by_7zarch_go": schema.unreadable if schema else []}
+
+    def repair(self, *, dry_run: bool = False,
+               progress: Progress = no_progress) -> dict[str, Any]:
+        """Re-apply the missing, idempotent parts of recorded built-in migrations, backup first."""
+        self._require_registry()
+        if dry_run:
+            plan = migrations.drift.inspect_repair(self.registry)
+            return {"dry_run": True, "drift": [d.to_json() for d in plan.drift],
+                    "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                    "reapply": plan.reapply, "refused": plan.refused}
+        with self.write_lock, self._job("repair") as extra:
+            taken: dict[str, str] = {}
+
+            def backup_first() -> None:
+                taken["name"] = self.backup(progress=progress, reason="pre-repair")["backup"]["name"]
+
+            plan = migrations.drift.repair(self.registry, backup_first)
+            extra["reapplied"] = plan.reapply
+            return {"dry_run": False, "drift": [d.to_json() for d in plan.drift],
+                    "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                    "reapply": plan.reapply, "backup": taken.get("name")}
 
 
 def _size(path: Path) -> int:

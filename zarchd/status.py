@@ -22,7 +22,8 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
         "path": str(ops.registry), "exists": facts.exists, "size_bytes": facts.size_bytes,
         "journal_mode": facts.journal_mode, "integrity": "missing" if not facts.exists else None,
         "integrity_checked_at": None, "schema_version": None, "applied": [], "pending": [],
-        "changed": [], "unknown": [], "app_version": ops.app_version(),
+        "changed": [], "unknown": [], "schema_drift": [],
+        "unreadable_by_7zarch_go": [], "app_version": ops.app_version(),
     }
     empty = ops.empty_problem() if facts.exists and facts.size_bytes == 0 else None
     if empty:  # SQLite calls a 0-byte file a sound empty database; it held data
@@ -45,6 +46,8 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
     report["pending"] = [{"id": m.id, "name": m.name} for m in status.pending]
     report["changed"] = list(status.changed)
     report["unknown"] = list(status.unknown)
+    report["schema_drift"] = list(status.drift)
+    report["unreadable_by_7zarch_go"] = list(status.unreadable)
     return report
 
 

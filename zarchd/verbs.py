@@ -34,6 +34,8 @@ def call_verb(ops: Operations, method: str, params: dict[str, Any], progress: Pr
         return ops.rollback(str(params["to"]), progress=progress)
     if method == "check":
         return ops.check()
+    if method == "repair":
+        return ops.repair(dry_run=bool(params.get("dry_run")), progress=progress)
     if method in DAEMON_ONLY:
         raise UsageError(f"`{method}` talks to the daemon; it has no --local form")
     raise UsageError(f"unknown command {method!r}")

@@ -28,7 +28,7 @@ def test_backup_is_named_in_local_time_private_and_described(tmp_path: Path, clo
     progress: list[dict] = []
     info = take_backup(reg, tmp_path, now=clock, progress=progress.append)
     local = clock.now.astimezone(local_tz())
-    assert info.name == f"registry-{local:%Y%m%d-%H%M%S}.bak"
+    assert info.name == f"registry-{local:%Y%m%d-%H%M%S}-zarchd.bak"
     assert info.path == tmp_path / info.name and info.ours and info.verified is True
     assert stat.S_IMODE(info.path.stat().st_mode) == 0o600
     meta = json.loads((tmp_path / (info.name + ".json")).read_text())
@@ -54,7 +54,7 @@ def test_same_second_gets_numbered_names(tmp_path: Path, clock: FixedClock) -> N
 def test_orphan_sidecar_is_ignored_and_its_name_not_reused(tmp_path: Path, clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 10)
     local = clock.now.astimezone(local_tz())
-    orphan = tmp_path / f"registry-{local:%Y%m%d-%H%M%S}.bak.json"
+    orphan = tmp_path / f"registry-{local:%Y%m%d-%H%M%S}-zarchd.bak.json"
     orphan.write_text("{}")
     assert list_backups(reg, tmp_path) == []
     info = take_backup(reg, tmp_path, now=clock)

@@ -19,7 +19,7 @@ from zarchd.errors import ProtocolError
 
 def test_every_zarchctl_command_is_a_method() -> None:
     expected = {"ping", "status", "backup", "backups", "prune", "verify", "restore", "recover", "migrate",
-                "rollback", "check", "pause", "resume", "reload", "stop"}
+                "rollback", "check", "repair", "pause", "resume", "reload", "stop"}
     assert set(METHODS) == expected
     assert REQUIRED == {"restore": {"name"}, "rollback": {"to"}}
     assert MAX_LINE == 1024 * 1024

@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 BIN = Path(sys.executable).parent
 # A backup's name as users see it (an independent spelling of zarchd.backups.names' pattern).
-NAME = re.compile(r"^registry-\d{8}-\d{6}(-\d+)?\.bak$")
+NAME = re.compile(r"^registry-\d{8}-\d{6}(-zarchd)?(-\d+)?\.bak$")
+# The name zarchd gives a new backup (7zarch-go never writes `-zarchd`).
+OUR_NAME = re.compile(r"^registry-\d{8}-\d{6}-zarchd(-\d+)?\.bak$")
 # A daemon that backs up only at start (catch-up) and on request.
 QUIET = '[backup]\ninterval = "1h"\non_change = false\n'
 

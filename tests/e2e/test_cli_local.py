@@ -61,9 +61,11 @@ def test_baseline_registry_upgraded_with_backup_first(tmp_path: Path) -> None:
     assert [p["id"] for p in status["pending"]] == [
         "0002_identity_and_status", "0003_trash_fields", "0004_query_system",
         "0005_search_index"]
+    # NULLs 7zarch-go cannot scan become the '' / FALSE it writes itself; nothing else changes.
     before = sqlite3.connect(registry).execute(
-        "SELECT id, name, path, size, created, checksum, profile, uploaded, destination,"
-        " uploaded_at, metadata FROM archives ORDER BY id").fetchall()
+        "SELECT id, name, path, size, created, coalesce(checksum, ''), coalesce(profile, ''),"
+        " coalesce(uploaded, 0), coalesce(destination, ''), uploaded_at, coalesce(metadata, '')"
+        " FROM archives ORDER BY id").fetchall()
 
     res = ctl(registry, "migrate", "--local", "--json")
     assert res.returncode == 0, res.stderr

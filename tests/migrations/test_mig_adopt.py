@@ -84,7 +84,13 @@ def test_baseline_registry_is_recognised_and_upgraded(baseline_registry: Path) -
 
     after = query(baseline_registry, f"SELECT {', '.join(BASELINE_COLUMNS)} FROM archives "
                                      "ORDER BY id")
-    assert after == original  # every row and value survives
+    # Every row and value survives; only NULLs 7zarch-go cannot scan become what it writes itself.
+    go_null_fills = {"checksum": "", "profile": "", "destination": "", "metadata": "",
+                     "uploaded": 0}
+    expected = [tuple(go_null_fills.get(col, None) if value is None and col in go_null_fills
+                      else value for col, value in zip(BASELINE_COLUMNS, row)) for row in original]
+    assert after == expected
+    assert any(None in row for row in original)  # the fixture does have such NULLs
     uids = [r[0] for r in query(baseline_registry, "SELECT uid FROM archives")]
     assert len(set(uids)) == 2000 and all(CROCKFORD.match(u) for u in uids)
     assert query(baseline_registry, "SELECT DISTINCT status, managed FROM archives") == [

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..errors import RegistryError, UnsafePath
 from ..fsutil import open_trusted
+from ..migrations.ledger import read_applied
+from ..migrations.ledger import schema_version as version_of
 from ..progress import Progress, no_progress
 from ..registry import open_static
 
@@ -42,13 +44,14 @@ def sha256_and_size(path: Path, *, expect: tuple[int, int] | None = None, stage:
 
 
 def schema_version(path: Path) -> str | None:
-    """The highest id in schema_migrations (7zarch-go's ids sort), None when there is none."""
+    """7zarch-go's schema version of the file (the most recently applied row, see
+    migrations.ledger.schema_version), None when there is none."""
     try:
         conn = open_static(path)
         try:
-            row = conn.execute("SELECT max(id) FROM schema_migrations").fetchone()
+            applied = [a for a in read_applied(conn) if not a.inferred]
         finally:
             conn.close()
     except (sqlite3.Error, RegistryError):
         return None
-    return None if row is None or row[0] is None else str(row[0])
+    return version_of(applied)

@@ -14,6 +14,7 @@ from . import names
 from .meta import BackupInfo, info_from, read_sidecar
 from .namecheck import created_at_matches_name
 from .trust import note_ignored, untrusted_owner
+from .replaced import replaced_by_other
 
 
 def list_backups(registry: Path, backup_dir: Path,
@@ -50,6 +51,8 @@ def list_backups(registry: Path, backup_dir: Path,
             continue
         from_name = parsed.local_time.replace(tzinfo=tz).astimezone(timezone.utc)
         meta = read_sidecar(path)
+        if meta is not None and not parsed.marked and replaced_by_other(path, meta, st):
+            meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
         ident = (st.st_dev, st.st_ino)
         if meta is not None and not _sidecar_matches_name(meta, parsed.local_time, tz):
             info = BackupInfo(entry.name, path, from_name, st.st_size, None, None, None, None,

@@ -1,4 +1,10 @@
-"""Backup file names: `<registry stem>-YYYYMMDD-HHMMSS[-N].bak`, local time, as 7zarch-go names them."""
+"""Backup file names: `<registry stem>-YYYYMMDD-HHMMSS-zarchd[-N].bak`, local time.
+
+7zarch-go writes `registry-YYYYMMDD-HHMMSS.bak` in the registry's directory with O_TRUNC, so a
+backup of ours under that name made in the same second would be overwritten. New backups carry
+the `-zarchd` marker, a name 7zarch-go never produces; old-style names (no marker) that earlier
+zarchd versions made are still recognised, listed, verified, pruned and restored.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import UsageError
 
 SUFFIX = ".bak"
+MARKER = "-zarchd"  # in every name zarchd gives a new backup: 7zarch-go never writes it
 SIDECAR = ".json"  # metadata lives in `<name>.json`, which never matches the backup pattern
 
 
@@ -21,10 +28,12 @@ class ParsedName:
     name: str
     local_time: datetime  # naive local wall time from the name
     seq: int              # 0 for the plain name, N for `-N`
+    marked: bool = True   # False: an old-style name, the shape 7zarch-go writes too
 
 
 def pattern(stem: str) -> re.Pattern[str]:
-    return re.compile(rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:-([1-9]\d{{0,5}}))?{re.escape(SUFFIX)}")
+    return re.compile(rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:{re.escape(MARKER)})?"
+                      rf"(?:-([1-9]\d{{0,5}}))?{re.escape(SUFFIX)}")
 
 
 def parse(stem: str, name: str) -> ParsedName | None:
@@ -36,7 +45,7 @@ def parse(stem: str, name: str) -> ParsedName | None:
         when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")
     except ValueError:
         return None
-    return ParsedName(name, when, int(m[3] or 0))
+    return ParsedName(name, when, int(m[3] or 0), MARKER in name[len(stem):])
 
 
 def stem_of(registry: Path) -> str:
@@ -49,7 +58,7 @@ def sidecar_path(backup: Path) -> Path:
 
 def candidates(stem: str, local: datetime) -> Iterator[str]:
     """Names for a backup made at local time `local`: plain first, then -1, -2, ..."""
-    base = f"{stem}-{local:%Y%m%d-%H%M%S}"
+    base = f"{stem}-{local:%Y%m%d-%H%M%S}{MARKER}"
     yield base + SUFFIX
     for n in range(1, 1_000_000):
         yield f"{base}-{n}{SUFFIX}"

@@ -56,7 +56,10 @@ def status(r: dict[str, Any]) -> str:
         out.append(f"migrations error: {reg['migrations_error']}")
     out.append(f"schema     {reg.get('schema_version') or 'none'} "
                f"({len(reg.get('applied', []))} applied, {len(reg.get('pending', []))} pending)")
+    unknown = set(reg.get("unknown", []))
     for a in reg.get("applied", []):
+        if a["id"] in unknown:
+            continue  # listed below as recorded, unknown
         when = a.get("applied_at") or ("in effect (pre-migration registry)" if a.get("inferred") else "?")
         out.append(f"  applied  {a['id']:<28} {when}")
     for p in reg.get("pending", []):
@@ -64,7 +67,9 @@ def status(r: dict[str, Any]) -> str:
     for c in reg.get("changed", []):
         out.append(f"  changed  {c['id']:<28} {c.get('message', '')}")
     for u in reg.get("unknown", []):
-        out.append(f"  unknown  {u:<28} applied but not in this zarchd's catalog")
+        out.append(f"  recorded, unknown  {u:<19} in schema_migrations, not in this zarchd's catalog")
+    out += _drift_lines(reg.get("schema_drift") or [])
+    out += _unreadable_lines(reg.get("unreadable_by_7zarch_go") or [])
     latest = bk.get("latest")
     out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
     if bk.get("problem"):
@@ -174,11 +179,48 @@ def restore(r: dict[str, Any]) -> str:
     return "\n".join(lines) or "done"
 
 
+def _drift_lines(drift: list[dict[str, Any]]) -> list[str]:
+    lines = [f"  drift    {d['migration']:<28} {p}" for d in drift for p in d.get("problems", [])]
+    if lines:
+        lines.append("           schema drift: the registry lacks what its recorded migrations "
+                     "made; `zarchctl repair --dry-run` shows the fix")
+    return lines
+
+
+def _unreadable_lines(found: list[dict[str, Any]]) -> list[str]:
+    lines = [f"  warning  {d['migration']:<28} {p}" for d in found for p in d.get("problems", [])]
+    if lines:
+        lines.append("           7zarch-go's list/show/delete fail on such rows; `zarchctl repair` "
+                     "gives them the values 7zarch-go writes itself")
+    return lines
+
+
 def check(r: dict[str, Any]) -> str:
-    if r.get("ok"):
-        return f"integrity ok: {r.get('path')}"
-    return "registry DAMAGED: " + "; ".join(r.get("problems", [])) + \
-        "\nrun `zarchctl recover` to restore the newest good backup"
+    if not r.get("ok"):
+        return "registry DAMAGED: " + "; ".join(r.get("problems", [])) + \
+            "\nrun `zarchctl recover` to restore the newest good backup"
+    drift = r.get("schema_drift") or []
+    warnings = _unreadable_lines(r.get("unreadable_by_7zarch_go") or [])
+    if drift:
+        return "\n".join([f"integrity ok, but SCHEMA DRIFT: {r.get('path')}", *_drift_lines(drift),
+                          *warnings])
+    return "\n".join([f"integrity ok, schema as recorded: {r.get('path')}", *warnings])
+
+
+def repair(r: dict[str, Any]) -> str:
+    if not r.get("reapply"):
+        return "no schema drift, nothing 7zarch-go cannot read: nothing to repair"
+    lines = _drift_lines(r.get("drift") or [])[:-1]
+    lines += _unreadable_lines(r.get("unreadable_by_7zarch_go") or [])[:-1]
+    if r.get("dry_run"):
+        lines += [f"would re-apply {m}" for m in r.get("reapply", [])]
+        lines.append("(dry run: nothing changed)")
+        return "\n".join(lines)
+    if r.get("backup"):
+        lines.append(f"backup {r['backup']} taken first")
+    lines += [f"re-applied {m}" for m in r.get("reapply", [])]
+    lines.append("schema repaired")
+    return "\n".join(lines)
 
 
 def ping(r: dict[str, Any]) -> str:
@@ -194,7 +236,7 @@ def simple(r: Any) -> str:
 RENDERERS: dict[str, Callable[[Any], str]] = {
     "status": status, "backup": backup, "backups": backups, "prune": prune, "verify": verify,
     "migrate": migrate, "rollback": rollback, "restore": restore, "recover": restore,
-    "check": check, "ping": ping,
+    "check": check, "ping": ping, "repair": repair,
 }
 
 

@@ -129,8 +129,17 @@ def rollback(to: Annotated[str, typer.Option("--to", help="Migration id to go ba
 @app.command()
 def check(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
           local: Local = False) -> None:
-    """Run PRAGMA integrity_check on the registry now; exit 1 if it is damaged."""
+    """Integrity check and schema validation now; exit 1 if damaged or the schema drifted."""
     execute("check", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
+def repair(dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be re-applied; change nothing.")] = False,
+           json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
+           local: Local = False) -> None:
+    """Re-apply the missing parts of recorded migrations (schema drift), a backup first."""
+    execute("repair", {"dry_run": dry_run}, json_out=json, config_path=config, socket=socket,
+            local=local)
 
 
 def _daemon_command(method: str, doc: str) -> None:

@@ -32,6 +32,7 @@ METHODS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "migrate": {"dry_run": bool, "backup_only": bool},
     "rollback": {"to": str},
     "check": {},
+    "repair": {"dry_run": bool},
     "pause": {},
     "resume": {},
     "reload": {},

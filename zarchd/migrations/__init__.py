@@ -7,6 +7,7 @@ that applies each migration and its record in one transaction.
     rollback(registry, catalog, "0003_trash_fields", timeout=30)
 """
 
+from . import drift
 from .model import AppliedMigration, MigrateResult, Migration, SchemaStatus
 from .planner import load_catalog
 from .rebuild import rebuild_table

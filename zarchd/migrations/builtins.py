@@ -19,9 +19,8 @@ from .context import StepContext
 from .rebuild import rebuild_table
 from .schema_ops import (add_column_if_missing, constrained_columns, drop_column_if_present,
                          has_index, has_table)
-from .ulid import new_ulid
+from .backfill import backfill_uids
 
-BACKFILL_BATCH = 500
 _NO_UID = "uid IS NULL OR uid = ''"
 
 
@@ -37,6 +36,8 @@ class Builtin:
     expect_indexes: tuple[str, ...] = ()
     # Checks the data once the columns and indexes are there; returns the problems found.
     check_data: Callable[[sqlite3.Connection], list[str]] | None = None
+    # Data 7zarch-go cannot read that re-running `up` fixes; a warning, not a failed migration.
+    check_readable: Callable[[sqlite3.Connection], list[str]] | None = None
 
 
 def _sql(*statements: str) -> str:
@@ -63,31 +64,41 @@ def _up_0002(ctx: StepContext) -> None:
     conn = ctx.conn
     added = [add_column_if_missing(conn, "archives", name, decl)
              for name, decl in ddl.IDENTITY_COLUMNS]
-    filled = _backfill_uids(ctx)
-    conn.execute("UPDATE archives SET status = 'present' WHERE status IS NULL")
+    filled = backfill_uids(ctx)
+    filled += conn.execute("UPDATE archives SET status = 'present' WHERE status IS NULL").rowcount
+    filled += _fill_nulls(conn, _FILL_0002)
     indexes = [has_index(conn, n) for n in ("idx_archives_checksum", "idx_archives_uid")]
     for statement in ddl.IDENTITY_INDEXES:
         conn.execute(statement)
     ctx.found_present = not any(added) and filled == 0 and all(indexes)
 
 
-def _backfill_uids(ctx: StepContext) -> int:
-    """Give every row without a uid a fresh ULID, in batches, reporting progress."""
-    rowids = [r[0] for r in ctx.conn.execute(
-        f"SELECT rowid FROM archives WHERE {_NO_UID} ORDER BY rowid")]
-    total = len(rowids)
-    for start in range(0, total, BACKFILL_BATCH):
-        ctx.check_deadline()
-        batch = rowids[start:start + BACKFILL_BATCH]
-        ctx.conn.executemany("UPDATE archives SET uid = ? WHERE rowid = ?",
-                             ((new_ulid(), rowid) for rowid in batch))
-        ctx.report(done=start + len(batch), total=total)
-    return total
+def _fill_nulls(conn: sqlite3.Connection, statements: list[str]) -> int:
+    """Run the NULL-filling UPDATEs; returns how many values changed."""
+    return sum(conn.execute(statement).rowcount for statement in statements)
+
+
+_FILL_0002 = ddl.fill_nulls_sql(ddl.GO_TEXT_BASELINE, ddl.GO_BOOL_BASELINE + ddl.GO_BOOL_IDENTITY)
+_FILL_0003 = ddl.fill_nulls_sql(ddl.GO_TEXT_TRASH, ())
 
 
 def _uids_missing(conn: sqlite3.Connection) -> list[str]:
     empty = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
     return [f"{empty} archive(s) still without a uid"] if empty else []
+
+
+def _nulls_found(columns: tuple[str, ...]) -> Callable[[sqlite3.Connection], list[str]]:
+    """NULLs 7zarch-go cannot scan (an upgrade by an older zarchd, or another writer, left them).
+    Not schema drift: reported as a warning, filled by `repair`."""
+    def check(conn: sqlite3.Connection) -> list[str]:
+        present = [c for c in columns if c in column_names(conn, "archives")]
+        if not present:
+            return []
+        where = " OR ".join(f"{c} IS NULL" for c in present)
+        count = conn.execute(f"SELECT count(*) FROM archives WHERE {where}").fetchone()[0]
+        return [f"{count} archive(s) have NULL in {', '.join(present)}, which 7zarch-go "
+                "cannot read"] if count else []
+    return check
 
 
 def _down_0002(ctx: StepContext) -> None:
@@ -112,7 +123,8 @@ def _down_0002(ctx: StepContext) -> None:
 def _up_0003(ctx: StepContext) -> None:
     added = [add_column_if_missing(ctx.conn, "archives", name, decl)
              for name, decl in ddl.TRASH_COLUMNS]
-    ctx.found_present = not any(added)
+    filled = _fill_nulls(ctx.conn, _FILL_0003)
+    ctx.found_present = not any(added) and filled == 0
 
 
 def _down_0003(ctx: StepContext) -> None:
@@ -146,22 +158,29 @@ BUILTINS: tuple[Builtin, ...] = (
         _up_0002, _down_0002,
         _sql("-- each column is added only when missing",
              *_add_columns_sql(ddl.IDENTITY_COLUMNS),
-             "-- every row without a uid gets a new 26-character ULID, in batches",
-             f"UPDATE archives SET uid = <new ULID> WHERE {_NO_UID}",
+             "-- every row without a uid gets a 26-character ULID from its created time,",
+             "-- its 12-character prefix (the ID 7zarch-go shows) distinct from every other",
+             f"UPDATE archives SET uid = zarchd_ulid(created, rowid) WHERE {_NO_UID}",
              "UPDATE archives SET status = 'present' WHERE status IS NULL",
+             "-- NULLs 7zarch-go cannot read get what it writes for new rows",
+             *_FILL_0002,
              *ddl.IDENTITY_INDEXES),
         _sql("DROP INDEX IF EXISTS idx_archives_uid", "DROP INDEX IF EXISTS idx_archives_checksum",
              "-- a uid with an inline UNIQUE constraint needs a copy-rebuild of archives",
              *(f"ALTER TABLE archives DROP COLUMN {n}"
                for n, _ in reversed(ddl.IDENTITY_COLUMNS))),
         {"archives": tuple(n for n, _ in ddl.IDENTITY_COLUMNS)},
-        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing),
+        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing,
+        check_readable=_nulls_found(ddl.GO_TEXT_BASELINE + ddl.GO_BOOL_BASELINE
+                                    + ddl.GO_BOOL_IDENTITY + ("status",))),
     Builtin(
         "0003_trash_fields", "Add deleted_at and original_path for trash support",
         _up_0003, _down_0003,
-        _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS)),
+        _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS),
+             "-- NULLs 7zarch-go cannot read get what it writes for new rows", *_FILL_0003),
         _sql(*(f"ALTER TABLE archives DROP COLUMN {n}" for n, _ in reversed(ddl.TRASH_COLUMNS))),
-        {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)}),
+        {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)},
+        check_readable=_nulls_found(ddl.GO_TEXT_TRASH)),
     Builtin(
         "0004_query_system", "Add queries table for saved query support",
         _create_table_step("queries", (ddl.QUERIES,)), _drop_table_step("queries"),

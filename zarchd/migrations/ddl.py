@@ -96,3 +96,17 @@ SEARCH_INDEX = """CREATE TABLE IF NOT EXISTS search_index (
     PRIMARY KEY (term, archive_uid, field)
 )"""
 SEARCH_INDEX_TERM = "CREATE INDEX IF NOT EXISTS idx_search_term ON search_index(term)"
+
+# Columns 7zarch-go scans into plain Go strings and bools: a NULL there makes `list`, `show` and
+# `delete` fail ("converting NULL to string is unsupported"). For new rows it writes '' and
+# FALSE itself, so an upgrade gives existing rows the same; NULL meant "none" there, as '' does.
+GO_TEXT_BASELINE = ("checksum", "profile", "destination", "metadata")
+GO_BOOL_BASELINE = ("uploaded",)
+GO_TEXT_TRASH = ("original_path",)
+GO_BOOL_IDENTITY = ("managed",)
+
+
+def fill_nulls_sql(text: tuple[str, ...], bools: tuple[str, ...]) -> list[str]:
+    """UPDATEs giving NULLs in these archives columns the value 7zarch-go writes for new rows."""
+    return ([f"UPDATE archives SET {c} = '' WHERE {c} IS NULL" for c in text]
+            + [f"UPDATE archives SET {c} = 0 WHERE {c} IS NULL" for c in bools])

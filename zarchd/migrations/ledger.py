@@ -10,6 +10,7 @@ from datetime import datetime
 from .. import __version__
 from . import ddl
 from .builtins import BUILTINS
+from .gotime import parse_us
 from .model import AppliedMigration, Migration
 from .schema_ops import has_table
 
@@ -38,6 +39,18 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedMigration]:
     if has_table(conn, "archives") and BASELINE.id not in {a.id for a in applied}:
         applied.insert(0, AppliedMigration(BASELINE.id, BASELINE.name, None, inferred=True))
     return applied
+
+
+def schema_version(applied: list[AppliedMigration]) -> str | None:
+    """7zarch-go's rule: the id of the most recently applied row (by applied_at, parsed with its
+    offset, never compared as text), not the highest id. Ties and unparseable times go by
+    recording order (rowid), the later row winning; `applied` is in rowid order."""
+    if not applied:
+        return None
+    def key(item: tuple[int, AppliedMigration]) -> tuple[int, int]:
+        us = parse_us(item[1].applied_at)
+        return (-(1 << 62) if us is None else us, item[0])
+    return max(enumerate(applied), key=key)[1].id
 
 
 def recorded_ids(conn: sqlite3.Connection) -> set[str]:

@@ -48,6 +48,10 @@ class SchemaStatus:
     changed: list[dict[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     schema_version: str | None = None
+    # Recorded built-ins whose effect is not all there: [{"migration", "problems"}]
+    drift: list[dict[str, object]] = field(default_factory=list)
+    # Data 7zarch-go cannot read (NULLs it scans as strings), same shape: a warning
+    unreadable: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass

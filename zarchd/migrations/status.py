@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import RegistryError
 from ..registry import connect
 from . import ledger
+from .drift import find_drift, find_unreadable
 from .model import Migration, SchemaStatus
 
 
@@ -33,7 +34,8 @@ def inspect(registry: Path, catalog: list[Migration]) -> SchemaStatus:
 
 
 def read_status(conn: sqlite3.Connection, catalog: list[Migration]) -> SchemaStatus:
-    rows = {a.id: a for a in ledger.read_applied(conn)}
+    in_order = ledger.read_applied(conn)
+    rows = {a.id: a for a in in_order}
     catalog_ids = {m.id for m in catalog}
     known = [rows[m.id] for m in catalog if m.id in rows]
     # Ids the catalog does not know (a newer application, a removed file) come last.
@@ -50,4 +52,6 @@ def read_status(conn: sqlite3.Connection, catalog: list[Migration]) -> SchemaSta
     return SchemaStatus(
         exists=True, applied=applied, pending=[m for m in catalog if m.id not in rows],
         changed=changed, unknown=[a.id for a in unknown],
-        schema_version=applied[-1].id if applied else None)
+        schema_version=ledger.schema_version(in_order),
+        drift=[d.to_json() for d in find_drift(conn)],
+        unreadable=[d.to_json() for d in find_unreadable(conn)])

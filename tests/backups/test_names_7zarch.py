@@ -1,0 +1,104 @@
+"""Backup names 7zarch-go can never produce, old-style names that keep working, and a file
+7zarch-go wrote over one of our old-style names (O_TRUNC) listed as 7zarch-go's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from zarchd.backups import list_backups, prune, take_backup, verify_backup
+from zarchd.backups.names import local_tz, parse
+from zarchd.backups.restore import restore_backup
+from zarchd.config import RetentionPolicy
+
+from .conftest import FixedClock, make_registry, max_id
+
+NONE_KEPT = RetentionPolicy(keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0,
+                            keep_monthly=0, keep_yearly=0)
+
+
+def _as_old_style(info_path: Path) -> Path:
+    """Rename one of our backups (and its sidecar) to the name earlier zarchd versions gave it."""
+    old = info_path.with_name(info_path.name.replace("-zarchd", ""))
+    sidecar = info_path.with_name(info_path.name + ".json")
+    text = sidecar.read_text().replace(info_path.name, old.name)
+    os.rename(info_path, old)
+    sidecar.unlink()
+    old.with_name(old.name + ".json").write_text(text)
+    return old
+
+
+def _overwrite_as_7zarch_go(target: Path, source: Path) -> None:
+    """What `7zarch-go db backup` does to an existing name: O_CREATE|O_WRONLY|O_TRUNC."""
+    fd = os.open(target, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    with os.fdopen(fd, "wb") as fh, open(source, "rb") as src:
+        shutil.copyfileobj(src, fh)
+
+
+def test_new_names_carry_the_marker_and_old_names_still_parse() -> None:
+    new = parse("registry", "registry-20260314-120000-zarchd-2.bak")
+    assert new is not None and new.marked and new.seq == 2
+    assert new.local_time == datetime(2026, 3, 14, 12, 0, 0)
+    old = parse("registry", "registry-20260314-120000-1.bak")
+    assert old is not None and not old.marked and old.seq == 1
+    assert parse("registry", "registry-20260314-120000-zarchd.bak.json") is None
+
+
+def test_a_same_second_7zarch_go_backup_leaves_ours_alone(tmp_path: Path,
+                                                          clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 50)
+    ours = take_backup(reg, tmp_path, now=clock)
+    local = clock.now.astimezone(local_tz())
+    theirs = tmp_path / f"registry-{local:%Y%m%d-%H%M%S}.bak"
+    _overwrite_as_7zarch_go(theirs, reg)
+    listed = {b.name: b for b in list_backups(reg, tmp_path)}
+    assert listed[ours.name].ours and listed[theirs.name].ours is False
+    assert verify_backup(listed[ours.name]).ok
+
+
+def test_old_style_backups_of_ours_keep_working(tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 40)
+    first = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    clock.advance(hours=1)
+    second = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    listed = {b.name: b for b in list_backups(reg, tmp_path)}
+    assert listed[first.name].ours and listed[second.name].ours
+    assert verify_backup(listed[first.name]).ok
+    restore_backup(reg, tmp_path, second.name, now=clock)
+    clock.advance(hours=1)
+    prune(reg, tmp_path, NONE_KEPT, now=clock)
+    assert not first.exists() and not first.with_name(first.name + ".json").exists()
+
+
+def test_old_style_name_overwritten_by_7zarch_go_is_listed_as_its_backup(
+        tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 30)
+    old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    other = make_registry(tmp_path / "other" / "registry.db", 60)
+    _overwrite_as_7zarch_go(old, other)
+    info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
+    assert info.ours is False and info.verified is None
+    assert verify_backup(info).ok  # a good 7zarch-go backup, not a "BAD" one of ours
+    clock.advance(hours=1)
+    take_backup(reg, tmp_path, now=clock)
+    decisions = {d.name: d for d in prune(reg, tmp_path, NONE_KEPT, now=clock)}
+    assert decisions[old.name].keep and old.exists()  # never deleted
+    restore_backup(reg, tmp_path, old.name, now=clock)
+    assert max_id(reg) == 60  # 7zarch-go's backup is what came back
+
+
+def test_an_old_style_backup_damaged_in_place_stays_ours_and_bad(
+        tmp_path: Path, clock: FixedClock) -> None:
+    reg = make_registry(tmp_path / "registry.db", 30)
+    old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    st = old.stat()
+    with open(old, "r+b") as fh:  # bit rot: same size, same mtime, content changed
+        fh.seek(st.st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 1]))
+    os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns))
+    info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
+    assert info.ours and not verify_backup(info, now=clock).ok
