@@ -21,12 +21,12 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zarchd.backups import take_backup  # noqa: E402
+from zarchd.backups import take_backup
 
 WRITER = textwrap.dedent("""
     import sqlite3, sys, time, os
@@ -51,8 +51,10 @@ def make_registry(path: Path, target_bytes: int) -> None:
     row = 0
     while path.stat().st_size < target_bytes:
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO archives (name, payload) VALUES (?, ?)",
-                         ((f"archive-{row + i:09d}.7z", os.urandom(400).hex()) for i in range(20000)))
+        conn.executemany(
+            "INSERT INTO archives (name, payload) VALUES (?, ?)",
+            ((f"archive-{row + i:09d}.7z", os.urandom(400).hex()) for i in range(20000)),
+        )
         conn.execute("COMMIT")
         row += 20000
     conn.close()
@@ -95,9 +97,14 @@ def speed(reg: Path, work: Path, runs: int) -> None:
     out = work / "out"
     out.mkdir(exist_ok=True)
     copy = out / "copy.db"
-    t_cp = best(lambda: subprocess.run(["cp", str(reg), str(copy)], check=True), runs, lambda: clear(out))
-    t_cp_sync = best(lambda: subprocess.run(["sh", "-c", f"cp '{reg}' '{copy}' && sync '{copy}'"],
-                                            check=True), runs, lambda: clear(out))
+    t_cp = best(
+        lambda: subprocess.run(["cp", str(reg), str(copy)], check=True), runs, lambda: clear(out)
+    )
+    t_cp_sync = best(
+        lambda: subprocess.run(["sh", "-c", f"cp '{reg}' '{copy}' && sync '{copy}'"], check=True),
+        runs,
+        lambda: clear(out),
+    )
     t_take = best(lambda: take_backup(reg, out), runs, lambda: clear(out))
     t_vac = best(lambda: vacuum_into(reg, copy), runs, lambda: clear(out))
     t_api = best(lambda: backup_api(reg, copy), runs, lambda: clear(out))
@@ -105,14 +112,17 @@ def speed(reg: Path, work: Path, runs: int) -> None:
     print(f"  size {size:.0f} MB")
     print(f"  cp                {t_cp:7.2f} s")
     print(f"  cp + fsync        {t_cp_sync:7.2f} s")
-    print(f"  take_backup       {t_take:7.2f} s   ratio vs cp {t_take / t_cp:5.1f}x, "
-          f"vs cp+fsync {t_take / t_cp_sync:5.1f}x (includes fsync, integrity_check, sha256)")
+    print(
+        f"  take_backup       {t_take:7.2f} s   ratio vs cp {t_take / t_cp:5.1f}x, "
+        f"vs cp+fsync {t_take / t_cp_sync:5.1f}x (includes fsync, integrity_check, sha256)"
+    )
     print(f"  VACUUM INTO       {t_vac:7.2f} s")
     print(f"  backup(pages=-1)  {t_api:7.2f} s   VACUUM INTO / backup API = {t_vac / t_api:4.2f}")
 
 
-def writer_latency(reg: Path, work: Path, wal: bool, backups: int,
-                   method: Callable[[Path, Path], object]) -> tuple[list[float], float]:
+def writer_latency(
+    reg: Path, work: Path, wal: bool, backups: int, method: Callable[[Path, Path], object]
+) -> tuple[list[float], float]:
     conn = sqlite3.connect(reg, isolation_level=None)
     conn.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
     conn.close()
@@ -141,8 +151,10 @@ def writer_latency(reg: Path, work: Path, wal: bool, backups: int,
 def describe(lat: list[float]) -> str:
     lat = sorted(lat)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    return (f"commits {len(lat):5d}  median {statistics.median(lat) * 1e3:7.2f} ms  "
-            f"p99 {p99 * 1e3:8.2f} ms  worst {lat[-1] * 1e3:8.2f} ms")
+    return (
+        f"commits {len(lat):5d}  median {statistics.median(lat) * 1e3:7.2f} ms  "
+        f"p99 {p99 * 1e3:8.2f} ms  worst {lat[-1] * 1e3:8.2f} ms"
+    )
 
 
 def latency(reg: Path, work: Path, backups: int) -> None:
@@ -150,23 +162,33 @@ def latency(reg: Path, work: Path, backups: int) -> None:
         mode = "WAL" if wal else "rollback journal"
         base, _ = writer_latency(reg, work, wal, 0, take_backup)
         print(f"  {mode:16s} no backup          {describe(base)}")
-        for label, method in (("take_backup", take_backup),
-                              ("backup(pages=-1)", lambda r, o: backup_api(r, o / "copy.db"))):
+        for label, method in (
+            ("take_backup", take_backup),
+            ("backup(pages=-1)", lambda r, o: backup_api(r, o / "copy.db")),
+        ):
             lat, spent = writer_latency(reg, work, wal, backups, method)
             print(f"  {mode:16s} {label:18s} {describe(lat)}  ({backups} backups, {spent:.1f} s)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,1000", help="registry sizes in MB (default 100,1000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", default="100,1000", help="registry sizes in MB (default 100,1000)"
+    )
     parser.add_argument("--quick", action="store_true", help="100 MB only, one run each")
-    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temp dir)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory (default: a temp dir)"
+    )
     args = parser.parse_args()
     sizes = [100] if args.quick else [int(s) for s in args.sizes.split(",")]
     runs = 1 if args.quick else 3
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
-        print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+        print(
+            f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        )
         for mb in sizes:
             reg = work / f"registry-{mb}.db"
             print(f"\n== {mb} MB registry (generating ...)", flush=True)

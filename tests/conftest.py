@@ -30,18 +30,33 @@ CREATE TABLE archives (
 
 
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own config/state/runtime dirs; nothing touches the real home."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
-                     ("XDG_RUNTIME_DIR", "run"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_CACHE_HOME", "cache")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_RUNTIME_DIR", "run"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
         (home / sub).mkdir(mode=0o700)
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("HOME", str(home))
-    for var in ("ZARCH_CONFIG", "ZARCH_REGISTRY", "ZARCH_SOCKET", "ZARCH_LOG_LEVEL",
-                "ZARCH_DB_AUTOMIGRATE", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY",
-                "RUNTIME_DIRECTORY"):
+    for var in (
+        "ZARCH_CONFIG",
+        "ZARCH_REGISTRY",
+        "ZARCH_SOCKET",
+        "ZARCH_LOG_LEVEL",
+        "ZARCH_DB_AUTOMIGRATE",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+        "WATCHDOG_PID",
+        "STATE_DIRECTORY",
+        "RUNTIME_DIRECTORY",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 
@@ -66,10 +81,18 @@ def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> P
         "INSERT INTO archives (name, path, size, created, checksum, profile, uploaded,"
         " destination, uploaded_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            (f"archive-{i:06d}.7z", f"/data/archives/archive-{i:06d}.7z", 1000 + i * 7,
-             f"2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00", f"sha256:{i:064x}",
-             ("media", "documents", "balanced")[i % 3], i % 2, "s3" if i % 5 == 0 else None,
-             None, '{"n": %d}' % i if i % 4 == 0 else None)
+            (
+                f"archive-{i:06d}.7z",
+                f"/data/archives/archive-{i:06d}.7z",
+                1000 + i * 7,
+                f"2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00",
+                f"sha256:{i:064x}",
+                ("media", "documents", "balanced")[i % 3],
+                i % 2,
+                "s3" if i % 5 == 0 else None,
+                None,
+                '{"n": %d}' % i if i % 4 == 0 else None,
+            )
             for i in range(rows)
         ),
     )

@@ -1,5 +1,5 @@
 """`python -m zarchd` runs the daemon's CLI (the service units fall back to it)."""
 
-from .cli.zarchd import main
+from zarchd.cli.zarchd import main
 
 main()

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -37,8 +37,10 @@ def make_registry(path: Path, rows: int = 500, *, wal: bool = False, payload: in
     conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
     conn.execute("CREATE INDEX items_payload ON items(payload)")
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO items (payload) VALUES (?)",
-                     ((f"{i:08d}" + "x" * payload,) for i in range(rows)))
+    conn.executemany(
+        "INSERT INTO items (payload) VALUES (?)",
+        ((f"{i:08d}" + "x" * payload,) for i in range(rows)),
+    )
     conn.execute("COMMIT")
     conn.close()
     return path
@@ -76,7 +78,7 @@ class FixedClock:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 3, 14, 12, 0, 0, tzinfo=timezone.utc))
+    return FixedClock(datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC))
 
 
 @pytest.fixture(params=[False, True], ids=["journal", "wal"])

@@ -8,16 +8,17 @@ import shutil
 import sqlite3
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from zarchd import backups
-from zarchd.config import load_config
-from zarchd.errors import IntegrityFailure, UsageError
-from zarchd.operations import Operations
-from zarchd.status import build_status
+from zarchd.app.operations import Operations
+from zarchd.app.status import build_status
+from zarchd.core.config import load_config
+from zarchd.core.errors import IntegrityFailure, UsageError
 
 from .conftest import FixedClock, make_registry, max_id
 
@@ -42,8 +43,9 @@ sys.addaudithook(_audit)  # hooks cannot be removed: it stays idle outside `plai
 @pytest.fixture
 def plain_opens() -> Iterator[Any]:
     def watch(registry: Path) -> list[str]:
-        _watch["paths"] = {os.path.abspath(str(registry) + s)
-                           for s in ("", "-journal", "-wal", "-shm")}
+        _watch["paths"] = {
+            os.path.abspath(str(registry) + s) for s in ("", "-journal", "-wal", "-shm")
+        }
         _watch["thread"] = threading.get_ident()
         return _watch["seen"]
 
@@ -54,6 +56,7 @@ def plain_opens() -> Iterator[Any]:
 def _damage(registry: Path) -> None:
     """Overwrite b-tree pages from page 3 on until SQLite sees the damage (the test may open
     the file: it holds no connection meanwhile)."""
+
     def check() -> str:
         conn = sqlite3.connect(registry)
         try:
@@ -79,8 +82,9 @@ def _ops(registry: Path, clock: FixedClock | None = None) -> Operations:
 
 
 @pytest.mark.parametrize("wal", [False, True], ids=["journal", "wal"])
-def test_no_module_opens_the_registry_outside_sqlite(tmp_path: Path, wal: bool,
-                                                     clock: FixedClock, plain_opens: Any) -> None:
+def test_no_module_opens_the_registry_outside_sqlite(
+    tmp_path: Path, wal: bool, clock: FixedClock, plain_opens: Any
+) -> None:
     reg = make_registry(tmp_path / "reg" / "registry.db", 200, wal=wal)
     app = sqlite3.connect(reg, isolation_level=None)  # keeps -wal / -journal around
     app.execute("PRAGMA wal_autocheckpoint=0")
@@ -132,7 +136,8 @@ def emptied(tmp_path: Path, clock: FixedClock) -> tuple[Path, Operations]:
 
 
 def test_empty_registry_that_held_data_is_damaged_for_check_and_status(
-        emptied: tuple[Path, Operations]) -> None:
+    emptied: tuple[Path, Operations],
+) -> None:
     reg, ops = emptied
     result = ops.check()
     assert result["ok"] is False and "empty" in result["problems"][0]
@@ -141,7 +146,8 @@ def test_empty_registry_that_held_data_is_damaged_for_check_and_status(
 
 
 def test_empty_registry_is_never_backed_up_over_good_backups(
-        emptied: tuple[Path, Operations]) -> None:
+    emptied: tuple[Path, Operations],
+) -> None:
     reg, ops = emptied
     before = [b.name for b in backups.list_backups(reg, reg.parent)]
     with pytest.raises(IntegrityFailure):

@@ -17,16 +17,17 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from zarchd import backups
-from zarchd.config import load_config
-from zarchd.errors import IntegrityFailure, ZarchError
-from zarchd.operations import Operations
-from zarchd.status import build_status
+from zarchd.app.operations import Operations
+from zarchd.app.status import build_status
+from zarchd.core.config import load_config
+from zarchd.core.errors import IntegrityFailure, ZarchError
 
 ROWS = 1500
 START_SIZE = 10_000
@@ -68,12 +69,16 @@ def _make_registry(path: Path, wal: bool) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
-    conn.execute("CREATE TABLE archives (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "size INTEGER NOT NULL, metadata TEXT)")
+    conn.execute(
+        "CREATE TABLE archives (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "size INTEGER NOT NULL, metadata TEXT)"
+    )
     conn.execute("CREATE UNIQUE INDEX archives_name ON archives(name)")
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO archives (name, size, metadata) VALUES (?, ?, ?)",
-                     ((f"archive-{i:06d}.7z", START_SIZE, "m" * 300) for i in range(ROWS)))
+    conn.executemany(
+        "INSERT INTO archives (name, size, metadata) VALUES (?, ?, ?)",
+        ((f"archive-{i:06d}.7z", START_SIZE, "m" * 300) for i in range(ROWS)),
+    )
     conn.execute("COMMIT")
     conn.close()
     return ROWS * START_SIZE
@@ -85,8 +90,11 @@ def constant_sum_writer(tmp_path: Path) -> Iterator[Any]:
 
     def start(registry: Path) -> None:
         stop = tmp_path / f"stop-{len(procs)}"
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(registry), str(stop),
-                                 str(ROWS)], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(registry), str(stop), str(ROWS)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append((proc, stop))
         deadline = time.monotonic() + 20
         while not Path(str(stop) + ".started").exists():
@@ -122,8 +130,15 @@ def run_loop(tmp_path: Path, wal: bool, writer: Any, backups_wanted: int) -> dic
     registry = tmp_path / ("wal" if wal else "journal") / "registry.db"
     expected = _make_registry(registry, wal)
     ops = Operations(load_config(None, {"ZARCH_REGISTRY": str(registry)}))
-    counts: dict[str, Any] = {"backups": 0, "torn": [], "false_damage": [], "status_damaged": [],
-                              "busy": 0, "polls": 0, "checks": 0}
+    counts: dict[str, Any] = {
+        "backups": 0,
+        "torn": [],
+        "false_damage": [],
+        "status_damaged": [],
+        "busy": 0,
+        "polls": 0,
+        "checks": 0,
+    }
     stop = threading.Event()
 
     def poll_status() -> None:
@@ -140,8 +155,10 @@ def run_loop(tmp_path: Path, wal: bool, writer: Any, backups_wanted: int) -> dic
             time.sleep(0.0002)  # leave the GIL to the other threads
 
     writer(registry)
-    pollers = [threading.Thread(target=poll_status, daemon=True),
-               threading.Thread(target=poll_fingerprint, daemon=True)]
+    pollers = [
+        threading.Thread(target=poll_status, daemon=True),
+        threading.Thread(target=poll_fingerprint, daemon=True),
+    ]
     for poller in pollers:
         poller.start()
     try:
@@ -175,8 +192,9 @@ def run_loop(tmp_path: Path, wal: bool, writer: Any, backups_wanted: int) -> dic
 
 @pytest.mark.slow
 @pytest.mark.parametrize("wal", [False, True], ids=["journal", "wal"])
-def test_status_polling_never_tears_backups_or_fakes_damage(tmp_path: Path, wal: bool,
-                                                            constant_sum_writer: Any) -> None:
+def test_status_polling_never_tears_backups_or_fakes_damage(
+    tmp_path: Path, wal: bool, constant_sum_writer: Any
+) -> None:
     counts = run_loop(tmp_path, wal, constant_sum_writer, BACKUPS_PER_MODE)
     assert counts["polls"] > BACKUPS_PER_MODE  # status really ran meanwhile
     assert counts["backups"] >= BACKUPS_PER_MODE, counts

@@ -11,12 +11,13 @@ from pathlib import Path
 from zarchd.backups import list_backups, prune, take_backup, verify_backup
 from zarchd.backups.names import local_tz, parse
 from zarchd.backups.restore import restore_backup
-from zarchd.config import RetentionPolicy
+from zarchd.core.config import RetentionPolicy
 
 from .conftest import FixedClock, make_registry, max_id
 
-NONE_KEPT = RetentionPolicy(keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0,
-                            keep_monthly=0, keep_yearly=0)
+NONE_KEPT = RetentionPolicy(
+    keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0
+)
 
 
 def _as_old_style(info_path: Path) -> Path:
@@ -46,8 +47,9 @@ def test_new_names_carry_the_marker_and_old_names_still_parse() -> None:
     assert parse("registry", "registry-20260314-120000-zarchd.bak.json") is None
 
 
-def test_a_same_second_7zarch_go_backup_leaves_ours_alone(tmp_path: Path,
-                                                          clock: FixedClock) -> None:
+def test_a_same_second_7zarch_go_backup_leaves_ours_alone(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 50)
     ours = take_backup(reg, tmp_path, now=clock)
     local = clock.now.astimezone(local_tz())
@@ -73,7 +75,8 @@ def test_old_style_backups_of_ours_keep_working(tmp_path: Path, clock: FixedCloc
 
 
 def test_old_style_name_overwritten_by_7zarch_go_is_listed_as_its_backup(
-        tmp_path: Path, clock: FixedClock) -> None:
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 30)
     old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
     other = make_registry(tmp_path / "other" / "registry.db", 60)
@@ -90,7 +93,8 @@ def test_old_style_name_overwritten_by_7zarch_go_is_listed_as_its_backup(
 
 
 def test_an_old_style_backup_damaged_in_place_stays_ours_and_bad(
-        tmp_path: Path, clock: FixedClock) -> None:
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 30)
     old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
     st = old.stat()

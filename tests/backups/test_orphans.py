@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from zarchd.app.operations import Operations
 from zarchd.backups import list_backups, take_backup
 from zarchd.backups.names import local_tz
-from zarchd.config import load_config
-from zarchd.operations import Operations
+from zarchd.core.config import load_config
 
 from .conftest import FixedClock, make_registry
 
 NOBODY = 65534
 
 
-def test_orphan_sidecars_of_ours_are_removed_and_their_names_reused(tmp_path: Path,
-                                                                    clock: FixedClock) -> None:
+def test_orphan_sidecars_of_ours_are_removed_and_their_names_reused(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "reg" / "registry.db", 10)
     bdir = tmp_path / "b"
     first = take_backup(reg, bdir, now=clock)

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
 from zarchd.backups import list_backups, recover_registry, resolve_name, restore_backup, take_backup
-from zarchd.errors import BackupError, IntegrityFailure, NotFound, RegistryError, UsageError
+from zarchd.core.errors import BackupError, IntegrityFailure, NotFound, RegistryError, UsageError
 
 from .conftest import FixedClock, corrupt, make_registry, max_id
 
 
-@pytest.mark.parametrize("name", ["../registry-20260101-000000.bak", "/etc/passwd", "",
-                                  "registry-20990101-000000.bak", "a\x00b.bak", "sub/x.bak",
-                                  "..", "registry.db", "registry-20260101-000000.bak.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../registry-20260101-000000.bak",
+        "/etc/passwd",
+        "",
+        "registry-20990101-000000.bak",
+        "a\x00b.bak",
+        "sub/x.bak",
+        "..",
+        "registry.db",
+        "registry-20260101-000000.bak.json",
+    ],
+)
 def test_forged_names_are_refused(tmp_path: Path, name: str) -> None:
     reg = make_registry(tmp_path / "d" / "registry.db", 10)
     take_backup(reg, reg.parent)
@@ -28,8 +40,9 @@ def test_forged_names_are_refused(tmp_path: Path, name: str) -> None:
     assert max_id(reg) == 10
 
 
-def test_restore_into_live_registry_with_uncheckpointed_wal(tmp_path: Path, wal: bool,
-                                                           clock: FixedClock) -> None:
+def test_restore_into_live_registry_with_uncheckpointed_wal(
+    tmp_path: Path, wal: bool, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 100, wal=wal)
     old = take_backup(reg, tmp_path, now=clock)
     app = sqlite3.connect(reg, isolation_level=None)  # stays open, its WAL uncheckpointed
@@ -86,8 +99,9 @@ def test_restore_over_a_damaged_registry_sets_it_aside(tmp_path: Path, clock: Fi
     assert max_id(reg) == 2000
 
 
-def test_recover_restores_the_newest_backup_that_verifies(tmp_path: Path, wal: bool,
-                                                         clock: FixedClock) -> None:
+def test_recover_restores_the_newest_backup_that_verifies(
+    tmp_path: Path, wal: bool, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 2000, wal=wal)
     good = take_backup(reg, tmp_path / "b", now=clock)
     clock.advance(hours=1)
@@ -140,12 +154,16 @@ def _crashed_wal_registry(directory: Path) -> Path:
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
     """Every file's bytes, except the -shm index SQLite (re)builds when anyone reads the WAL."""
-    return {p.name: p.read_bytes() for p in directory.iterdir()
-            if p.is_file() and not p.name.endswith("-shm")}
+    return {
+        p.name: p.read_bytes()
+        for p in directory.iterdir()
+        if p.is_file() and not p.name.endswith("-shm")
+    }
 
 
 def test_recover_with_nothing_to_use_leaves_the_registry_exactly_where_it_was(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FixedClock) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FixedClock
+) -> None:
     reg = _crashed_wal_registry(tmp_path)
     bad = take_backup(make_registry(tmp_path / "o" / "registry.db", 5), tmp_path / "b", now=clock)
     with open(bad.path, "r+b") as fh:  # the only backup fails verification
@@ -178,8 +196,9 @@ def test_recover_when_salvage_reads_nothing_keeps_the_registry(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db"]  # no temp, no aside
 
 
-def test_recover_refuses_a_registry_locked_by_another_process(tmp_path: Path,
-                                                              clock: FixedClock) -> None:
+def test_recover_refuses_a_registry_locked_by_another_process(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 2000)
     take_backup(reg, tmp_path / "b", now=clock)
     corrupt(reg)
@@ -198,7 +217,7 @@ def test_recover_refuses_a_registry_locked_by_another_process(tmp_path: Path,
 
 def test_set_aside_puts_companions_back_when_the_registry_cannot_move(tmp_path: Path) -> None:
     import subprocess
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from zarchd.backups.recover import set_aside
 
@@ -209,7 +228,7 @@ def test_set_aside_puts_companions_back_when_the_registry_cannot_move(tmp_path: 
     subprocess.run(["chattr", "+i", str(registry)], check=True)  # even root cannot rename it
     try:
         with pytest.raises(OSError):
-            set_aside(registry, lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+            set_aside(registry, lambda: datetime(2026, 1, 1, tzinfo=UTC))
     finally:
         subprocess.run(["chattr", "-i", str(registry)], check=True)
     assert wal.read_bytes() == b"frames", "the -wal is back beside its registry"

@@ -8,21 +8,22 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from zarchd.backups import list_backups, take_backup
 from zarchd.backups.files import sha256_file
 from zarchd.backups.names import parse
-from zarchd.registry import check_file
+from zarchd.db.registry import check_file
 
 from .conftest import make_registry, max_id
 
 ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def test_backups_while_another_process_commits(tmp_path: Path, wal: bool,
-                                               writer: Callable[[Path], None]) -> None:
+def test_backups_while_another_process_commits(
+    tmp_path: Path, wal: bool, writer: Callable[[Path], None]
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 2000, wal=wal)
     writer(reg)
     out = tmp_path / "backups"
@@ -53,8 +54,11 @@ def test_kill_9_at_any_moment_leaves_no_incomplete_backup(tmp_path: Path) -> Non
     reg = make_registry(tmp_path / "registry.db", 60000, payload=300)  # ~30 MB
     out = tmp_path / "backups"
     for delay in (0.05, 0.2, 0.37):
-        proc = subprocess.Popen([sys.executable, "-c", CRASHER, ROOT, str(reg), str(out)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASHER, ROOT, str(reg), str(out)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -77,7 +81,7 @@ DISK_FULL = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
     from zarchd.backups import take_backup
-    from zarchd.errors import ZarchError
+    from zarchd.core.errors import ZarchError
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
     limit = int(sys.argv[4])
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -95,10 +99,17 @@ def test_disk_full_gives_a_clear_error_and_keeps_old_backups(tmp_path: Path) -> 
     old = take_backup(reg, out)
     old_bytes = old.path.read_bytes()
     limit = reg.stat().st_size // 2
-    done = subprocess.run([sys.executable, "-c", DISK_FULL, ROOT, str(reg), str(out), str(limit)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL, ROOT, str(reg), str(out), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     report = json.loads(done.stdout)
     assert report["error"] == "BackupError", done
-    assert "cannot write the backup" in report["message"] and "older backups are intact" in report["message"]
+    assert (
+        "cannot write the backup" in report["message"]
+        and "older backups are intact" in report["message"]
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted([old.name, old.name + ".json"])
     assert old.path.read_bytes() == old_bytes

@@ -11,8 +11,9 @@ from zarchd.backups.swap import intent_path, resume_swap, write_intent
 from .conftest import FixedClock, make_registry, max_id
 
 
-def test_prepared_copy_gone_puts_the_set_aside_registry_back(tmp_path: Path,
-                                                             clock: FixedClock) -> None:
+def test_prepared_copy_gone_puts_the_set_aside_registry_back(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 40)
     aside = aside_name(reg, clock)
     write_intent(reg, {"prepared": ".zarchd-restore-registry-abcdefgh.tmp", "aside": aside.name})
@@ -22,8 +23,9 @@ def test_prepared_copy_gone_puts_the_set_aside_registry_back(tmp_path: Path,
     assert max_id(reg) == 40 and not intent_path(reg).exists()
 
 
-def test_killed_before_anything_moved_leaves_the_registry(tmp_path: Path,
-                                                          clock: FixedClock) -> None:
+def test_killed_before_anything_moved_leaves_the_registry(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 40)
     write_intent(reg, {"prepared": "x.tmp", "aside": aside_name(reg, clock).name})
     assert "left in place" in (resume_swap(reg) or "")

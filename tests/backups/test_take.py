@@ -14,7 +14,7 @@ import pytest
 from zarchd.backups import fingerprint, list_backups, take_backup
 from zarchd.backups.names import local_tz
 from zarchd.backups.take import remove_stale_temps, remove_temp_files
-from zarchd.errors import BackupError, Cancelled, IntegrityFailure
+from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure
 
 from .conftest import FixedClock, corrupt, make_registry, max_id
 
@@ -23,7 +23,9 @@ def _bak_files(d: Path) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.name.endswith(".bak"))
 
 
-def test_backup_is_named_in_local_time_private_and_described(tmp_path: Path, clock: FixedClock) -> None:
+def test_backup_is_named_in_local_time_private_and_described(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 300)
     progress: list[dict] = []
     info = take_backup(reg, tmp_path, now=clock, progress=progress.append)
@@ -51,7 +53,9 @@ def test_same_second_gets_numbered_names(tmp_path: Path, clock: FixedClock) -> N
     assert [b.name for b in list_backups(reg, out)] == names  # oldest -> newest
 
 
-def test_orphan_sidecar_is_ignored_and_its_name_not_reused(tmp_path: Path, clock: FixedClock) -> None:
+def test_orphan_sidecar_is_ignored_and_its_name_not_reused(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 10)
     local = clock.now.astimezone(local_tz())
     orphan = tmp_path / f"registry-{local:%Y%m%d-%H%M%S}-zarchd.bak.json"
@@ -143,25 +147,39 @@ def test_stale_temps_of_a_killed_run_are_removed_only_when_old(tmp_path: Path) -
 
 
 def test_remove_temp_files_removes_all_of_ours_whatever_their_age(tmp_path: Path) -> None:
-    ours = [".zarchd-registry-abcd1234.bak.tmp", ".zarchd-registry-abcd1234.bak.tmp-journal",
-            ".zarchd-restore-registry-x_y12345.tmp", ".zarchd-salvage-registry-q1w2e3r4.tmp",
-            ".zarchd-salvage-registry-q1w2e3r4.tmp-wal",
-            ".registry-20260314-120000.bak.json.k9j8h7g6.tmp"]
-    theirs = ["registry.db", "registry.db-wal", "registry-20260314-120000.bak",
-              ".zarchd-other-abcd1234.bak.tmp", ".zarchd-registry2-abcd1234.bak.tmp",
-              ".zarchd-registry-abc.bak.tmp", ".zarchd-registry-abcd1234.bak.tmp.keep",
-              "notes.zarchd-registry-abcd1234.bak.tmp", ".zarchd.sock"]
+    ours = [
+        ".zarchd-registry-abcd1234.bak.tmp",
+        ".zarchd-registry-abcd1234.bak.tmp-journal",
+        ".zarchd-restore-registry-x_y12345.tmp",
+        ".zarchd-salvage-registry-q1w2e3r4.tmp",
+        ".zarchd-salvage-registry-q1w2e3r4.tmp-wal",
+        ".registry-20260314-120000.bak.json.k9j8h7g6.tmp",
+    ]
+    theirs = [
+        "registry.db",
+        "registry.db-wal",
+        "registry-20260314-120000.bak",
+        ".zarchd-other-abcd1234.bak.tmp",
+        ".zarchd-registry2-abcd1234.bak.tmp",
+        ".zarchd-registry-abc.bak.tmp",
+        ".zarchd-registry-abcd1234.bak.tmp.keep",
+        "notes.zarchd-registry-abcd1234.bak.tmp",
+        ".zarchd.sock",
+    ]
     for name in ours + theirs:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / ".zarchd-registry-zzzz9999.bak.tmp").symlink_to(tmp_path / "registry.db")
     removed = remove_temp_files(tmp_path, "registry")
     assert sorted(p.name for p in removed) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        theirs + [".zarchd-registry-zzzz9999.bak.tmp"])
+        theirs + [".zarchd-registry-zzzz9999.bak.tmp"]
+    )
     assert remove_temp_files(tmp_path / "missing", "registry") == []
 
 
-def test_cancel_stops_a_running_copy_and_publishes_nothing(tmp_path: Path, clock: FixedClock) -> None:
+def test_cancel_stops_a_running_copy_and_publishes_nothing(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "registry.db", 100_000)  # ~48 MB: the copy takes a while
     assert reg.stat().st_size > 40_000_000
     out = tmp_path / "b"
@@ -173,8 +191,9 @@ def test_cancel_stops_a_running_copy_and_publishes_nothing(tmp_path: Path, clock
         if event["step"] == "start":  # the copy is about to run: stop it from another thread
             threading.Thread(target=cancel.set).start()
 
-    with pytest.raises(Cancelled, match="backup cancelled: zarchd is stopping; nothing was "
-                                        "published"):
+    with pytest.raises(
+        Cancelled, match="backup cancelled: zarchd is stopping; nothing was published"
+    ):
         take_backup(reg, out, now=clock, progress=progress, cancel=cancel)
     assert cancel.is_set() and "start" in seen and "copy" not in seen  # stopped mid-copy
     assert list(out.iterdir()) == []  # no temp file, no journal, no backup, no sidecar

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from zarchd.app.operations import Operations
 from zarchd.backups import list_backups, recover_registry, resolve_name, take_backup, verify_backup
 from zarchd.backups.names import local_tz
 from zarchd.backups.trust import check_backup_dir
-from zarchd.config import load_config
-from zarchd.errors import UnsafeDirectory, UnsafePath
-from zarchd.operations import Operations
+from zarchd.core.config import load_config
+from zarchd.core.errors import UnsafeDirectory, UnsafePath
 
 from .conftest import FixedClock, corrupt, make_registry, max_id
 
@@ -36,9 +36,12 @@ def _plant(backup_dir: Path, database: Path, template: Path, name: str) -> Path:
     planted = backup_dir / name
     shutil.copyfile(database, planted)
     meta = json.loads(template.read_text())
-    meta.update(name=name, size_bytes=planted.stat().st_size,
-                created_at="2026-03-15T12:00:00.000000Z",
-                sha256=hashlib.sha256(planted.read_bytes()).hexdigest())
+    meta.update(
+        name=name,
+        size_bytes=planted.stat().st_size,
+        created_at="2026-03-15T12:00:00.000000Z",
+        sha256=hashlib.sha256(planted.read_bytes()).hexdigest(),
+    )
     sidecar = backup_dir / (name + ".json")
     sidecar.write_text(json.dumps(meta))
     for path in (planted, sidecar):
@@ -46,8 +49,9 @@ def _plant(backup_dir: Path, database: Path, template: Path, name: str) -> Path:
     return planted
 
 
-def test_a_backup_dir_writable_by_others_without_sticky_bit_is_refused(tmp_path: Path,
-                                                                     clock: FixedClock) -> None:
+def test_a_backup_dir_writable_by_others_without_sticky_bit_is_refused(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "reg" / "registry.db", 10)
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -77,8 +81,9 @@ def test_a_backup_dir_owned_by_another_user_is_refused(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_recover_never_restores_a_database_planted_by_another_user(tmp_path: Path,
-                                                                   clock: FixedClock) -> None:
+def test_recover_never_restores_a_database_planted_by_another_user(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "reg" / "registry.db", 100)
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -119,8 +124,9 @@ def test_a_symlinked_sidecar_never_makes_a_backup_ours(tmp_path: Path, clock: Fi
     assert listed.name == info.name and listed.ours is False  # never deletable by prune
 
 
-def test_verify_hashes_the_file_it_listed_not_a_swapped_one(tmp_path: Path,
-                                                          clock: FixedClock) -> None:
+def test_verify_hashes_the_file_it_listed_not_a_swapped_one(
+    tmp_path: Path, clock: FixedClock
+) -> None:
     reg = make_registry(tmp_path / "reg" / "registry.db", 10)
     bdir = tmp_path / "b"
     info = take_backup(reg, bdir, now=clock)

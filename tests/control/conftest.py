@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,9 @@ def make_server(sock_path: Path, handler: Handler) -> Iterator[Callable[..., Con
 
     def make(**kwargs: Any) -> ControlServer:
         kwargs.setdefault("idle_timeout", 10.0)
-        server = ControlServer(kwargs.pop("path", sock_path), kwargs.pop("handler", handler), **kwargs)
+        server = ControlServer(
+            kwargs.pop("path", sock_path), kwargs.pop("handler", handler), **kwargs
+        )
         server.start()
         servers.append(server)
         handler.server = server

@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from zarchd.errors import NotFound
-from zarchd.progress import Progress
+from zarchd.core.errors import NotFound
+from zarchd.core.progress import Progress
 
 
 class Handler:
@@ -77,7 +77,10 @@ class Raw:
         self.sock.sendall(data)
 
     def request(self, request_id: Any, method: str, params: dict[str, Any] | None = None) -> None:
-        self.send(json.dumps({"id": request_id, "method": method, "params": params or {}}).encode() + b"\n")
+        self.send(
+            json.dumps({"id": request_id, "method": method, "params": params or {}}).encode()
+            + b"\n"
+        )
 
     def line(self) -> dict[str, Any] | None:
         """The next answer line, or None once the server has closed the connection."""

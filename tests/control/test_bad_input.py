@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,8 @@ BAD_LINES: list[tuple[bytes, str, Any]] = [
 
 @pytest.mark.parametrize("line, code, request_id", BAD_LINES, ids=lambda v: repr(v)[:30])
 def test_bad_line_gets_an_error_and_the_connection_goes_on(
-        server: ControlServer, handler: Handler, line: bytes, code: str, request_id: Any) -> None:
+    server: ControlServer, handler: Handler, line: bytes, code: str, request_id: Any
+) -> None:
     with Raw(server.address) as conn:
         conn.send(line + b"\n")
         answer = conn.line()
@@ -77,12 +79,19 @@ def test_line_of_exactly_the_limit_is_read(server: ControlServer) -> None:
 
 
 @pytest.mark.parametrize("size, newline", [(MAX_LINE + 1, True), (3 * MAX_LINE, False)])
-def test_line_over_the_limit_gets_an_error_then_close(server: ControlServer, size: int, newline: bool) -> None:
+def test_line_over_the_limit_gets_an_error_then_close(
+    server: ControlServer, size: int, newline: bool
+) -> None:
     with Raw(server.address) as conn:
         sender = _send_ignoring_hangup(conn, b"x" * size + (b"\n" if newline else b""))
         answer = conn.line()
-        assert answer == {"id": None, "error": {
-            "code": "bad_request", "message": f"request line longer than {MAX_LINE} bytes; connection closed"}}
+        assert answer == {
+            "id": None,
+            "error": {
+                "code": "bad_request",
+                "message": f"request line longer than {MAX_LINE} bytes; connection closed",
+            },
+        }
         assert conn.closed()
         sender.join()
     assert call(server.address, "ping") == {"pong": True}
@@ -97,7 +106,8 @@ def test_half_message_then_hangup_closes_quietly(server: ControlServer) -> None:
 
 
 def test_hangup_while_a_request_runs_does_not_disturb_the_server(
-        server: ControlServer, handler: Handler, caplog: pytest.LogCaptureFixture) -> None:
+    server: ControlServer, handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
     conn = Raw(server.address)
     conn.request(1, "migrate")
     assert handler.in_flight.acquire(timeout=5)
@@ -108,7 +118,9 @@ def test_hangup_while_a_request_runs_does_not_disturb_the_server(
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
-def test_idle_connections_time_out(make_server: Callable[..., ControlServer], handler: Handler) -> None:
+def test_idle_connections_time_out(
+    make_server: Callable[..., ControlServer], handler: Handler
+) -> None:
     server = make_server(idle_timeout=0.3)
     with Raw(server.address) as idle, Raw(server.address) as half:
         half.send(b'{"id": 1, "method": "pi')

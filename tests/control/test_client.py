@@ -13,14 +13,16 @@ import pytest
 
 from zarchd.control.client import call, error_from, ping
 from zarchd.control.server import ControlServer
-from zarchd.errors import ConfigError, DaemonNotRunning, ProtocolError, ZarchError
+from zarchd.core.errors import ConfigError, DaemonNotRunning, ProtocolError, ZarchError
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _expected_not_running(path: Path) -> str:
-    return (f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
-            f"or `zarchd run`, or run this command with --local.")
+    return (
+        f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
+        f"or `zarchd run`, or run this command with --local."
+    )
 
 
 @pytest.mark.parametrize("where", ["missing file", "missing dir", "stale socket"])
@@ -69,8 +71,12 @@ SERVER_SCRIPT = textwrap.dedent("""
 
 def test_daemon_killed_mid_request_is_a_clear_error(sock_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(sock_path)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT, str(sock_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         assert call(sock_path, "ping", timeout=5) == {"pong": True}
@@ -85,15 +91,23 @@ def test_daemon_killed_mid_request_is_a_clear_error(sock_path: Path) -> None:
         proc.kill()
         proc.wait()
     assert type(info.value) is ZarchError and info.value.exit_code == 1
-    assert info.value.message.startswith("the daemon closed the connection before answering `backup`")
+    assert info.value.message.startswith(
+        "the daemon closed the connection before answering `backup`"
+    )
     assert "journalctl --user -u zarchd" in info.value.message
     with pytest.raises(DaemonNotRunning):  # the socket it left behind is stale now
         call(sock_path, "ping")
 
 
 def test_error_codes_map_back_to_exception_classes() -> None:
-    bad_config = error_from({"code": "bad_config", "message": "bad configuration (1 problem(s)):\n  - x: y"})
-    assert isinstance(bad_config, ConfigError) and bad_config.exit_code == 2 and bad_config.problems == ["x: y"]
+    bad_config = error_from(
+        {"code": "bad_config", "message": "bad configuration (1 problem(s)):\n  - x: y"}
+    )
+    assert (
+        isinstance(bad_config, ConfigError)
+        and bad_config.exit_code == 2
+        and bad_config.problems == ["x: y"]
+    )
     for code in ("bad_request", "unknown_method", "bad_params"):
         err = error_from({"code": code, "message": "m"})
         assert isinstance(err, ProtocolError) and err.code == code

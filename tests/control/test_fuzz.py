@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from zarchd.control.protocol import METHODS
 from zarchd.control.server import ControlServer
-from zarchd.progress import Progress
+from zarchd.core.progress import Progress
 
 from .helpers import Raw
 
@@ -28,16 +29,25 @@ def fast_handler(method: str, params: dict[str, Any], progress: Progress) -> Any
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
-requests = st.fixed_dictionaries({}, optional={
-    "id": json_values,
-    "method": st.sampled_from(sorted(METHODS)) | st.text(max_size=12),
-    "params": st.dictionaries(st.sampled_from(["name", "to", "dry_run", "backup_only", "path"]), json_values,
-                              max_size=3) | json_values,
-    "extra": json_values,
-})
+requests = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_values,
+        "method": st.sampled_from(sorted(METHODS)) | st.text(max_size=12),
+        "params": st.dictionaries(
+            st.sampled_from(["name", "to", "dry_run", "backup_only", "path"]),
+            json_values,
+            max_size=3,
+        )
+        | json_values,
+        "extra": json_values,
+    },
+)
 payloads = st.one_of(
     st.binary(max_size=400),
     st.text(max_size=200).map(str.encode),
@@ -51,7 +61,9 @@ def _well_formed(answer: dict[str, Any]) -> None:
     kinds = set(answer) - {"id"}
     assert "id" in answer and len(kinds) == 1 and kinds <= {"result", "error", "progress"}, answer
     if "error" in answer:
-        assert isinstance(answer["error"]["code"], str) and isinstance(answer["error"]["message"], str)
+        assert isinstance(answer["error"]["code"], str) and isinstance(
+            answer["error"]["message"], str
+        )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +80,8 @@ def fuzz_server() -> Iterator[ControlServer]:
 @settings(max_examples=200, deadline=None)
 @given(payload=payloads)
 def test_any_input_gets_well_formed_answers_and_the_server_keeps_serving(
-        fuzz_server: ControlServer, payload: bytes) -> None:
+    fuzz_server: ControlServer, payload: bytes
+) -> None:
     server = fuzz_server
     requests_sent = sum(1 for line in payload.split(b"\n") if line.strip())
     with Raw(server.address) as conn:
@@ -84,4 +97,3 @@ def test_any_input_gets_well_formed_answers_and_the_server_keeps_serving(
             if answer.get("id") == PING_ID and answer.get("result") == {"method": "ping"}:
                 break
     assert finals == requests_sent + 1  # exactly one answer per request line
-

@@ -8,15 +8,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from zarchd.control.client import call
 from zarchd.control.peercred import peer_cred
 from zarchd.control.server import ControlServer
-from zarchd.errors import Forbidden
+from zarchd.core.errors import Forbidden
 
 from .helpers import Handler, Raw
 
@@ -27,7 +27,7 @@ CLIENT_SCRIPT = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     from zarchd.control.client import call
-    from zarchd.errors import ZarchError
+    from zarchd.core.errors import ZarchError
     try:
         out = {"result": call(Path(sys.argv[1]), "status", timeout=5)}
     except ZarchError as exc:
@@ -55,27 +55,37 @@ def _become_nobody_unless_setpriv() -> None:
 
 def test_peer_cred_reads_our_own_uid(server: ControlServer) -> None:
     with Raw(server.address) as conn:
-        cred = peer_cred(conn.sock)  # the server's end would see us; here we see the server: same uid
+        cred = peer_cred(
+            conn.sock
+        )  # the server's end would see us; here we see the server: same uid
     assert cred.uid == os.geteuid() and cred.pid == os.getpid()
 
 
 def test_uid_not_allowed_is_refused_before_any_method_runs(
-        make_server: Callable[..., ControlServer], handler: Handler) -> None:
+    make_server: Callable[..., ControlServer], handler: Handler
+) -> None:
     server = make_server(allowed_uids={os.getuid() + 4242})
     with pytest.raises(Forbidden) as info:
         call(server.address, "status")
     assert f"uid {os.getuid()} may not control this zarchd" in info.value.message
     with Raw(server.address) as conn:
         answer = conn.line()
-        assert answer is not None and answer["error"]["code"] == "forbidden" and answer["id"] is None
+        assert (
+            answer is not None and answer["error"]["code"] == "forbidden" and answer["id"] is None
+        )
         assert conn.closed()
     assert handler.calls == []
 
 
 def _client_as_nobody(path: Path) -> dict:
-    proc = subprocess.run([*_as_nobody(), sys.executable, "-c", CLIENT_SCRIPT, str(path)],
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_become_nobody_unless_setpriv,
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [*_as_nobody(), sys.executable, "-c", CLIENT_SCRIPT, str(path)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        preexec_fn=_become_nobody_unless_setpriv,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["uid"] == NOBODY, out
@@ -83,8 +93,9 @@ def _client_as_nobody(path: Path) -> dict:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as nobody")
-def test_another_user_is_refused_even_through_an_open_socket(server: ControlServer, handler: Handler,
-                                                             sock_dir: Path) -> None:
+def test_another_user_is_refused_even_through_an_open_socket(
+    server: ControlServer, handler: Handler, sock_dir: Path
+) -> None:
     # First the file modes stop nobody, and the client says so in a sentence.
     out = _client_as_nobody(server.address)
     assert out["code"] == "failed" and "the socket belongs to another user" in out["message"], out

@@ -10,14 +10,17 @@ import pytest
 
 from zarchd.control.client import call
 from zarchd.control.server import ControlServer
-from zarchd.errors import NotFound, ZarchError
+from zarchd.core.errors import NotFound, ZarchError
 
 from .helpers import Handler, Raw
 
 
 def test_call_returns_the_handler_result(server: ControlServer) -> None:
     assert call(server.address, "ping") == {"pong": True}
-    assert call(server.address, "prune", {"dry_run": True}) == {"method": "prune", "params": {"dry_run": True}}
+    assert call(server.address, "prune", {"dry_run": True}) == {
+        "method": "prune",
+        "params": {"dry_run": True},
+    }
     assert call(server.address, "verify", {"name": None}) == {"verified": []}
 
 
@@ -30,12 +33,15 @@ def test_progress_lines_come_in_order_before_the_single_result(server: ControlSe
     assert lines[50] == {"id": 41, "result": {"name": "registry-20250101-000000.bak"}}
 
     seen: list[dict] = []
-    assert call(server.address, "backup", on_progress=seen.append) == {"name": "registry-20250101-000000.bak"}
+    assert call(server.address, "backup", on_progress=seen.append) == {
+        "name": "registry-20250101-000000.bak"
+    }
     assert seen == [{"step": i} for i in range(50)]
 
 
-def test_progress_that_is_not_json_is_dropped_and_late_progress_is_silent(server: ControlServer,
-                                                                          handler: Handler) -> None:
+def test_progress_that_is_not_json_is_dropped_and_late_progress_is_silent(
+    server: ControlServer, handler: Handler
+) -> None:
     seen: list[dict] = []
     assert call(server.address, "check", on_progress=seen.append) == "ok"
     assert seen == [{"ok": 1}]
@@ -50,8 +56,12 @@ def test_progress_that_is_not_json_is_dropped_and_late_progress_is_silent(server
 
 def test_several_requests_per_connection_pipelined_and_in_turn(server: ControlServer) -> None:
     with Raw(server.address) as conn:
-        conn.send(b"".join(json.dumps({"id": i, "method": "ping"}).encode() + b"\n" for i in (1, 2, 3)))
-        assert [conn.line() for _ in range(3)] == [{"id": i, "result": {"pong": True}} for i in (1, 2, 3)]
+        conn.send(
+            b"".join(json.dumps({"id": i, "method": "ping"}).encode() + b"\n" for i in (1, 2, 3))
+        )
+        assert [conn.line() for _ in range(3)] == [
+            {"id": i, "result": {"pong": True}} for i in (1, 2, 3)
+        ]
         conn.send(b"\n  \n")  # blank lines are ignored, not answered
         conn.request("four", "status")
         assert conn.line()["id"] == "four"  # type: ignore[index]
@@ -62,26 +72,37 @@ def test_several_requests_per_connection_pipelined_and_in_turn(server: ControlSe
 def test_expected_failure_becomes_its_error_code_and_class(server: ControlServer) -> None:
     with Raw(server.address) as conn:
         conn.request(5, "verify", {"name": "missing"})
-        assert conn.line() == {"id": 5, "error": {
-            "code": "not_found", "message": "no backup named 'missing'; `zarchctl backups` lists them"}}
+        assert conn.line() == {
+            "id": 5,
+            "error": {
+                "code": "not_found",
+                "message": "no backup named 'missing'; `zarchctl backups` lists them",
+            },
+        }
     with pytest.raises(NotFound) as info:
         call(server.address, "verify", {"name": "missing"})
     assert info.value.exit_code == 1 and "no backup named" in info.value.message
 
 
-@pytest.mark.parametrize("name, words", [
-    ("crash", "internal error: RuntimeError: boom; see the daemon log"),
-    ("exit", "internal error: RuntimeError: handler raised SystemExit(3); see the daemon log"),
-    ("nonjson", "internal error: TypeError: Object of type object is not JSON serializable"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("crash", "internal error: RuntimeError: boom; see the daemon log"),
+        ("exit", "internal error: RuntimeError: handler raised SystemExit(3); see the daemon log"),
+        ("nonjson", "internal error: TypeError: Object of type object is not JSON serializable"),
+    ],
+)
 def test_unexpected_failure_is_internal_logged_and_the_server_carries_on(
-        server: ControlServer, caplog: pytest.LogCaptureFixture, name: str, words: str) -> None:
+    server: ControlServer, caplog: pytest.LogCaptureFixture, name: str, words: str
+) -> None:
     with caplog.at_level(logging.ERROR, logger="zarchd.control"):
         with pytest.raises(ZarchError) as info:
             call(server.address, "verify", {"name": name})
     assert info.value.code == "internal"
     assert words in info.value.message
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zarchd.control"]
+    errors = [
+        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zarchd.control"
+    ]
     assert errors and errors[0].exc_info is not None
     assert call(server.address, "ping") == {"pong": True}
 

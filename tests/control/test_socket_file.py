@@ -6,20 +6,22 @@ import os
 import socket
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from zarchd.control.client import call
 from zarchd.control.server import ControlServer
-from zarchd.errors import ZarchError
+from zarchd.core.errors import ZarchError
 
 from .helpers import Handler, Raw
 
 
 def test_socket_is_0600_in_a_0700_directory_whatever_the_umask(
-        make_server: Callable[..., ControlServer], sock_dir: Path) -> None:
+    make_server: Callable[..., ControlServer], sock_dir: Path
+) -> None:
     path = sock_dir / "a" / "b" / "zarchd.sock"
     old = os.umask(0)
     try:
@@ -33,7 +35,9 @@ def test_socket_is_0600_in_a_0700_directory_whatever_the_umask(
     assert os.umask(old) == old  # the process umask is restored
 
 
-def test_existing_directory_is_left_as_it_is(make_server: Callable[..., ControlServer], sock_dir: Path) -> None:
+def test_existing_directory_is_left_as_it_is(
+    make_server: Callable[..., ControlServer], sock_dir: Path
+) -> None:
     shared = sock_dir / "shared"
     shared.mkdir()
     os.chmod(shared, 0o755)
@@ -49,7 +53,9 @@ def _stale_socket(path: Path) -> None:
     dead.close()  # like a crashed daemon: the file stays, nobody listens
 
 
-def test_stale_socket_is_replaced(make_server: Callable[..., ControlServer], sock_path: Path) -> None:
+def test_stale_socket_is_replaced(
+    make_server: Callable[..., ControlServer], sock_path: Path
+) -> None:
     _stale_socket(sock_path)
     server = make_server()
     assert call(server.address, "ping") == {"pong": True}
@@ -57,14 +63,18 @@ def test_stale_socket_is_replaced(make_server: Callable[..., ControlServer], soc
 
 def test_live_socket_refuses_a_second_server(server: ControlServer, handler: Handler) -> None:
     second = ControlServer(server.address, handler)
-    with pytest.raises(ZarchError, match=f"^another zarchd is already listening on {server.address}$"):
+    with pytest.raises(
+        ZarchError, match=f"^another zarchd is already listening on {server.address}$"
+    ):
         second.start()
     second.stop()  # harmless: it never started
     assert call(server.address, "ping") == {"pong": True}
 
 
 @pytest.mark.parametrize("content", [b"not a socket", None])
-def test_something_else_at_the_path_is_never_removed(sock_path: Path, handler: Handler, content: Any) -> None:
+def test_something_else_at_the_path_is_never_removed(
+    sock_path: Path, handler: Handler, content: Any
+) -> None:
     sock_path.parent.mkdir(parents=True)
     if content is None:
         sock_path.mkdir()
@@ -97,7 +107,9 @@ def test_stop_keeps_a_socket_that_is_no_longer_ours(server: ControlServer) -> No
 
 def test_stop_lets_an_answer_in_progress_finish(server: ControlServer, handler: Handler) -> None:
     results: list[Any] = []
-    caller = threading.Thread(target=lambda: results.append(call(server.address, "migrate", timeout=10)))
+    caller = threading.Thread(
+        target=lambda: results.append(call(server.address, "migrate", timeout=10))
+    )
     caller.start()
     assert handler.in_flight.acquire(timeout=5)
     stopper = threading.Thread(target=server.stop, kwargs={"timeout": 5.0})

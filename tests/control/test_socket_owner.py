@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import command
 from zarchd.control.client import call
 from zarchd.control.server import ControlServer
-from zarchd.errors import UnsafeDirectory, UnsafePath
-
-from tests.e2e.harness import command
+from zarchd.core.errors import UnsafeDirectory, UnsafePath
 
 from .helpers import Handler
 from .test_peer_credentials import NOBODY, _as_nobody, _become_nobody_unless_setpriv
@@ -68,17 +67,24 @@ def test_the_client_refuses_a_daemon_of_another_user(sock_dir: Path) -> None:
     theirs.mkdir(mode=0o755)
     os.chown(theirs, NOBODY, NOBODY)
     path = theirs / "zarchd.sock"
-    fake = subprocess.Popen([*_as_nobody(), sys.executable, "-c", FAKE_DAEMON, str(path)],
-                            preexec_fn=_become_nobody_unless_setpriv, stdout=subprocess.PIPE,
-                            text=True)
+    fake = subprocess.Popen(
+        [*_as_nobody(), sys.executable, "-c", FAKE_DAEMON, str(path)],
+        preexec_fn=_become_nobody_unless_setpriv,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert fake.stdout is not None and fake.stdout.readline() == "listening\n"
         os.chmod(path, 0o666)  # the fake daemon lets everybody in
         with pytest.raises(UnsafePath) as info:
             call(path, "backup")
         assert f"uid {NOBODY}" in info.value.message and "refusing to trust" in info.value.message
-        res = subprocess.run(command("zarchctl") + ["stop", "--socket", str(path)],
-                             capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            command("zarchctl") + ["stop", "--socket", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert res.returncode == 1 and "refusing to trust its answers" in res.stderr, res
         assert "stopping" not in res.stdout
     finally:

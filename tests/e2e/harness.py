@@ -12,8 +12,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 BIN = Path(sys.executable).parent
 # A backup's name as users see it (an independent spelling of zarchd.backups.names' pattern).
@@ -33,8 +34,10 @@ def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
     conn = sqlite3.connect(registry)
     if wal:
         conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
-                 (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"))
+    conn.execute(
+        "INSERT INTO archives (name, path, size, created) VALUES (?, ?, ?, ?)",
+        (f"a{n}.7z", f"/x/a{n}.7z", n, "2026-01-01 00:00:00"),
+    )
     conn.commit()
     conn.close()
 
@@ -50,8 +53,12 @@ def command(name: str) -> list[str]:
     return [sys.executable, "-m", f"zarchd.cli.{name}"]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -65,22 +72,28 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
 class Daemon:
     """One `zarchd run` on a tmp registry, with its own config file, socket and log."""
 
-    def __init__(self, root: Path, registry: Path, *, config: str = "",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, registry: Path, *, config: str = "", env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.registry = registry
         self.socket = root / "ctl.sock"
         self.config = root / "zarchd.toml"
         self.config.write_text(
-            f'[registry]\npath = "{registry}"\n[control]\nsocket = "{self.socket}"\n' + config)
+            f'[registry]\npath = "{registry}"\n[control]\nsocket = "{self.socket}"\n' + config
+        )
         self.log = root / "zarchd.log"
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, wait: bool = True) -> "Daemon":
+    def start(self, *, wait: bool = True) -> Daemon:
         self._logfh = open(self.log, "ab")
-        self.proc = subprocess.Popen(command("zarchd") + ["run", "--config", str(self.config)],
-                                     stdout=self._logfh, stderr=self._logfh, env=self.env)
+        self.proc = subprocess.Popen(
+            command("zarchd") + ["run", "--config", str(self.config)],
+            stdout=self._logfh,
+            stderr=self._logfh,
+            env=self.env,
+        )
         if wait:
             wait_for(self.ready, timeout=20, what=f"zarchd to answer ping (log: {self.log_text()})")
         return self
@@ -90,14 +103,18 @@ class Daemon:
             raise AssertionError(f"zarchd exited with {self.proc.returncode}: {self.log_text()}")
         return self.ctl("ping", check=False).returncode == 0
 
-    def ctl(self, *args: str, check: bool = True, input: str | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def ctl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         cmd = command("zarchctl") + list(args[:1]) + ["--config", str(self.config)] + list(args[1:])
-        res = subprocess.run(cmd, capture_output=True, text=True, env=self.env, input=input,
-                             timeout=timeout)
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, env=self.env, input=input, timeout=timeout
+        )
         if check and res.returncode != 0:
-            raise AssertionError(f"zarchctl {' '.join(args)} -> {res.returncode}\n"
-                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+            raise AssertionError(
+                f"zarchctl {' '.join(args)} -> {res.returncode}\n"
+                f"stdout: {res.stdout}\nstderr: {res.stderr}"
+            )
         return res
 
     def json(self, *args: str) -> Any:
@@ -127,7 +144,7 @@ class Daemon:
         self._logfh.close()
         return self.proc.returncode
 
-    def __enter__(self) -> "Daemon":
+    def __enter__(self) -> Daemon:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,8 +12,9 @@ from tests.conftest import make_baseline_registry
 from tests.e2e.harness import NAME, add_archive, command, sha
 
 
-def ctl(registry: Path, *args: str, config: Path | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def ctl(
+    registry: Path, *args: str, config: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})}
     cmd = command("zarchctl") + list(args)
     if config:
@@ -34,8 +35,12 @@ def test_status_local_adopts_the_real_7zarch_registry(registry_0005: Path) -> No
     assert reg["integrity"] == "ok"
     assert reg["schema_version"] == "0005_search_index"
     assert [a["id"] for a in reg["applied"]] == [
-        "0001_baseline", "0002_identity_and_status", "0003_trash_fields",
-        "0004_query_system", "0005_search_index"]
+        "0001_baseline",
+        "0002_identity_and_status",
+        "0003_trash_fields",
+        "0004_query_system",
+        "0005_search_index",
+    ]
     assert reg["applied"][0]["applied_at"] == "2025-08-14 00:32:31.533452-05:00"
     assert reg["pending"] == []
     assert status["daemon"]["running"] is False
@@ -59,13 +64,21 @@ def test_baseline_registry_upgraded_with_backup_first(tmp_path: Path) -> None:
     assert [a["id"] for a in status["applied"]] == ["0001_baseline"]
     assert status["applied"][0]["inferred"] is True
     assert [p["id"] for p in status["pending"]] == [
-        "0002_identity_and_status", "0003_trash_fields", "0004_query_system",
-        "0005_search_index"]
+        "0002_identity_and_status",
+        "0003_trash_fields",
+        "0004_query_system",
+        "0005_search_index",
+    ]
     # NULLs 7zarch-go cannot scan become the '' / FALSE it writes itself; nothing else changes.
-    before = sqlite3.connect(registry).execute(
-        "SELECT id, name, path, size, created, coalesce(checksum, ''), coalesce(profile, ''),"
-        " coalesce(uploaded, 0), coalesce(destination, ''), uploaded_at, coalesce(metadata, '')"
-        " FROM archives ORDER BY id").fetchall()
+    before = (
+        sqlite3.connect(registry)
+        .execute(
+            "SELECT id, name, path, size, created, coalesce(checksum, ''), coalesce(profile, ''),"
+            " coalesce(uploaded, 0), coalesce(destination, ''), uploaded_at, coalesce(metadata, '')"
+            " FROM archives ORDER BY id"
+        )
+        .fetchall()
+    )
 
     res = ctl(registry, "migrate", "--local", "--json")
     assert res.returncode == 0, res.stderr
@@ -80,7 +93,8 @@ def test_baseline_registry_upgraded_with_backup_first(tmp_path: Path) -> None:
     conn = sqlite3.connect(registry)
     after = conn.execute(
         "SELECT id, name, path, size, created, checksum, profile, uploaded, destination,"
-        " uploaded_at, metadata FROM archives ORDER BY id").fetchall()
+        " uploaded_at, metadata FROM archives ORDER BY id"
+    ).fetchall()
     assert after == before
     uids = [r[0] for r in conn.execute("SELECT uid FROM archives")]
     assert len(set(uids)) == 3000 and all(len(u) == 26 for u in uids)
@@ -128,7 +142,8 @@ def test_failing_migration_names_itself_the_backup_and_the_restore_command(tmp_p
     mig.mkdir()
     (mig / "0100_broken.sql").write_text(
         "-- name: Broken\n-- depends: 0005_search_index\n-- migrate:up\n"
-        "ALTER TABLE archives ADD COLUMN tags TEXT;\nINSERT INTO no_such_table VALUES (1);\n")
+        "ALTER TABLE archives ADD COLUMN tags TEXT;\nINSERT INTO no_such_table VALUES (1);\n"
+    )
     config = tmp_path / "c.toml"
     config.write_text(f'[migrations]\ndir = "{mig}"\n')
     res = ctl(registry, "migrate", "--local", config=config)
@@ -138,17 +153,22 @@ def test_failing_migration_names_itself_the_backup_and_the_restore_command(tmp_p
     conn = sqlite3.connect(registry)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(archives)")]
     assert "tags" not in cols, "the failed migration was rolled back as a whole"
-    assert conn.execute("SELECT max(id) FROM schema_migrations").fetchone()[0] == "0005_search_index"
+    assert (
+        conn.execute("SELECT max(id) FROM schema_migrations").fetchone()[0] == "0005_search_index"
+    )
 
 
-def test_retried_migration_reuses_the_backup_of_an_unchanged_registry(registry_0005: Path,
-                                                                      tmp_path: Path) -> None:
+def test_retried_migration_reuses_the_backup_of_an_unchanged_registry(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     """Regression (issue 9, defect 13): every failed attempt took a fresh, identical backup."""
     mig = tmp_path / "mig"
     mig.mkdir()
     broken = mig / "0100_broken.sql"
-    broken.write_text("-- depends: 0005_search_index\n-- migrate:up\n"
-                      "ALTER TABLE archives ADD COLUMN tags TEXT;\nSELECT no_such_fn();\n")
+    broken.write_text(
+        "-- depends: 0005_search_index\n-- migrate:up\n"
+        "ALTER TABLE archives ADD COLUMN tags TEXT;\nSELECT no_such_fn();\n"
+    )
     config = tmp_path / "c.toml"
     config.write_text(f'[migrations]\ndir = "{mig}"\n')
 
@@ -172,8 +192,9 @@ def test_retried_migration_reuses_the_backup_of_an_unchanged_registry(registry_0
     attempt(1)
     second = baks()
     assert len(second) == 2, "the registry changed: a new backup before migrating"
-    broken.write_text("-- depends: 0005_search_index\n-- migrate:up\n"
-                      "ALTER TABLE archives ADD COLUMN tags TEXT;\n")
+    broken.write_text(
+        "-- depends: 0005_search_index\n-- migrate:up\nALTER TABLE archives ADD COLUMN tags TEXT;\n"
+    )
     done = json.loads(attempt(0).stdout)
     assert done["backup"] == (set(second) - set(first)).pop()
     assert baks() == second
@@ -187,8 +208,12 @@ def test_rollback_runs_down_migrations_after_a_backup(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert [r["id"] for r in out["reverted"]] == ["0005_search_index", "0004_query_system"]
     assert out["schema_version"] == "0003_trash_fields" and NAME.match(out["backup"])
-    tables = {r[0] for r in sqlite3.connect(registry).execute(
-        "SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {
+        r[0]
+        for r in sqlite3.connect(registry).execute(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+        )
+    }
     assert "queries" not in tables and "search_index" not in tables
     refused = ctl(registry, "rollback", "--local", "--to", "0000_nothing")
     no_traceback(refused)
@@ -210,7 +235,11 @@ def test_bad_config_exits_2_listing_every_problem(registry_0005: Path, tmp_path:
     res = ctl(registry_0005, "status", "--local", config=config)
     no_traceback(res)
     assert res.returncode == 2
-    assert "backup.interval" in res.stderr and "backup.what" in res.stderr and str(config) in res.stderr
+    assert (
+        "backup.interval" in res.stderr
+        and "backup.what" in res.stderr
+        and str(config) in res.stderr
+    )
 
 
 def test_backup_local_and_listing(registry_0005: Path) -> None:

@@ -16,8 +16,10 @@ from tests.e2e.harness import NAME, QUIET, Daemon, add_archive, command, wait_fo
 def daemon(registry_0005: Path, tmp_path: Path):
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
-        wait_for(lambda: [p for p in registry_0005.parent.iterdir() if NAME.match(p.name)],
-                 what="catch-up backup")
+        wait_for(
+            lambda: [p for p in registry_0005.parent.iterdir() if NAME.match(p.name)],
+            what="catch-up backup",
+        )
         yield d
 
 
@@ -33,8 +35,9 @@ def test_backup_backups_verify_prune(daemon: Daemon) -> None:
     listing = daemon.json("backups")["backups"]
     names = [b["name"] for b in listing]
     assert taken["backup"]["name"] in names and len(names) == 3
-    assert all(b["verified"] is True and b["schema_version"] == "0005_search_index"
-               for b in listing)
+    assert all(
+        b["verified"] is True and b["schema_version"] == "0005_search_index" for b in listing
+    )
     verify = daemon.json("verify")
     assert verify["bad"] == [] and len(verify["results"]) == 3
     one = daemon.json("verify", names[0])
@@ -79,7 +82,7 @@ def test_recover_a_damaged_registry(daemon: Daemon) -> None:
     good = daemon.json("backup")["backup"]["name"]
     data = bytearray(daemon.registry.read_bytes())
     for offset in range(4096, len(data), 4096):  # wreck every page after the first
-        data[offset + 8: offset + 64] = b"\xde\xad" * 28
+        data[offset + 8 : offset + 64] = b"\xde\xad" * 28
     daemon.registry.write_bytes(bytes(data))
     check = daemon.ctl("check", check=False)
     assert check.returncode == 1 and "recover" in check.stdout
@@ -99,8 +102,8 @@ def test_migrate_rollback_and_check_through_the_daemon(daemon: Daemon) -> None:
     back = daemon.json("rollback", "--to", "0004_query_system")
     assert [r["id"] for r in back["reverted"]] == ["0005_search_index"]
     assert daemon.json("status")["registry"]["pending"] == [
-        {"id": "0005_search_index",
-         "name": "Add search_index table for full-text search support"}]
+        {"id": "0005_search_index", "name": "Add search_index table for full-text search support"}
+    ]
     dry = daemon.json("migrate", "--dry-run")
     assert [p["id"] for p in dry["pending"]] == ["0005_search_index"]
     assert "search_index" in dry["pending"][0]["sql"]
@@ -120,23 +123,36 @@ def test_progress_lines_when_not_a_terminal_and_none_with_json(daemon: Daemon) -
 
 def test_human_status_at_a_glance(daemon: Daemon) -> None:
     out = daemon.ctl("status").stdout
-    for needle in ("daemon     running", "integrity ok", "0005_search_index",
-                   "5 applied, 0 pending", "newest", "verified", "next", "retention", "last error"):
+    for needle in (
+        "daemon     running",
+        "integrity ok",
+        "0005_search_index",
+        "5 applied, 0 pending",
+        "newest",
+        "verified",
+        "next",
+        "retention",
+        "last error",
+    ):
         assert needle in out, needle
 
 
 def test_daemon_only_commands_have_no_local_form(daemon: Daemon) -> None:
     res = daemon.ctl("ping", check=False)
     assert res.returncode == 0
-    local = subprocess.run(command("zarchctl") + ["pause", "--local"], capture_output=True,
-                           text=True, timeout=30)
+    local = subprocess.run(
+        command("zarchctl") + ["pause", "--local"], capture_output=True, text=True, timeout=30
+    )
     assert local.returncode == 2  # typer: no such option
 
 
-def test_real_prune_through_the_daemon_deletes_backup_and_metadata(registry_0005: Path,
-                                                                   tmp_path: Path) -> None:
-    policy = ("[retention]\nkeep_last = 1\nkeep_hourly = 0\nkeep_daily = 0\nkeep_weekly = 0\n"
-              "keep_monthly = 0\nkeep_yearly = 0\n")
+def test_real_prune_through_the_daemon_deletes_backup_and_metadata(
+    registry_0005: Path, tmp_path: Path
+) -> None:
+    policy = (
+        "[retention]\nkeep_last = 1\nkeep_hourly = 0\nkeep_daily = 0\nkeep_weekly = 0\n"
+        "keep_monthly = 0\nkeep_yearly = 0\n"
+    )
     foreign = registry_0005.parent / "registry-20200101-000000.bak"  # as 7zarch-go makes them
     foreign.write_bytes(registry_0005.read_bytes())
     with Daemon(tmp_path, registry_0005, config=QUIET + policy) as d:
@@ -162,8 +178,13 @@ def test_progress_bar_on_a_terminal(registry_0005: Path) -> None:
 
     master, slave = pty.openpty()
     env = {**os.environ, "ZARCH_REGISTRY": str(registry_0005), "COLUMNS": "120"}
-    proc = subprocess.Popen(command("zarchctl") + ["backup", "--local"], stdin=slave,
-                            stdout=slave, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        command("zarchctl") + ["backup", "--local"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+    )
     os.close(slave)
     chunks = b""
     while True:

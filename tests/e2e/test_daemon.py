@@ -45,8 +45,12 @@ def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path
         d.start()
         (tmp_path / "two").mkdir()
         second = Daemon(tmp_path / "two", registry_0005, config=QUIET)
-        res = subprocess.run(command("zarchd") + ["run", "--config", str(second.config)],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            command("zarchd") + ["run", "--config", str(second.config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert res.returncode == 1
         assert "already running" in res.stderr and str(d.proc.pid) in res.stderr
         assert "Traceback" not in res.stderr
@@ -55,8 +59,9 @@ def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path
         assert local.returncode == 1 and str(d.proc.pid) in local.stderr
 
 
-def test_catch_up_backup_at_start_then_interval_skips_unchanged(registry_0005: Path,
-                                                                tmp_path: Path) -> None:
+def test_catch_up_backup_at_start_then_interval_skips_unchanged(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     cfg = '[backup]\ninterval = "1s"\non_change = false\n'
     with Daemon(tmp_path, registry_0005, config=cfg) as d:
         d.start()
@@ -90,8 +95,11 @@ def _debounced(registry: Path, tmp_path: Path, *, wal: bool) -> None:
         for n in range(6):
             add_archive(registry, n, wal=wal)
             time.sleep(0.1)
-        wait_for(lambda: len(backups(registry.parent)) == len(initial) + 1, timeout=10,
-                 what="one debounced backup")
+        wait_for(
+            lambda: len(backups(registry.parent)) == len(initial) + 1,
+            timeout=10,
+            what="one debounced backup",
+        )
         time.sleep(2.0)
         assert len(backups(registry.parent)) == len(initial) + 1, "a burst gives one backup"
         newest = registry.parent / backups(registry.parent)[-1]
@@ -122,15 +130,20 @@ def test_auto_migration_at_start_and_on_a_new_migration_file(tmp_path: Path) -> 
         (mig / "0100_tags.sql").write_text(
             "-- name: Add tags\n-- depends: 0005_search_index\n-- migrate:up\n"
             "ALTER TABLE archives ADD COLUMN tags TEXT;\n-- migrate:down\n"
-            "ALTER TABLE archives DROP COLUMN tags;\n")
-        wait_for(lambda: d.json("status")["registry"]["schema_version"] == "0100_tags",
-                 timeout=15, what="migration after a new file in migrations.dir")
+            "ALTER TABLE archives DROP COLUMN tags;\n"
+        )
+        wait_for(
+            lambda: d.json("status")["registry"]["schema_version"] == "0100_tags",
+            timeout=15,
+            what="migration after a new file in migrations.dir",
+        )
         cols = [r[1] for r in sqlite3.connect(registry).execute("PRAGMA table_info(archives)")]
         assert "tags" in cols
 
 
-def test_auto_migration_when_the_app_version_file_changes(registry_0005: Path,
-                                                          tmp_path: Path) -> None:
+def test_auto_migration_when_the_app_version_file_changes(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     version = tmp_path / "VERSION"
     version.write_text("1.0\n")
     cfg = QUIET + f'[migrations]\napp_version_file = "{version}"\n'
@@ -140,8 +153,11 @@ def test_auto_migration_when_the_app_version_file_changes(registry_0005: Path,
         time.sleep(1.0)
         assert [p["id"] for p in d.json("status")["registry"]["pending"]] == ["0005_search_index"]
         replace_text(version, "1.1\n")
-        wait_for(lambda: d.json("status")["registry"]["pending"] == [], timeout=15,
-                 what="migration after the version change")
+        wait_for(
+            lambda: d.json("status")["registry"]["pending"] == [],
+            timeout=15,
+            what="migration after the version change",
+        )
         assert d.json("status")["daemon"]["migrated_for_app_version"].endswith("+1.1")
 
 
@@ -158,8 +174,10 @@ def test_automigrate_off_leaves_pending_and_warns_once_per_version(tmp_path: Pat
         time.sleep(1.0)
         assert d.log_text().count("auto-migration is off") == 1
         replace_text(version, "2.0\n")
-        wait_for(lambda: "for app version 0.1.0+2.0 and auto-migration is off" in d.log_text(),
-                 what="a warning for the new version")
+        wait_for(
+            lambda: "for app version 0.1.0+2.0 and auto-migration is off" in d.log_text(),
+            what="a warning for the new version",
+        )
         assert d.log_text().count("for app version 0.1.0+1.0 and") == 1
         assert len(d.json("status")["registry"]["pending"]) == 4, "nothing was applied"
 
@@ -171,15 +189,23 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         d.config.write_text(good + "[check]\nbogus = 1\n")
         d.signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in d.log_text(), what="the refusal in the log")
-        ping = subprocess.run(command("zarchctl") + ["ping", "--socket", str(d.socket)],
-                              capture_output=True, text=True, timeout=30)
+        ping = subprocess.run(
+            command("zarchctl") + ["ping", "--socket", str(d.socket)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert ping.returncode == 0, ping.stderr
         bad = d.ctl("reload", check=False)
         assert bad.returncode == 2 and "bogus" in bad.stderr
         moved = good.replace(str(d.socket), str(d.socket) + "2")
         d.config.write_text(moved)
-        refused = subprocess.run(command("zarchctl") + ["reload", "--socket", str(d.socket)],
-                                 capture_output=True, text=True, timeout=30)
+        refused = subprocess.run(
+            command("zarchctl") + ["reload", "--socket", str(d.socket)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert refused.returncode == 2 and "control.socket" in refused.stderr
         d.config.write_text(good.replace('interval = "1h"', 'interval = "2h"'))
         assert d.ctl("reload").returncode == 0
@@ -199,7 +225,9 @@ def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: P
         assert len(backups(registry_0005.parent)) == count, "paused: no change backup"
         assert d.ctl("resume").returncode == 0
         # the change seen while paused is backed up once backups resume
-        wait_for(lambda: len(backups(registry_0005.parent)) == count + 1, what="backup after resume")
+        wait_for(
+            lambda: len(backups(registry_0005.parent)) == count + 1, what="backup after resume"
+        )
         assert d.ctl("stop").returncode == 0
         assert d.proc.wait(timeout=10) == 0
 
@@ -210,8 +238,12 @@ def test_systemd_notify_messages(registry_0005: Path, tmp_path: Path) -> None:
     sock.bind(path)
     sock.settimeout(10)
     try:
-        with Daemon(tmp_path, registry_0005, config=QUIET,
-                    env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}) as d:
+        with Daemon(
+            tmp_path,
+            registry_0005,
+            config=QUIET,
+            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"},
+        ) as d:
             d.start(wait=False)
             seen: list[str] = []
             while sum("WATCHDOG=1" in m for m in seen) < 2:
@@ -228,30 +260,45 @@ def test_systemd_notify_messages(registry_0005: Path, tmp_path: Path) -> None:
         os.unlink(path)
 
 
-def test_registry_replaced_by_an_old_one_is_checked_and_migrated(registry_0005: Path,
-                                                                  tmp_path: Path) -> None:
+def test_registry_replaced_by_an_old_one_is_checked_and_migrated(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
         old = make_baseline_registry(registry_0005.parent / "incoming.db", rows=20)
         os.replace(old, registry_0005)  # what a user does with `mv`, or a restore by hand
-        wait_for(lambda: d.json("status")["registry"]["schema_version"] == "0005_search_index"
-                 and len(d.json("status")["registry"]["applied"]) == 5
-                 and not d.json("status")["registry"]["applied"][0].get("inferred"),
-                 timeout=15, what="the replaced registry migrated")
+        wait_for(
+            lambda: (
+                d.json("status")["registry"]["schema_version"] == "0005_search_index"
+                and len(d.json("status")["registry"]["applied"]) == 5
+                and not d.json("status")["registry"]["applied"][0].get("inferred")
+            ),
+            timeout=15,
+            what="the replaced registry migrated",
+        )
         assert "registry replaced" in d.log_text() and "integrity check ok" in d.log_text()
-        assert sqlite3.connect(registry_0005).execute(
-            "SELECT count(*) FROM archives WHERE uid IS NOT NULL").fetchone()[0] == 20
+        assert (
+            sqlite3.connect(registry_0005)
+            .execute("SELECT count(*) FROM archives WHERE uid IS NOT NULL")
+            .fetchone()[0]
+            == 20
+        )
 
 
-def test_sigterm_during_a_stuck_backup_stops_within_10s(registry_0005: Path,
-                                                          tmp_path: Path) -> None:
+def test_sigterm_during_a_stuck_backup_stops_within_10s(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
         wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
         holder = sqlite3.connect(registry_0005, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # the backup's read now waits for us
-        client = subprocess.Popen(command("zarchctl") + ["backup", "--config", str(d.config)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        client = subprocess.Popen(
+            command("zarchctl") + ["backup", "--config", str(d.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(1.0)
         started = time.monotonic()
         d.signal(signal.SIGTERM)
@@ -267,8 +314,9 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(registry_0005: Path,
         assert not list(registry_0005.parent.glob(".zarchd-*"))
 
 
-def test_a_start_up_failure_exits_non_zero_with_its_message(registry_0005: Path,
-                                                            tmp_path: Path) -> None:
+def test_a_start_up_failure_exits_non_zero_with_its_message(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     """Failing after the lock is taken (here: the socket belongs to a live daemon of another
     registry) must still print why and exit non-zero, and leave the live daemon alone."""
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
@@ -276,8 +324,12 @@ def test_a_start_up_failure_exits_non_zero_with_its_message(registry_0005: Path,
         other = make_baseline_registry(tmp_path / "other" / "registry.db", rows=1)
         config = tmp_path / "second.toml"
         config.write_text(f'[registry]\npath = "{other}"\n[control]\nsocket = "{d.socket}"\n')
-        res = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
-                             capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            command("zarchd") + ["run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert res.returncode == 1, res.stderr
         assert "already listening" in res.stderr and "Traceback" not in res.stderr
         assert d.ctl("ping").returncode == 0

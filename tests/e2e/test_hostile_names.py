@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.conftest import FIXTURE_0005
 from tests.e2e.harness import command, wait_for
-from zarchd.logsetup import SafeFormatter
+from zarchd.core.logsetup import SafeFormatter
 
 EVIL = "evil\n2026-01-01 ERROR forged\x1b[31m\u202e"
 SHOWN = "evil\\n2026-01-01 ERROR forged\\x1b[31m\\u202e"
@@ -30,8 +30,14 @@ def _registry(tmp_path: Path) -> Path:
 
 def _ctl(registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
-    res = subprocess.run(command("zarchctl") + list(args), capture_output=True, text=True,
-                         env=env, timeout=60, stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        command("zarchctl") + list(args),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert "Traceback" not in res.stdout + res.stderr, res.stderr
     return res
 
@@ -66,17 +72,23 @@ def test_zarchctl_shows_control_characters_escaped_and_json_exact(tmp_path: Path
 def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     registry = _registry(tmp_path)
     config = tmp_path / "c.toml"
-    config.write_text(f'[control]\nsocket = "{tmp_path / "s.sock"}"\n'
-                      '[backup]\ninterval = "1h"\non_change = false\n')
+    config.write_text(
+        f'[control]\nsocket = "{tmp_path / "s.sock"}"\n'
+        '[backup]\ninterval = "1h"\non_change = false\n'
+    )
     log = tmp_path / "zarchd.log"
     env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
     env.pop("JOURNAL_STREAM", None)
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(command("zarchd") + ["run", "--config", str(config)],
-                                stdout=fh, stderr=fh, env=env)
+        proc = subprocess.Popen(
+            command("zarchd") + ["run", "--config", str(config)], stdout=fh, stderr=fh, env=env
+        )
     try:
-        wait_for(lambda: "zarchd ready" in log.read_text(errors="replace"), timeout=20,
-                 what="zarchd ready")
+        wait_for(
+            lambda: "zarchd ready" in log.read_text(errors="replace"),
+            timeout=20,
+            what="zarchd ready",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
@@ -85,9 +97,14 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     (registry.parent / "blocker").write_text("x")
     with open(config, "a") as fh:
         fh.write(f"dir = {json.dumps(str(registry.parent / 'blocker'))}\n")
-    failed = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
-                            capture_output=True, text=True, env=env, timeout=30,
-                            stdin=subprocess.DEVNULL)
+    failed = subprocess.run(
+        command("zarchd") + ["run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr
     _assert_escaped(failed.stderr)
@@ -99,8 +116,10 @@ def test_log_formatter_escapes_the_message_but_keeps_the_traceback() -> None:
         raise ValueError("boom")
     except ValueError:
         import sys
-        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "bad path %s", (EVIL,),
-                                   sys.exc_info())
+
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "bad path %s", (EVIL,), sys.exc_info()
+        )
     text = formatter.format(record)
     first, *rest = text.split("\n")
     assert first == f"ERROR bad path {SHOWN}"

@@ -23,8 +23,12 @@ STRACE = shutil.which("strace")
 def _registry_with_backup(tmp_path: Path, rows: int = 300) -> Path:
     reg = make_registry(tmp_path / "reg" / "registry.db", rows)
     env = {"ZARCH_REGISTRY": str(reg)}
-    done = subprocess.run(command("zarchctl") + ["backup", "--local"], capture_output=True,
-                          text=True, env={**_env(), **env})
+    done = subprocess.run(
+        command("zarchctl") + ["backup", "--local"],
+        capture_output=True,
+        text=True,
+        env={**_env(), **env},
+    )
     assert done.returncode == 0, done.stderr
     return reg
 
@@ -47,11 +51,28 @@ def corrupt(path: Path) -> None:
 def _ctl_local(reg: Path, *args: str, strace: bool = False) -> subprocess.CompletedProcess[str]:
     # strace kills the process (SIGKILL) at its first link(): the moment put_in_place publishes
     # the prepared copy, after the damaged registry was set aside. No hook in zarchd itself.
-    prefix = [STRACE, "-f", "-qq", "-o", "/dev/null", "-e", "trace=link",
-              "-e", "inject=link:signal=KILL"] if strace else []
-    return subprocess.run(prefix + command("zarchctl") + list(args) + ["--local"],
-                          capture_output=True, text=True, timeout=120,
-                          env={**_env(), "ZARCH_REGISTRY": str(reg)})
+    prefix = (
+        [
+            STRACE,
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=link",
+            "-e",
+            "inject=link:signal=KILL",
+        ]
+        if strace
+        else []
+    )
+    return subprocess.run(
+        prefix + command("zarchctl") + list(args) + ["--local"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_env(), "ZARCH_REGISTRY": str(reg)},
+    )
 
 
 def _killed_mid_swap(tmp_path: Path) -> Path:
@@ -125,12 +146,14 @@ time.sleep(60)
 
 
 def test_recover_refuses_while_another_process_has_the_registry_open_for_writing(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     reg = _registry_with_backup(tmp_path)
     corrupt(reg)
     before = reg.read_bytes()
-    holder = subprocess.Popen([sys.executable, "-c", WRITER, str(reg)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(reg)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         done = _ctl_local(reg, "recover", "--yes")

@@ -15,12 +15,18 @@ NOBODY = 65534
 
 
 def _run(d: Daemon) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command("zarchd") + ["run", "--config", str(d.config)],
-                          capture_output=True, text=True, timeout=60, env=d.env)
+    return subprocess.run(
+        command("zarchd") + ["run", "--config", str(d.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=d.env,
+    )
 
 
-def test_a_world_writable_backup_dir_stops_start_up_and_local_writes(registry_0005: Path,
-                                                                     tmp_path: Path) -> None:
+def test_a_world_writable_backup_dir_stops_start_up_and_local_writes(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o777)
@@ -34,15 +40,17 @@ def test_a_world_writable_backup_dir_stops_start_up_and_local_writes(registry_00
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to nobody")
-def test_a_socket_directory_of_another_user_stops_start_up(registry_0005: Path,
-                                                            tmp_path: Path) -> None:
+def test_a_socket_directory_of_another_user_stops_start_up(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     d = Daemon(tmp_path, registry_0005, config=QUIET)
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o700)
     os.chown(theirs, NOBODY, NOBODY)
     d.socket = theirs / "ctl.sock"
-    d.config.write_text(f'[registry]\npath = "{registry_0005}"\n[control]\nsocket = "{d.socket}"\n'
-                        + QUIET)
+    d.config.write_text(
+        f'[registry]\npath = "{registry_0005}"\n[control]\nsocket = "{d.socket}"\n' + QUIET
+    )
     run = _run(d)
     assert run.returncode == 2, run
     assert str(theirs) in run.stderr and f"uid {NOBODY}" in run.stderr

@@ -16,18 +16,25 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from tests.conftest import make_baseline_registry
 from tests.e2e.harness import command, sha
 
 
-def ctl(registry: Path, *args: str, env: dict[str, str] | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def ctl(
+    registry: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})}
-    return subprocess.run(command("zarchctl") + list(args), capture_output=True, text=True,
-                          env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command("zarchctl") + list(args),
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def clean(res: subprocess.CompletedProcess[str]) -> str:
@@ -69,7 +76,8 @@ def hot_journal(registry: Path) -> None:
         "c.execute('BEGIN IMMEDIATE')\n"
         "c.execute('UPDATE archives SET metadata = hex(randomblob(500))')\n"
         "c.execute('CREATE TABLE half_written (x)')\n"
-        "os.kill(os.getpid(), 9)\n")
+        "os.kill(os.getpid(), 9)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(registry)])
     assert proc.returncode == -9
     assert Path(str(registry) + "-journal").stat().st_size > 0
@@ -107,8 +115,9 @@ def test_registry_path_that_is_a_directory_is_never_set_aside(tmp_path: Path) ->
     assert not list(tmp_path.glob("dot7zarch.corrupted-*"))
 
 
-def test_backup_dir_that_is_a_file_is_reported_not_raised(registry_0005: Path,
-                                                          tmp_path: Path) -> None:
+def test_backup_dir_that_is_a_file_is_reported_not_raised(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     blocker = tmp_path / "backups-here"
     blocker.write_text("not a directory")
     config = write_config(tmp_path, f'[backup]\ndir = "{blocker}"\n')
@@ -122,14 +131,23 @@ def test_backup_dir_that_is_a_file_is_reported_not_raised(registry_0005: Path,
     out = clean(status)
     assert status.returncode == 0, out  # the registry is fine: status reports, it does not fail
     assert "integrity ok" in out and f"{blocker} is not a directory" in out, out
-    report = json.loads(ctl(registry_0005, "status", "--local", "--json", "--config",
-                            str(config)).stdout)
+    report = json.loads(
+        ctl(registry_0005, "status", "--local", "--json", "--config", str(config)).stdout
+    )
     assert "is not a directory" in report["backups"]["problem"]
     assert report["registry"]["integrity"] == "ok"
-    run = subprocess.run(command("zarchd") + ["run", "--config", str(config)], capture_output=True,
-                         text=True, timeout=30, stdin=subprocess.DEVNULL,
-                         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005),
-                              "ZARCH_SOCKET": str(tmp_path / "s.sock")})
+    run = subprocess.run(
+        command("zarchd") + ["run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "ZARCH_REGISTRY": str(registry_0005),
+            "ZARCH_SOCKET": str(tmp_path / "s.sock"),
+        },
+    )
     assert run.returncode == 1, run.stderr[-2000:]
     assert f"{blocker} is not a directory" in clean(run)
     assert blocker.read_text() == "not a directory"
@@ -150,12 +168,14 @@ def test_hostile_sidecars_do_not_break_listing(registry_0005: Path) -> None:
         assert all(name in out for name in names)
 
 
-def test_damaged_state_file_does_not_stop_status_or_backups(registry_0005: Path,
-                                                            isolated_dirs: Path) -> None:
+def test_damaged_state_file_does_not_stop_status_or_backups(
+    registry_0005: Path, isolated_dirs: Path
+) -> None:
     assert ctl(registry_0005, "backup", "--local").returncode == 0
     state = state_file(isolated_dirs)
-    state.write_text(json.dumps({"history": 5, "last_backup": "x", "last_check": [1],
-                                 "last_error": 7}))
+    state.write_text(
+        json.dumps({"history": 5, "last_backup": "x", "last_check": [1], "last_error": 7})
+    )
     status = ctl(registry_0005, "status", "--local")
     assert status.returncode == 0, clean(status)
     res = ctl(registry_0005, "backup", "--local")
@@ -164,7 +184,8 @@ def test_damaged_state_file_does_not_stop_status_or_backups(registry_0005: Path,
 
 
 def test_unwritable_state_does_not_turn_a_good_backup_into_a_traceback(
-        registry_0005: Path, isolated_dirs: Path) -> None:
+    registry_0005: Path, isolated_dirs: Path
+) -> None:
     assert ctl(registry_0005, "backup", "--local").returncode == 0
     state = state_file(isolated_dirs)
     state.unlink()
@@ -176,13 +197,21 @@ def test_unwritable_state_does_not_turn_a_good_backup_into_a_traceback(
     assert len(list(registry_0005.parent.glob("*.bak"))) == 2
 
 
-def test_durations_too_large_for_the_scheduler_are_config_errors(registry_0005: Path,
-                                                                 tmp_path: Path) -> None:
-    config = write_config(tmp_path, '[backup]\ninterval = "99999999999d"\n'
-                                    f'[control]\nsocket = "{tmp_path / "s.sock"}"\n')
-    res = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
-                         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)})
+def test_durations_too_large_for_the_scheduler_are_config_errors(
+    registry_0005: Path, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path,
+        f'[backup]\ninterval = "99999999999d"\n[control]\nsocket = "{tmp_path / "s.sock"}"\n',
+    )
+    res = subprocess.run(
+        command("zarchd") + ["run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "backup.interval" in clean(res)
     nan = write_config(tmp_path, "[backup]\ninterval = nan\n[check]\ninterval = inf\n")
@@ -192,15 +221,19 @@ def test_durations_too_large_for_the_scheduler_are_config_errors(registry_0005: 
     assert "backup.interval" in out and "check.interval" in out
 
 
-def test_socket_path_over_the_unix_limit_is_bad_config(registry_0005: Path,
-                                                       tmp_path: Path) -> None:
+def test_socket_path_over_the_unix_limit_is_bad_config(registry_0005: Path, tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 110)
     deep.mkdir()
     sock = deep / "zarchd.sock"
     config = write_config(tmp_path, f'[control]\nsocket = "{sock}"\n')
-    res = subprocess.run(command("zarchd") + ["run", "--config", str(config)],
-                         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)})
+    res = subprocess.run(
+        command("zarchd") + ["run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "too long" in clean(res)
     status = ctl(registry_0005, "status", "--socket", str(sock))
@@ -208,8 +241,9 @@ def test_socket_path_over_the_unix_limit_is_bad_config(registry_0005: Path,
     assert "too long" in clean(status) or status.returncode == 0
 
 
-def test_a_daemon_that_never_answers_does_not_hang_zarchctl(registry_0005: Path,
-                                                            tmp_path: Path) -> None:
+def test_a_daemon_that_never_answers_does_not_hang_zarchctl(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     """A wedged daemon (SIGSTOP, deadlock) accepts connections and says nothing."""
     path = tmp_path / "mute.sock"
     server = socket.socket(socket.AF_UNIX)
@@ -232,9 +266,11 @@ def test_hot_journal_from_a_killed_writer_is_not_called_damage(registry_0005: Pa
     telling the user the registry is damaged (and to run `recover`) would throw away a good one."""
     registry_0005.chmod(0o644)
     conn = sqlite3.connect(registry_0005)
-    conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
-                 "INSERT INTO archives (uid, name, path, size, created) "
-                 "SELECT 'u' || i, 'n' || i, 'p', 1, '2024-01-01' FROM n")
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+        "INSERT INTO archives (uid, name, path, size, created) "
+        "SELECT 'u' || i, 'n' || i, 'p', 1, '2024-01-01' FROM n"
+    )
     conn.commit()
     conn.close()
     hot_journal(registry_0005)
@@ -245,35 +281,48 @@ def test_hot_journal_from_a_killed_writer_is_not_called_damage(registry_0005: Pa
     assert check.returncode == 0, clean(check)
     conn = sqlite3.connect(registry_0005)
     assert conn.execute("SELECT count(*) FROM archives").fetchone() == (3000,)
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_written'"
-                        ).fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'half_written'"
+    ).fetchone() == (0,)
     conn.close()
 
 
-def test_nul_byte_in_a_configured_path_is_a_config_error(registry_0005: Path,
-                                                        tmp_path: Path) -> None:
+def test_nul_byte_in_a_configured_path_is_a_config_error(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     config = write_config(tmp_path, '[registry]\npath = "/tmp/x\\u0000y"\n')
     env = {k: v for k, v in os.environ.items() if k != "ZARCH_REGISTRY"}
-    res = subprocess.run(command("zarchctl") + ["backup", "--local", "--config", str(config)],
-                         capture_output=True, text=True, env=env, timeout=30,
-                         stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        command("zarchctl") + ["backup", "--local", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "registry.path" in clean(res)
 
 
-def test_ctrl_c_during_a_local_migration_says_interrupted(registry_0005: Path,
-                                                         tmp_path: Path) -> None:
+def test_ctrl_c_during_a_local_migration_says_interrupted(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "0006_forever.sql").write_text(
         "-- name: forever\n-- migrate:up\nCREATE TABLE t_forever (x);\n"
         "INSERT INTO t_forever WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
-        " SELECT x FROM c;\n")
+        " SELECT x FROM c;\n"
+    )
     config = write_config(tmp_path, f'[migrations]\ntimeout = "60s"\ndir = "{migrations}"\n')
-    proc = subprocess.Popen(command("zarchctl") + ["migrate", "--local", "--config", str(config)],
-                            env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command("zarchctl") + ["migrate", "--local", "--config", str(config)],
+        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     journal = Path(str(registry_0005) + "-journal")
     deadline = time.monotonic() + 15
     while not journal.exists() and time.monotonic() < deadline:  # the migration is running
@@ -286,8 +335,9 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(registry_0005: Path,
     assert "interrupt" in err
     assert "longer than its limit" not in err, "Ctrl-C after 1s is not a 60s timeout"
     conn = sqlite3.connect(registry_0005)
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't_forever'"
-                        ).fetchone() == (0,)
+    assert conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 't_forever'"
+    ).fetchone() == (0,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
 
@@ -298,9 +348,17 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(registry_0005: Path,
 def test_two_local_migrations_at_once_one_waits_out_the_other(tmp_path: Path) -> None:
     registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=2000)
     env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
-    procs = [subprocess.Popen(command("zarchctl") + ["migrate", "--local"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            command("zarchctl") + ["migrate", "--local"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=60), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes in ([0, 0], [0, 1]), results
@@ -311,13 +369,15 @@ def test_two_local_migrations_at_once_one_waits_out_the_other(tmp_path: Path) ->
     conn = sqlite3.connect(registry)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT max(id) FROM schema_migrations").fetchone() == (
-        "0005_search_index",)
+        "0005_search_index",
+    )
     assert conn.execute("SELECT count(*) FROM archives").fetchone() == (2000,)
     conn.close()
 
 
 def test_restore_never_replaces_the_registry_without_a_sound_backup_and_a_safety_copy(
-        registry_0005: Path) -> None:
+    registry_0005: Path,
+) -> None:
     registry_0005.chmod(0o644)
     assert ctl(registry_0005, "backup", "--local").returncode == 0
     backup = next(registry_0005.parent.glob("*.bak"))
@@ -340,13 +400,15 @@ def test_restore_never_replaces_the_registry_without_a_sound_backup_and_a_safety
     assert sha(registry_0005) == before
 
 
-def test_migration_dependency_cycle_stops_before_anything_runs(registry_0005: Path,
-                                                               tmp_path: Path) -> None:
+def test_migration_dependency_cycle_stops_before_anything_runs(
+    registry_0005: Path, tmp_path: Path
+) -> None:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     for this, other in (("0006_a", "0007_b"), ("0007_b", "0006_a")):
         (migrations / f"{this}.sql").write_text(
-            f"-- name: {this}\n-- depends: {other}\n-- migrate:up\nCREATE TABLE t_{this} (x);\n")
+            f"-- name: {this}\n-- depends: {other}\n-- migrate:up\nCREATE TABLE t_{this} (x);\n"
+        )
     (migrations / "0008_c.sql").write_bytes(b"-- name: \xff\xfe\n-- migrate:up\nSELECT 1;\n")
     config = write_config(tmp_path, f'[migrations]\ndir = "{migrations}"\n')
     before = sha(registry_0005)

@@ -26,6 +26,7 @@ def binary() -> Path | None:
 @dataclass
 class SevenZarch:
     """One 7zarch-go user: its HOME and the registry it keeps there."""
+
     exe: Path
     home: Path
 
@@ -37,11 +38,14 @@ class SevenZarch:
         env = {"HOME": str(self.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         if "TZ" in os.environ:  # the same local time as zarchd's, for backup names
             env["TZ"] = os.environ["TZ"]
-        res = subprocess.run([str(self.exe), *args], capture_output=True, text=True, env=env,
-                             timeout=60)
+        res = subprocess.run(
+            [str(self.exe), *args], capture_output=True, text=True, env=env, timeout=60
+        )
         if check and res.returncode != 0:
-            raise AssertionError(f"7zarch-go {' '.join(args)} -> {res.returncode}\n"
-                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+            raise AssertionError(
+                f"7zarch-go {' '.join(args)} -> {res.returncode}\n"
+                f"stdout: {res.stdout}\nstderr: {res.stderr}"
+            )
         return res
 
     def list_ids(self, *args: str) -> dict[str, str]:

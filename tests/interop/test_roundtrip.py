@@ -37,8 +37,9 @@ def _names(registry: Path) -> set[str]:
         conn.close()
 
 
-def test_adopts_a_registry_7zarch_go_created(go7z: SevenZarch, seven_z: str,
-                                             tmp_path: Path) -> None:
+def test_adopts_a_registry_7zarch_go_created(
+    go7z: SevenZarch, seven_z: str, tmp_path: Path
+) -> None:
     go7z.run("create", str(_source(tmp_path, "photos")))
     before = sha(go7z.registry)
     reg = _ctl_json(go7z.registry, "status")["registry"]
@@ -51,7 +52,8 @@ def test_adopts_a_registry_7zarch_go_created(go7z: SevenZarch, seven_z: str,
 
 
 def test_upgraded_old_registry_works_with_every_7zarch_go_command(
-        go7z: SevenZarch, seven_z: str, tmp_path: Path) -> None:
+    go7z: SevenZarch, seven_z: str, tmp_path: Path
+) -> None:
     make_baseline_registry(go7z.registry, rows=24)  # NULLs in checksum, destination, metadata
     files = tmp_path / "files"
     files.mkdir()
@@ -60,8 +62,11 @@ def test_upgraded_old_registry_works_with_every_7zarch_go_command(
         for (rowid,) in conn.execute("SELECT id FROM archives").fetchall():
             path = files / f"archive-{rowid}.7z"
             path.write_bytes(b"7z" * rowid)
-            conn.execute("UPDATE archives SET path = ?, created = CASE WHEN id % 2 = 0 THEN "
-                         "'2024-05-01 12:00:00' ELSE created END WHERE id = ?", (str(path), rowid))
+            conn.execute(
+                "UPDATE archives SET path = ?, created = CASE WHEN id % 2 = 0 THEN "
+                "'2024-05-01 12:00:00' ELSE created END WHERE id = ?",
+                (str(path), rowid),
+            )
     conn.close()
     result = _ctl_json(go7z.registry, "migrate")
     assert result["schema_version"] == "0005_search_index" and result["backup"]
@@ -107,8 +112,9 @@ def test_same_second_backups_from_both_stay_apart(go7z: SevenZarch) -> None:
     assert sha(theirs_path) == their_sha  # 7zarch-go's file untouched
 
 
-def test_daemon_backs_up_a_burst_of_7zarch_go_writes(go7z: SevenZarch, seven_z: str,
-                                                    tmp_path: Path) -> None:
+def test_daemon_backs_up_a_burst_of_7zarch_go_writes(
+    go7z: SevenZarch, seven_z: str, tmp_path: Path
+) -> None:
     go7z.run("db", "status")
     config = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
     (tmp_path / "d").mkdir()
@@ -141,13 +147,16 @@ def test_a_restore_7zarch_go_then_reads(go7z: SevenZarch, seven_z: str, tmp_path
 
 
 def test_repair_makes_a_registry_an_older_zarchd_upgraded_readable(
-        go7z: SevenZarch, tmp_path: Path) -> None:
+    go7z: SevenZarch, tmp_path: Path
+) -> None:
     go7z.run("db", "status")
     conn = sqlite3.connect(go7z.registry)  # rows as an older zarchd's upgrade left them: NULLs
     with conn:
-        conn.execute("INSERT INTO archives (uid, name, path, size, created) VALUES "
-                     "('01HKCH8QM06P0000000000000A', 'old.7z', '/x/old.7z', 1, "
-                     "'2024-01-01 00:00:00')")
+        conn.execute(
+            "INSERT INTO archives (uid, name, path, size, created) VALUES "
+            "('01HKCH8QM06P0000000000000A', 'old.7z', '/x/old.7z', 1, "
+            "'2024-01-01 00:00:00')"
+        )
     conn.close()
     assert go7z.run("list", check=False).returncode != 0  # "converting NULL to string"
     assert ctl(go7z.registry, "repair", "--local").returncode == 0

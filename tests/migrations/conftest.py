@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE_IDS = ["0001_baseline", "0002_identity_and_status", "0003_trash_fields",
-               "0004_query_system", "0005_search_index"]
+FIXTURE_IDS = [
+    "0001_baseline",
+    "0002_identity_and_status",
+    "0003_trash_fields",
+    "0004_query_system",
+    "0005_search_index",
+]
 
 
 def sha256(path: Path) -> str:

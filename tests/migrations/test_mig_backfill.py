@@ -4,7 +4,7 @@ distinct, one set-based UPDATE, and NULLs 7zarch-go cannot scan filled as it fil
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
@@ -26,8 +26,10 @@ def _old_registry(path: Path, created: list[str]) -> Path:
     make_baseline_registry(path)
     conn = sqlite3.connect(path)
     with conn:
-        conn.executemany("INSERT INTO archives (name, path, size, created) VALUES (?, ?, 1, ?)",
-                         ((f"a{i}.7z", f"/d/a{i}.7z", c) for i, c in enumerate(created)))
+        conn.executemany(
+            "INSERT INTO archives (name, path, size, created) VALUES (?, ?, 1, ?)",
+            ((f"a{i}.7z", f"/d/a{i}.7z", c) for i, c in enumerate(created)),
+        )
     conn.close()
     return path
 
@@ -37,14 +39,17 @@ def test_ten_thousand_rows_in_one_millisecond_get_distinct_prefixes(tmp_path: Pa
     migrate(path, load_catalog(None), timeout=60, app_version="t")
     uids = [r[0] for r in query(path, "SELECT uid FROM archives")]
     assert len({u[:12] for u in uids}) == 10_000
-    base = int(datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp() * 1000)
+    base = int(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp() * 1000)
     spread = [_ms_of(u) - base for u in uids]
     assert min(spread) == 0 and max(spread) < 100  # spread over nearby milliseconds only
 
 
 def test_ten_thousand_distinct_times_sort_by_age(tmp_path: Path) -> None:
-    created = [f"2023-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}"
-               f".{i:04d}+02:00" for i in range(10_000)]
+    created = [
+        f"2023-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}"
+        f".{i:04d}+02:00"
+        for i in range(10_000)
+    ]
     path = _old_registry(tmp_path / "registry.db", created)
     migrate(path, load_catalog(None), timeout=60, app_version="t")
     rows = query(path, "SELECT uid, created FROM archives")
@@ -61,9 +66,11 @@ def test_existing_prefixes_are_never_reused(tmp_path: Path) -> None:
     with conn:
         conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
         # 1000 rows already carry every prefix but a few of that millisecond.
-        conn.execute("UPDATE archives SET uid = '01HK421P48' || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',"
-                     " 1 + (id - 1) / 32, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',"
-                     " 1 + (id - 1) % 32, 1) || 'AAAAAAAAAAAAAA' WHERE id <= 1000")
+        conn.execute(
+            "UPDATE archives SET uid = '01HK421P48' || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',"
+            " 1 + (id - 1) / 32, 1) || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',"
+            " 1 + (id - 1) % 32, 1) || 'AAAAAAAAAAAAAA' WHERE id <= 1000"
+        )
     conn.close()
     migrate(path, load_catalog(None), timeout=60, app_version="t")
     uids = [r[0] for r in query(path, "SELECT uid FROM archives")]
@@ -71,7 +78,7 @@ def test_existing_prefixes_are_never_reused(tmp_path: Path) -> None:
 
 
 def test_created_times_parse_as_go_sqlite3_reads_them() -> None:
-    utc = int(datetime(2025, 8, 14, 5, 32, 31, 533452, tzinfo=timezone.utc).timestamp() * 1000)
+    utc = int(datetime(2025, 8, 14, 5, 32, 31, 533452, tzinfo=UTC).timestamp() * 1000)
     assert created_ms("2025-08-14 00:32:31.533452-05:00") == utc
     assert created_ms("2025-08-14 00:32:31.533452123-05:00") == utc
     assert created_ms("2025-08-14T05:32:31.533452Z") == utc
@@ -84,7 +91,7 @@ def test_created_times_parse_as_go_sqlite3_reads_them() -> None:
 
 def test_unparseable_created_gets_the_time_of_the_upgrade(tmp_path: Path) -> None:
     path = _old_registry(tmp_path / "registry.db", ["not a time", "2024-01-02 03:04:05"])
-    before = datetime.now(timezone.utc).timestamp() * 1000
+    before = datetime.now(UTC).timestamp() * 1000
     migrate(path, load_catalog(None), timeout=60, app_version="t")
     uids = dict(query(path, "SELECT name, uid FROM archives"))
     assert _ms_of(uids["a0.7z"]) >= before - 1
@@ -98,9 +105,11 @@ def test_upgrade_fills_nulls_7zarch_go_cannot_scan(tmp_path: Path) -> None:
         conn.execute("UPDATE archives SET uploaded = NULL")
     conn.close()
     migrate(path, load_catalog(None), timeout=60, app_version="t")
-    assert query(path, "SELECT checksum, profile, destination, metadata, original_path, uploaded,"
-                       " managed, status, uploaded_at, last_seen, deleted_at FROM archives") == [
-        ("", "", "", "", "", 0, 0, "present", None, None, None)]
+    assert query(
+        path,
+        "SELECT checksum, profile, destination, metadata, original_path, uploaded,"
+        " managed, status, uploaded_at, last_seen, deleted_at FROM archives",
+    ) == [("", "", "", "", "", 0, 0, "present", None, None, None)]
 
 
 def test_the_one_update_stops_at_the_deadline_and_leaves_nothing(tmp_path: Path) -> None:
@@ -117,8 +126,9 @@ def test_the_one_update_stops_at_the_deadline_and_leaves_nothing(tmp_path: Path)
     conn.execute("BEGIN IMMEDIATE")
     events: list[dict] = []
     # Past its deadline while the UPDATE runs: the function itself stops it (no handler set).
-    ctx = StepContext(conn, "0002_identity_and_status", progress=events.append,
-                      deadline=time.monotonic() + 3600)
+    ctx = StepContext(
+        conn, "0002_identity_and_status", progress=events.append, deadline=time.monotonic() + 3600
+    )
 
     def expire(event: dict) -> None:
         events.append(event)

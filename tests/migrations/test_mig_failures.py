@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_baseline_registry
-from zarchd.errors import MigrationError, MigrationTimeout, RegistryError
+from zarchd.core.errors import MigrationError, MigrationTimeout, RegistryError
 from zarchd.migrations import inspect, load_catalog, migrate
 from zarchd.migrations.builtins import BY_ID
 from zarchd.migrations.context import DeadlinePassed, StepContext
@@ -22,17 +22,23 @@ from zarchd.migrations.context import DeadlinePassed, StepContext
 from .conftest import FIXTURE_IDS, columns, dump, query, recorded, write
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW_CTE = ("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000000000)"
-            " SELECT count(*) FROM r;\n")
+SLOW_CTE = (
+    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000000000)"
+    " SELECT count(*) FROM r;\n"
+)
 
 
 def test_failing_migration_is_rolled_back_and_named(registry_0005: Path, app_dir: Path) -> None:
     write(app_dir, "0006_good.sql", "-- migrate:up\nCREATE TABLE good (x);\n")
-    write(app_dir, "0007_bad.sql", "-- depends: 0006_good\n-- migrate:up\n"
-          "CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT);\n"
-          "INSERT INTO tags (label) VALUES ('a');\n"
-          "ALTER TABLE archives ADD COLUMN tag_id INTEGER;\n"
-          "INSERT INTO no_such_table VALUES (1);\n")
+    write(
+        app_dir,
+        "0007_bad.sql",
+        "-- depends: 0006_good\n-- migrate:up\n"
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT);\n"
+        "INSERT INTO tags (label) VALUES ('a');\n"
+        "ALTER TABLE archives ADD COLUMN tag_id INTEGER;\n"
+        "INSERT INTO no_such_table VALUES (1);\n",
+    )
     catalog = load_catalog(app_dir)
     with pytest.raises(MigrationError) as err:
         migrate(registry_0005, catalog, timeout=5, app_version="t")
@@ -99,10 +105,13 @@ def test_kill_9_mid_migration_leaves_the_previous_version(tmp_path: Path, app_di
     paths_before = query(path, "SELECT id, path, uid FROM archives ORDER BY id")
     # A tiny page cache makes SQLite spill changed pages into the database file itself before
     # COMMIT, so the kill lands with a hot journal and a partly rewritten file.
-    write(app_dir, "0006_slow.sql", "-- migrate:up\nPRAGMA cache_size = 5;\n"
-          "CREATE TABLE slow_effect (x);\nINSERT INTO slow_effect VALUES (1);\n"
-          "UPDATE archives SET path = path || '.moved', metadata = hex(randomblob(64));\n"
-          + SLOW_CTE)
+    write(
+        app_dir,
+        "0006_slow.sql",
+        "-- migrate:up\nPRAGMA cache_size = 5;\n"
+        "CREATE TABLE slow_effect (x);\nINSERT INTO slow_effect VALUES (1);\n"
+        "UPDATE archives SET path = path || '.moved', metadata = hex(randomblob(64));\n" + SLOW_CTE,
+    )
     journal = path.with_name(path.name + "-journal")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path), str(app_dir)], env=env)
@@ -134,7 +143,8 @@ def test_kill_9_mid_migration_leaves_the_previous_version(tmp_path: Path, app_di
         for table, cols in BY_ID[mig_id].expect_columns.items():
             assert set(cols) <= set(columns(path, table))
     assert query(path, "SELECT id FROM zarchd_migrations ORDER BY id") == [
-        (i,) for i in FIXTURE_IDS]
+        (i,) for i in FIXTURE_IDS
+    ]
 
 
 def test_two_migrators_at_once_apply_everything_once(tmp_path: Path) -> None:
@@ -170,8 +180,9 @@ def test_a_locked_registry_fails_cleanly(baseline_registry: Path) -> None:
     try:
         started = time.monotonic()
         with pytest.raises(MigrationError, match="database is locked") as err:
-            migrate(baseline_registry, load_catalog(None), timeout=5, app_version="t",
-                    lock_timeout=0.2)
+            migrate(
+                baseline_registry, load_catalog(None), timeout=5, app_version="t", lock_timeout=0.2
+            )
         assert time.monotonic() - started < 3
         assert "0001_baseline" in err.value.message
     finally:
@@ -180,22 +191,31 @@ def test_a_locked_registry_fails_cleanly(baseline_registry: Path) -> None:
     assert dump(baseline_registry) == before
 
 
-@pytest.mark.parametrize("edit", [
-    "UPDATE sqlite_master SET sql = 'CREATE TABLE archives (id INTEGER' WHERE name = 'archives'",
-    "UPDATE sqlite_master SET sql = 'CREATE INDEX nope ON no_such_table (x)' "
-    "WHERE type = 'index' AND sql IS NOT NULL AND rowid = (SELECT max(rowid) FROM sqlite_master"
-    " WHERE type = 'index' AND sql IS NOT NULL)",
-])
-def test_schema_that_no_longer_parses_fails_validation(registry_0005: Path, app_dir: Path,
-                                                       edit: str) -> None:
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE sqlite_master SET sql = 'CREATE TABLE archives (id INTEGER' WHERE name = 'archives'",
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX nope ON no_such_table (x)' "
+        "WHERE type = 'index' AND sql IS NOT NULL AND rowid = (SELECT max(rowid) FROM sqlite_master"
+        " WHERE type = 'index' AND sql IS NOT NULL)",
+    ],
+)
+def test_schema_that_no_longer_parses_fails_validation(
+    registry_0005: Path, app_dir: Path, edit: str
+) -> None:
     """Regression (issue 9, defect 7): a step that edits sqlite_master is reported applied and
     leaves an unreadable registry. The loader refuses such files; validation must catch it too
     (here the loader is bypassed to reach the step)."""
     import dataclasses
+
     before = dump(registry_0005)
     write(app_dir, "0006_edit.sql", "-- migrate:up\nSELECT 1;\n")
-    catalog = [m if m.id != "0006_edit" else dataclasses.replace(
-        m, up_sql=f"PRAGMA writable_schema=ON;\n{edit};\n") for m in load_catalog(app_dir)]
+    catalog = [
+        m
+        if m.id != "0006_edit"
+        else dataclasses.replace(m, up_sql=f"PRAGMA writable_schema=ON;\n{edit};\n")
+        for m in load_catalog(app_dir)
+    ]
     with pytest.raises(MigrationError, match="0006_edit.*schema no longer parses") as err:
         migrate(registry_0005, catalog, timeout=5, app_version="t")
     assert "rolled back" in err.value.message

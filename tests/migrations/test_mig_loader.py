@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zarchd.errors import PlanError
+from zarchd.core.errors import PlanError
 from zarchd.migrations import load_catalog, migrate
 
 from .conftest import FIXTURE_IDS, sha256, write
@@ -25,10 +25,12 @@ def test_builtins_alone_in_order() -> None:
     catalog = load_catalog(None)
     assert [m.id for m in catalog] == FIXTURE_IDS
     assert [m.name for m in catalog] == [
-        "Baseline schema", "Add uid/managed/status/last_seen and indexes",
+        "Baseline schema",
+        "Add uid/managed/status/last_seen and indexes",
         "Add deleted_at and original_path for trash support",
         "Add queries table for saved query support",
-        "Add search_index table for full-text search support"]
+        "Add search_index table for full-text search support",
+    ]
     assert all(m.builtin and m.up_sql.strip() for m in catalog)
     assert [m.has_down for m in catalog] == [False, True, True, True, True]
     assert len({m.checksum for m in catalog}) == 5
@@ -38,7 +40,11 @@ def test_file_format(app_dir: Path) -> None:
     path = write(app_dir, "0006_add_tags.sql", TAGS)
     mig = load_catalog(app_dir)[-1]
     assert (mig.id, mig.name, mig.depends, mig.source) == (
-        "0006_add_tags", "Add tags to archives", ("0005_search_index",), str(path))
+        "0006_add_tags",
+        "Add tags to archives",
+        ("0005_search_index",),
+        str(path),
+    )
     assert mig.up_sql == "ALTER TABLE archives ADD COLUMN tags TEXT;\n"
     assert mig.down_sql == "ALTER TABLE archives DROP COLUMN tags;\n"
     assert mig.has_down and len(mig.checksum) == 64
@@ -49,7 +55,11 @@ def test_defaults_name_from_slug_and_depends_on_last_builtin(app_dir: Path) -> N
     catalog = load_catalog(app_dir)
     mig = catalog[-1]
     assert (mig.id, mig.name, mig.depends, mig.has_down) == (
-        "0001_early", "early", ("0005_search_index",), False)
+        "0001_early",
+        "early",
+        ("0005_search_index",),
+        False,
+    )
     assert [m.id for m in catalog][:5] == FIXTURE_IDS  # after the built-ins despite its number
 
 
@@ -87,22 +97,29 @@ def test_duplicate_id_with_a_builtin(app_dir: Path) -> None:
         load_catalog(app_dir)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("CREATE TABLE x (a);\n", "no '-- migrate:up'"),
-    ("CREATE TABLE x (a);\n-- migrate:up\nSELECT 1;\n", "SQL before"),
-    ("-- migrate:up\n-- nothing here\n", "has no SQL"),
-    ("-- migrate:up\nSELECT 'open;\n", "incomplete"),
-    ("-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", "transaction control"),
-    ("-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "second"),
-    ("-- migrate:down\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "must come before"),
-    ("-- depends: not-an-id\n-- migrate:up\nSELECT 1;\n", "not a migration id"),
-    ("-- depends: 0006_bad\n-- migrate:up\nSELECT 1;\n", "depends on itself"),
-    # issue 9, defect 7: a direct edit of sqlite_master can leave an unreadable registry
-    ("-- migrate:up\nPRAGMA writable_schema=ON;\nUPDATE sqlite_master SET sql = 'x';\n",
-     "writable_schema"),
-    ("-- migrate:up\nSELECT 1;\n-- migrate:down\n/* c */ pragma main.\"WRITABLE_SCHEMA\" = 1;\n",
-     "writable_schema"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("CREATE TABLE x (a);\n", "no '-- migrate:up'"),
+        ("CREATE TABLE x (a);\n-- migrate:up\nSELECT 1;\n", "SQL before"),
+        ("-- migrate:up\n-- nothing here\n", "has no SQL"),
+        ("-- migrate:up\nSELECT 'open;\n", "incomplete"),
+        ("-- migrate:up\nBEGIN;\nSELECT 1;\nCOMMIT;\n", "transaction control"),
+        ("-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "second"),
+        ("-- migrate:down\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "must come before"),
+        ("-- depends: not-an-id\n-- migrate:up\nSELECT 1;\n", "not a migration id"),
+        ("-- depends: 0006_bad\n-- migrate:up\nSELECT 1;\n", "depends on itself"),
+        # issue 9, defect 7: a direct edit of sqlite_master can leave an unreadable registry
+        (
+            "-- migrate:up\nPRAGMA writable_schema=ON;\nUPDATE sqlite_master SET sql = 'x';\n",
+            "writable_schema",
+        ),
+        (
+            '-- migrate:up\nSELECT 1;\n-- migrate:down\n/* c */ pragma main."WRITABLE_SCHEMA" = 1;\n',
+            "writable_schema",
+        ),
+    ],
+)
 def test_malformed_file_is_a_plan_error_naming_it(app_dir: Path, text: str, problem: str) -> None:
     write(app_dir, "0006_bad.sql", text)
     with pytest.raises(PlanError, match=problem) as err:
@@ -111,13 +128,18 @@ def test_malformed_file_is_a_plan_error_naming_it(app_dir: Path, text: str, prob
 
 
 def test_triggers_are_allowed_despite_begin_end(app_dir: Path) -> None:
-    write(app_dir, "0006_trg.sql", "-- migrate:up\nCREATE TRIGGER t AFTER INSERT ON archives "
-          "BEGIN UPDATE archives SET status = 'present'; END;\n")
+    write(
+        app_dir,
+        "0006_trg.sql",
+        "-- migrate:up\nCREATE TRIGGER t AFTER INSERT ON archives "
+        "BEGIN UPDATE archives SET status = 'present'; END;\n",
+    )
     assert load_catalog(app_dir)[-1].id == "0006_trg"
 
 
-def test_other_files_are_ignored_with_a_warning(app_dir: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_other_files_are_ignored_with_a_warning(
+    app_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write(app_dir, "README.md", "notes")
     write(app_dir, "6_short.sql", "-- migrate:up\nSELECT 1;\n")
     write(app_dir, ".hidden", "x")

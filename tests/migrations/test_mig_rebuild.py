@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from zarchd.errors import MigrationError
+from zarchd.core.errors import MigrationError
+from zarchd.db.registry import connect
 from zarchd.migrations import rebuild_table
-from zarchd.registry import connect
 
 from .conftest import columns, query
 
@@ -27,9 +27,11 @@ SCHEMA = [
     "CREATE VIEW live_items AS SELECT id, name, score FROM items WHERE deleted = 0",
     "CREATE VIEW top_items AS SELECT name FROM live_items ORDER BY score DESC LIMIT 3",
 ]
-NEW_ITEMS = ("CREATE TABLE items (\n  id INTEGER PRIMARY KEY AUTOINCREMENT,\n  name TEXT NOT NULL,\n"
-             "  score INTEGER NOT NULL DEFAULT 0,\n  deleted INTEGER DEFAULT 0,\n"
-             "  note TEXT DEFAULT ''\n)")
+NEW_ITEMS = (
+    "CREATE TABLE items (\n  id INTEGER PRIMARY KEY AUTOINCREMENT,\n  name TEXT NOT NULL,\n"
+    "  score INTEGER NOT NULL DEFAULT 0,\n  deleted INTEGER DEFAULT 0,\n"
+    "  note TEXT DEFAULT ''\n)"
+)
 
 
 @pytest.fixture
@@ -38,8 +40,10 @@ def db(tmp_path: Path) -> Path:
     conn = sqlite3.connect(path)
     for sql in SCHEMA:
         conn.execute(sql)
-    conn.executemany("INSERT INTO items (name, score, deleted) VALUES (?, ?, ?)",
-                     [(f"item{i}", i * 3 % 17, i % 5 == 0) for i in range(300)])
+    conn.executemany(
+        "INSERT INTO items (name, score, deleted) VALUES (?, ?, ?)",
+        [(f"item{i}", i * 3 % 17, i % 5 == 0) for i in range(300)],
+    )
     conn.execute("DELETE FROM items WHERE id = 300")  # AUTOINCREMENT must not hand out 300 again
     conn.executemany("INSERT INTO owners (item_id) VALUES (?)", [(i,) for i in range(1, 50)])
     conn.execute("DELETE FROM log")
@@ -49,9 +53,14 @@ def db(tmp_path: Path) -> Path:
 
 
 def saved_sql(path: Path) -> dict[str, str]:
-    return {name: sql for name, sql in query(
-        path, "SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger', 'view') "
-              "AND sql IS NOT NULL")}
+    return {
+        name: sql
+        for name, sql in query(
+            path,
+            "SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger', 'view') "
+            "AND sql IS NOT NULL",
+        )
+    }
 
 
 def run_rebuild(path: Path, *args: object, **kwargs: object) -> None:
@@ -75,7 +84,10 @@ def test_indexes_triggers_views_recreated_verbatim(db: Path) -> None:
     run_rebuild(db, NEW_ITEMS, progress=events.append)
 
     assert saved_sql(db) == before_sql  # DESC, COLLATE and the partial WHERE all survive
-    assert "DESC" in before_sql["idx_items_score"] and "WHERE deleted = 0" in before_sql["idx_items_score"]
+    assert (
+        "DESC" in before_sql["idx_items_score"]
+        and "WHERE deleted = 0" in before_sql["idx_items_score"]
+    )
     assert columns(db, "items") == ["id", "name", "score", "deleted", "note"]
     assert query(db, "SELECT id, name, score, deleted FROM items ORDER BY id") == before_rows
     assert query(db, "SELECT DISTINCT note FROM items") == [("",)]
@@ -90,8 +102,12 @@ def test_indexes_triggers_views_recreated_verbatim(db: Path) -> None:
     assert conn.execute("SELECT msg FROM log").fetchall() == [("score 2;",), ("score 4;",)]
     assert conn.execute("SELECT name FROM top_items").fetchone() == ("item1",)  # id 2, score 99
     assert conn.execute("SELECT max(id) FROM items").fetchone() == (301,)
-    plan = " ".join(str(r) for r in conn.execute(
-        "EXPLAIN QUERY PLAN SELECT name FROM items WHERE deleted = 0 ORDER BY score DESC"))
+    plan = " ".join(
+        str(r)
+        for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT name FROM items WHERE deleted = 0 ORDER BY score DESC"
+        )
+    )
     assert "idx_items_score" in plan
     conn.close()
 
@@ -131,8 +147,10 @@ def test_refuses_outside_a_transaction_or_with_foreign_keys_on(db: Path) -> None
 
 
 def test_foreign_key_violations_are_caught(db: Path) -> None:
-    new = ("CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
-           "score INTEGER, deleted INTEGER DEFAULT 0)")
+    new = (
+        "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
+        "score INTEGER, deleted INTEGER DEFAULT 0)"
+    )
     with pytest.raises(MigrationError, match="foreign key violations"):
         run_rebuild(db, new, "id + 1000, name, score, deleted")  # owners now point nowhere
     assert query(db, "SELECT min(id) FROM items") == [(1,)]

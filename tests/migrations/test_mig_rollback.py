@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURE_0005
-from zarchd.errors import MigrationError, NotFound
+from zarchd.core.errors import MigrationError, NotFound
 from zarchd.migrations import inspect, load_catalog, migrate, rollback
 from zarchd.migrations.ddl import BASELINE_COLUMNS
 
@@ -26,16 +26,25 @@ ALTER TABLE archives DROP COLUMN tags;
 
 def test_rollback_runs_down_parts_newest_first(registry_0005: Path, app_dir: Path) -> None:
     write(app_dir, "0006_tags.sql", TAGS)
-    write(app_dir, "0007_more.sql", "-- depends: 0006_tags\n-- migrate:up\n"
-          "INSERT INTO tag_names VALUES ('music');\n-- migrate:down\n"
-          "DELETE FROM tag_names WHERE name = 'music';\n")
+    write(
+        app_dir,
+        "0007_more.sql",
+        "-- depends: 0006_tags\n-- migrate:up\n"
+        "INSERT INTO tag_names VALUES ('music');\n-- migrate:down\n"
+        "DELETE FROM tag_names WHERE name = 'music';\n",
+    )
     catalog = load_catalog(app_dir)
     migrate(registry_0005, catalog, timeout=5, app_version="t")
     assert query(registry_0005, "SELECT count(*) FROM tag_names") == [(3,)]
 
     seen: list[list[str]] = []
-    result = rollback(registry_0005, catalog, "0005_search_index", timeout=5,
-                      before_apply=lambda ms: seen.append([m.id for m in ms]))
+    result = rollback(
+        registry_0005,
+        catalog,
+        "0005_search_index",
+        timeout=5,
+        before_apply=lambda ms: seen.append([m.id for m in ms]),
+    )
     assert seen == [["0007_more", "0006_tags"]]
     assert [a["id"] for a in result.applied] == ["0007_more", "0006_tags"]
     assert result.schema_version == "0005_search_index"
@@ -50,11 +59,15 @@ def test_rollback_runs_down_parts_newest_first(registry_0005: Path, app_dir: Pat
     assert query(registry_0005, "SELECT count(*) FROM tag_names") == [(3,)]
 
 
-def test_refuses_before_anything_runs_without_a_down_part(registry_0005: Path,
-                                                          app_dir: Path) -> None:
+def test_refuses_before_anything_runs_without_a_down_part(
+    registry_0005: Path, app_dir: Path
+) -> None:
     write(app_dir, "0006_tags.sql", TAGS)
-    write(app_dir, "0007_oneway.sql", "-- depends: 0006_tags\n-- migrate:up\n"
-          "UPDATE tag_names SET name = upper(name);\n")
+    write(
+        app_dir,
+        "0007_oneway.sql",
+        "-- depends: 0006_tags\n-- migrate:up\nUPDATE tag_names SET name = upper(name);\n",
+    )
     catalog = load_catalog(app_dir)
     migrate(registry_0005, catalog, timeout=5, app_version="t")
     before = dump(registry_0005)
@@ -83,9 +96,12 @@ def test_builtins_roll_back_to_baseline_and_forward(baseline_registry: Path) -> 
     catalog = load_catalog(None)
     original = dump(baseline_registry)
     # The upgrade gave NULLs 7zarch-go cannot scan its own '' / FALSE; a rollback keeps those.
-    data = query(baseline_registry, "SELECT id, name, path, size, created, coalesce(checksum, ''),"
-                 " coalesce(profile, ''), coalesce(uploaded, 0), coalesce(destination, ''),"
-                 " uploaded_at, coalesce(metadata, '') FROM archives ORDER BY id")
+    data = query(
+        baseline_registry,
+        "SELECT id, name, path, size, created, coalesce(checksum, ''),"
+        " coalesce(profile, ''), coalesce(uploaded, 0), coalesce(destination, ''),"
+        " uploaded_at, coalesce(metadata, '') FROM archives ORDER BY id",
+    )
     migrate(baseline_registry, catalog, timeout=30, app_version="t")
     result = rollback(baseline_registry, catalog, "0001_baseline", timeout=30)
     assert [a["id"] for a in result.applied] == FIXTURE_IDS[:0:-1]
@@ -102,20 +118,30 @@ def test_fresh_registry_rolls_back_through_a_rebuild(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     catalog = load_catalog(None)
     migrate(path, catalog, timeout=5, app_version="t")
-    execute(path, "INSERT INTO archives (uid, name, path, size, created) VALUES "
-                "('01J0000000000000000000000A', 'a.7z', '/a.7z', 1, '2025-01-01')")
+    execute(
+        path,
+        "INSERT INTO archives (uid, name, path, size, created) VALUES "
+        "('01J0000000000000000000000A', 'a.7z', '/a.7z', 1, '2025-01-01')",
+    )
     rollback(path, catalog, "0001_baseline", timeout=5)
     assert columns(path, "archives") == list(BASELINE_COLUMNS)
     assert query(path, "SELECT name, path FROM archives") == [("a.7z", "/a.7z")]
-    indexes = {r[0] for r in query(path, "SELECT name FROM sqlite_master WHERE type = 'index' "
-                                         "AND tbl_name = 'archives' AND sql IS NOT NULL")}
+    indexes = {
+        r[0]
+        for r in query(
+            path,
+            "SELECT name FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'archives' AND sql IS NOT NULL",
+        )
+    }
     assert indexes == {"idx_archives_created", "idx_archives_uploaded", "idx_archives_destination"}
     migrate(path, catalog, timeout=5, app_version="t")
     assert sorted(columns(path, "archives")) == sorted(columns(FIXTURE_0005, "archives"))
 
 
-def test_changed_file_is_reported_cosmetic_change_is_not(registry_0005: Path,
-                                                         app_dir: Path) -> None:
+def test_changed_file_is_reported_cosmetic_change_is_not(
+    registry_0005: Path, app_dir: Path
+) -> None:
     path = write(app_dir, "0006_tags.sql", TAGS)
     migrate(registry_0005, load_catalog(app_dir), timeout=5, app_version="t")
     assert inspect(registry_0005, load_catalog(app_dir)).changed == []

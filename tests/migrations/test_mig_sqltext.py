@@ -8,8 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zarchd.migrations.sqltext import (IncompleteSQL, checksum, first_keyword, has_code,
-                                       split_statements)
+from zarchd.migrations.sqltext import (
+    IncompleteSQL,
+    checksum,
+    first_keyword,
+    has_code,
+    split_statements,
+)
 
 TRICKY = [
     "SELECT 'a;b'",
@@ -20,10 +25,14 @@ TRICKY = [
     "SELECT 2 -- a trailing comment; with a semicolon\n + 3",
 ]
 
-literal = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                  max_size=12).map(lambda s: "'" + s.replace("'", "''") + "'")
-statement = st.one_of(st.sampled_from(TRICKY), literal.map(lambda lit: f"SELECT {lit}"),
-                      literal.map(lambda lit: f"INSERT INTO x VALUES ({lit})"))
+literal = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+).map(lambda s: "'" + s.replace("'", "''") + "'")
+statement = st.one_of(
+    st.sampled_from(TRICKY),
+    literal.map(lambda lit: f"SELECT {lit}"),
+    literal.map(lambda lit: f"INSERT INTO x VALUES ({lit})"),
+)
 separator = st.sampled_from([";", ";\n", ";\n\n", "; -- done;\n", ";/* ; */\n", "  ;  \n"])
 
 
@@ -71,10 +80,14 @@ def test_first_keyword_and_has_code() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet="abc ;'-\t", max_size=20), max_size=6),
-       st.sampled_from(["\r\n", "\n", "\r"]), st.sampled_from(["", " ", "\t  "]))
-def test_checksum_ignores_line_endings_and_trailing_space(lines: list[str], eol: str,
-                                                          pad: str) -> None:
+@given(
+    st.lists(st.text(alphabet="abc ;'-\t", max_size=20), max_size=6),
+    st.sampled_from(["\r\n", "\n", "\r"]),
+    st.sampled_from(["", " ", "\t  "]),
+)
+def test_checksum_ignores_line_endings_and_trailing_space(
+    lines: list[str], eol: str, pad: str
+) -> None:
     plain = "\n".join(line.rstrip() for line in lines) + "\n"
     cosmetic = eol.join(line + pad for line in lines) + eol + eol
     assert checksum(plain) == checksum(cosmetic)

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = ("systemd-analyze is missing: install it with `apt-get install -y systemd` "
-                "(Debian/Ubuntu); .ci/run installs it")
+INSTALL_HINT = (
+    "systemd-analyze is missing: install it with `apt-get install -y systemd` "
+    "(Debian/Ubuntu); .ci/run installs it"
+)
 
 
-def verify(unit: Path, *, user: bool,
-           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def verify(
+    unit: Path, *, user: bool, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `systemd-analyze [--user] verify` on a unit; fails the test if the tool is missing."""
     tool = shutil.which("systemd-analyze")
     if tool is None:
@@ -22,8 +25,15 @@ def verify(unit: Path, *, user: bool,
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
 
 
-def fake_tool(bin_dir: Path, name: str, log: Path, *, fail_on: str = "", exit_code: int = 1,
-              print_code: int = 113) -> Path:
+def fake_tool(
+    bin_dir: Path,
+    name: str,
+    log: Path,
+    *,
+    fail_on: str = "",
+    exit_code: int = 1,
+    print_code: int = 113,
+) -> Path:
     """A stand-in systemctl/launchctl: records its arguments; fails for argument `fail_on`."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / name
@@ -31,9 +41,14 @@ def fake_tool(bin_dir: Path, name: str, log: Path, *, fail_on: str = "", exit_co
         "#!/bin/sh\n"
         f'echo "{name} $*" >> "{log}"\n'
         f'if [ "$1" = print ]; then exit {print_code}; fi\n'
-        + (f'case "$*" in *{fail_on}*) echo "Failed to {fail_on}: no bus" >&2; '
-           f'exit {exit_code};; esac\n' if fail_on else "")
-        + "exit 0\n")
+        + (
+            f'case "$*" in *{fail_on}*) echo "Failed to {fail_on}: no bus" >&2; '
+            f"exit {exit_code};; esac\n"
+            if fail_on
+            else ""
+        )
+        + "exit 0\n"
+    )
     script.chmod(0o755)
     return script
 

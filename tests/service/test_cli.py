@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from typer.testing import CliRunner, Result
 
 from zarchd.cli.service_cmd import app
@@ -32,8 +31,9 @@ def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", str(bin_dir))
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[registry]\npath = "{tmp_path}/reg/registry.db"\n'
-                   f'[backup]\ndir = "{tmp_path}/bak"\n')
+    cfg.write_text(
+        f'[registry]\npath = "{tmp_path}/reg/registry.db"\n[backup]\ndir = "{tmp_path}/bak"\n'
+    )
     monkeypatch.setenv("ZARCH_CONFIG", str(cfg))
     return {"root": root, "bin": bin_dir, "log": tmp_path / "calls.log", "tmp": tmp_path}
 
@@ -95,8 +95,10 @@ def test_install_writes_enables_and_is_idempotent(box: dict[str, Path]) -> None:
     unit = _user_unit(box["root"])
     assert unit.read_text().startswith("# Managed by zarchd")
     assert oct(unit.stat().st_mode & 0o777) == "0o644"
-    assert _calls(box) == ["systemctl --user daemon-reload",
-                           "systemctl --user enable --now zarchd.service"]
+    assert _calls(box) == [
+        "systemctl --user daemon-reload",
+        "systemctl --user enable --now zarchd.service",
+    ]
     assert "$ systemctl --user enable --now zarchd.service" in result.stdout
     assert "zarchctl status" in result.stdout
     # the sandbox needs the writable dirs to exist: created (under the root)
@@ -154,8 +156,10 @@ def test_uninstall_stops_removes_and_reloads(box: dict[str, Path]) -> None:
     result = _invoke("uninstall", "--platform", "linux", "--root", str(box["root"]))
     assert result.exit_code == 0, result.output
     assert not _user_unit(box["root"]).exists()
-    assert _calls(box) == ["systemctl --user disable --now zarchd.service",
-                           "systemctl --user daemon-reload"]
+    assert _calls(box) == [
+        "systemctl --user disable --now zarchd.service",
+        "systemctl --user daemon-reload",
+    ]
     gone = _invoke("uninstall", "--platform", "linux", "--root", str(box["root"]))
     assert gone.exit_code == 0 and "not installed" in gone.stdout
 
@@ -170,11 +174,27 @@ def test_uninstall_leaves_a_foreign_unit_alone(box: dict[str, Path]) -> None:
 
 def test_system_install_checks_the_service_user(box: dict[str, Path]) -> None:
     fake_tool(box["bin"], "systemctl", box["log"])
-    missing = _invoke("install", "--system", "--run-as", "no-such-user-zarchd", "--platform",
-                      "linux", "--root", str(box["root"]))
+    missing = _invoke(
+        "install",
+        "--system",
+        "--run-as",
+        "no-such-user-zarchd",
+        "--platform",
+        "linux",
+        "--root",
+        str(box["root"]),
+    )
     assert missing.exit_code == 1 and "useradd" in missing.stderr
-    result = _invoke("install", "--system", "--run-as", "daemon", "--platform", "linux",
-                     "--root", str(box["root"]))
+    result = _invoke(
+        "install",
+        "--system",
+        "--run-as",
+        "daemon",
+        "--platform",
+        "linux",
+        "--root",
+        str(box["root"]),
+    )
     assert result.exit_code == 0, result.output
     unit = box["root"] / "etc/systemd/system/zarchd.service"
     assert "User=daemon" in unit.read_text().splitlines()
@@ -191,8 +211,10 @@ def test_macos_install_bootstraps_the_agent(box: dict[str, Path]) -> None:
     assert data["ProgramArguments"][-3:] == ["run", "--config", str(box["tmp"] / "config.toml")]
     assert (home / "Library/Logs/zarchd").is_dir()
     uid = os.getuid()
-    assert _calls(box)[-2:] == [f"launchctl enable gui/{uid}/com.zarchd.zarchd",
-                                f"launchctl bootstrap gui/{uid} {plist}"]
+    assert _calls(box)[-2:] == [
+        f"launchctl enable gui/{uid}/com.zarchd.zarchd",
+        f"launchctl bootstrap gui/{uid} {plist}",
+    ]
     box["log"].unlink()
     fake_tool(box["bin"], "launchctl", box["log"], print_code=0)  # now it is loaded
     result = _invoke("uninstall", "--platform", "macos", "--root", str(box["root"]))
@@ -202,7 +224,11 @@ def test_macos_install_bootstraps_the_agent(box: dict[str, Path]) -> None:
 
 def test_module_runs_as_a_program(box: dict[str, Path]) -> None:
     """`python -m zarchd.cli.service_cmd` is a working entry point (the lead mounts `app`)."""
-    done = subprocess.run([sys.executable, "-m", "zarchd.cli.service_cmd", "print", "--platform",
-                           "linux"], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-m", "zarchd.cli.service_cmd", "print", "--platform", "linux"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0 and "NotifyAccess=main" in done.stdout, done.stderr

@@ -20,7 +20,8 @@ def test_checked_in_unit_matches_render(name: str) -> None:
     path = REPO / name
     assert path.is_file(), f"{name} is missing: run `python -m zarchd.service.generic`"
     assert path.read_text(encoding="utf-8") == generic_files()[name], (
-        f"{name} drifted from the templates: run `python -m zarchd.service.generic` and commit")
+        f"{name} drifted from the templates: run `python -m zarchd.service.generic` and commit"
+    )
 
 
 def test_generic_user_unit_verifies_for_a_pipx_install(tmp_path: Path) -> None:
@@ -38,8 +39,9 @@ def test_generic_user_unit_verifies_for_a_pipx_install(tmp_path: Path) -> None:
 def test_generic_system_unit_verifies(tmp_path: Path) -> None:
     exe = make_exe(tmp_path / "zarchd")
     unit = tmp_path / "zarchd.service"
-    unit.write_text(generic_files()["systemd/zarchd-system.service"]
-                    .replace("/usr/local/bin/zarchd", str(exe)))
+    unit.write_text(
+        generic_files()["systemd/zarchd-system.service"].replace("/usr/local/bin/zarchd", str(exe))
+    )
     done = verify(unit, user=False)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 

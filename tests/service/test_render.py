@@ -7,7 +7,7 @@ import plistlib
 import sys
 from pathlib import Path
 
-from zarchd.config import load_config
+from zarchd.core.config import load_config
 from zarchd.service import ServiceSpec, render, spec_from_config
 from zarchd.service.render import LABEL, MARKER
 
@@ -19,8 +19,10 @@ PY = (sys.executable, "-m", "zarchd")
 def _config(tmp_path: Path, registry_dir: str = "reg", backup_dir: str = "bak") -> Path:
     cfg = tmp_path / "conf dir" / "config.toml"
     cfg.parent.mkdir()
-    cfg.write_text(f'[registry]\npath = "{tmp_path / registry_dir / "registry.db"}"\n'
-                   f'[backup]\ndir = "{tmp_path / backup_dir}"\n')
+    cfg.write_text(
+        f'[registry]\npath = "{tmp_path / registry_dir / "registry.db"}"\n'
+        f'[backup]\ndir = "{tmp_path / backup_dir}"\n'
+    )
     return cfg
 
 
@@ -37,14 +39,25 @@ def test_user_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stderr == "" and done.stdout == "", done.stderr
     text = unit.read_text()
     assert text.startswith(MARKER)
-    for setting in ("Type=notify", "NotifyAccess=main", "WatchdogSec=60s", "Restart=on-failure",
-                    "RuntimeDirectory=zarchd", "TimeoutStartSec=15min", "ProtectSystem=strict",
-                    "NoNewPrivileges=yes", "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX",
-                    "ExecReload=/bin/kill -HUP $MAINPID", "WantedBy=default.target"):
+    for setting in (
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=60s",
+        "Restart=on-failure",
+        "RuntimeDirectory=zarchd",
+        "TimeoutStartSec=15min",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_UNIX",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WantedBy=default.target",
+    ):
         assert setting in text.splitlines(), setting
     assert "User=" not in text and "StateDirectory=" not in text
     assert _lines(text, "ExecStart") == [
-        f'{sys.executable} -m zarchd run --config "{tmp_path}/conf dir/config.toml"']
+        f'{sys.executable} -m zarchd run --config "{tmp_path}/conf dir/config.toml"'
+    ]
     rw = _lines(text, "ReadWritePaths")[0].split()
     assert rw == [f"-{tmp_path}/reg", f"-{tmp_path}/bak", f"-{cfg.state_dir.parent}"]
 
@@ -86,8 +99,14 @@ def test_verify_rejects_a_missing_binary(tmp_path: Path) -> None:
 def test_awkward_paths_are_escaped_and_still_verify(tmp_path: Path) -> None:
     odd = tmp_path / "50% off $HOME"
     odd.mkdir()
-    spec = ServiceSpec(platform="linux", scope="user", command=PY, config_file=odd / "c.toml",
-                       writable=(odd,), environment=(("ZARCH_REGISTRY", f"{odd}/r.db"),))
+    spec = ServiceSpec(
+        platform="linux",
+        scope="user",
+        command=PY,
+        config_file=odd / "c.toml",
+        writable=(odd,),
+        environment=(("ZARCH_REGISTRY", f"{odd}/r.db"),),
+    )
     unit = tmp_path / "zarchd.service"
     unit.write_text(render(spec))
     done = verify(unit, user=True)
@@ -101,8 +120,9 @@ def test_awkward_paths_are_escaped_and_still_verify(tmp_path: Path) -> None:
 
 
 def test_no_sandbox_leaves_out_namespace_options_only(tmp_path: Path) -> None:
-    spec = ServiceSpec(platform="linux", scope="user", command=PY, writable=(tmp_path,),
-                       sandbox=False)
+    spec = ServiceSpec(
+        platform="linux", scope="user", command=PY, writable=(tmp_path,), sandbox=False
+    )
     text = render(spec)
     assert "ProtectSystem=" not in text and "ReadWritePaths=" not in text
     assert "PrivateTmp=" not in text
@@ -114,8 +134,13 @@ def test_no_sandbox_leaves_out_namespace_options_only(tmp_path: Path) -> None:
 
 def test_home_paths_become_specifiers(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    spec = ServiceSpec(platform="linux", scope="user", command=(str(home / "bin/zarchd"),),
-                       writable=(home / ".7zarch-go",), home=home)
+    spec = ServiceSpec(
+        platform="linux",
+        scope="user",
+        command=(str(home / "bin/zarchd"),),
+        writable=(home / ".7zarch-go",),
+        home=home,
+    )
     text = render(spec)
     assert _lines(text, "ExecStart") == ["%h/bin/zarchd run"]
     assert _lines(text, "ReadWritePaths") == ["-%h/.7zarch-go"]
@@ -125,11 +150,24 @@ def test_launchd_plist_parses_and_has_the_keys(tmp_path: Path) -> None:
     cfg = load_config(_config(tmp_path))
     home = tmp_path / "Users" / "me"
     zarchd = tmp_path / "bin" / "zarchd"
-    spec = spec_from_config(cfg, platform="macos", scope="user", command=(str(zarchd),), home=home,
-                            env={"ZARCH_LOG_LEVEL": "debug"})
+    spec = spec_from_config(
+        cfg,
+        platform="macos",
+        scope="user",
+        command=(str(zarchd),),
+        home=home,
+        env={"ZARCH_LOG_LEVEL": "debug"},
+    )
     data = plistlib.loads(render(spec).encode())
-    for key in ("Label", "ProgramArguments", "RunAtLoad", "KeepAlive", "StandardErrorPath",
-                "StandardOutPath", "EnvironmentVariables"):
+    for key in (
+        "Label",
+        "ProgramArguments",
+        "RunAtLoad",
+        "KeepAlive",
+        "StandardErrorPath",
+        "StandardOutPath",
+        "EnvironmentVariables",
+    ):
         assert key in data, key
     assert data["Label"] == LABEL
     assert data["ProgramArguments"] == [str(zarchd), "run", "--config", str(cfg.source)]

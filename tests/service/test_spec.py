@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zarchd.config import load_config
-from zarchd.errors import UsageError
+from zarchd.core.config import load_config
+from zarchd.core.errors import UsageError
 from zarchd.service import ServiceSpec, current_platform, find_command, spec_from_config, unit_path
 from zarchd.service.locations import under_root
 
@@ -44,11 +44,18 @@ def test_find_command_falls_back_to_python_m(tmp_path: Path) -> None:
 
 def test_spec_from_config_collects_writable_dirs_and_env(tmp_path: Path) -> None:
     cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text(f'[registry]\npath = "{tmp_path}/r/registry.db"\n'
-                        f'[control]\nsocket = "{tmp_path}/sock/z.sock"\n')
+    cfg_file.write_text(
+        f'[registry]\npath = "{tmp_path}/r/registry.db"\n'
+        f'[control]\nsocket = "{tmp_path}/sock/z.sock"\n'
+    )
     cfg = load_config(cfg_file)
-    spec = spec_from_config(cfg, platform="linux", scope="user", command=("/x/zarchd",),
-                            env={"ZARCH_LOG_LEVEL": "debug", "UNRELATED": "1"})
+    spec = spec_from_config(
+        cfg,
+        platform="linux",
+        scope="user",
+        command=("/x/zarchd",),
+        env={"ZARCH_LOG_LEVEL": "debug", "UNRELATED": "1"},
+    )
     # backup dir defaults to the registry's dir: listed once
     assert spec.writable == (tmp_path / "r", cfg.state_dir.parent, tmp_path / "sock")
     assert spec.environment == (("ZARCH_LOG_LEVEL", "debug"),)
@@ -65,12 +72,15 @@ def test_macos_has_no_system_scope() -> None:
 def test_locations(tmp_path: Path) -> None:
     home = tmp_path / "h"
     assert unit_path("linux", "user", home=home, env={}) == (
-        home / ".config/systemd/user/zarchd.service")
+        home / ".config/systemd/user/zarchd.service"
+    )
     assert unit_path("linux", "user", home=home, env={"XDG_CONFIG_HOME": "/c"}) == Path(
-        "/c/systemd/user/zarchd.service")
+        "/c/systemd/user/zarchd.service"
+    )
     assert unit_path("linux", "system") == Path("/etc/systemd/system/zarchd.service")
     assert unit_path("macos", "user", home=home) == (
-        home / "Library/LaunchAgents/com.zarchd.zarchd.plist")
+        home / "Library/LaunchAgents/com.zarchd.zarchd.plist"
+    )
     assert under_root(Path("/etc/x"), tmp_path) == tmp_path / "etc" / "x"
     assert current_platform("linux") == "linux" and current_platform("darwin") == "macos"
     assert current_platform("macos") == "macos"  # the --platform spelling

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..registry import wal_path
-from .listing import list_backups
+from zarchd.backups.listing import list_backups
+from zarchd.db.registry import wal_path
 
 
 def backed_up_with_data(registry: Path, backup_dir: Path) -> bool:
@@ -34,11 +34,15 @@ def is_empty_file(registry: Path) -> bool:
         return True
 
 
-def empty_registry_problem(registry: Path, backup_dir: Path, *, had_data: bool = False) -> str | None:
+def empty_registry_problem(
+    registry: Path, backup_dir: Path, *, had_data: bool = False
+) -> str | None:
     """Why an empty registry file is damage, or None (not empty, or never had data)."""
     if not is_empty_file(registry):
         return None
     if not (had_data or backed_up_with_data(registry, backup_dir)):
         return None
-    return (f"the registry {registry} is empty (0 bytes) but held data before (there are "
-            f"backups of it); run `zarchctl recover` to restore the newest good backup")
+    return (
+        f"the registry {registry} is empty (0 bytes) but held data before (there are "
+        f"backups of it); run `zarchctl recover` to restore the newest good backup"
+    )

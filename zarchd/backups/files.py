@@ -9,12 +9,12 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import RegistryError, UnsafePath
-from ..fsutil import open_trusted
-from ..migrations.ledger import read_applied
-from ..migrations.ledger import schema_version as version_of
-from ..progress import Progress, no_progress
-from ..registry import open_static
+from zarchd.core.errors import RegistryError, UnsafePath
+from zarchd.core.fsutil import open_trusted
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import open_static
+from zarchd.migrations.ledger import read_applied
+from zarchd.migrations.ledger import schema_version as version_of
 
 CHUNK = 1 << 20
 
@@ -23,8 +23,13 @@ def sha256_file(path: Path, *, stage: str = "hash", progress: Progress = no_prog
     return sha256_and_size(path, stage=stage, progress=progress)[0]
 
 
-def sha256_and_size(path: Path, *, expect: tuple[int, int] | None = None, stage: str = "hash",
-                    progress: Progress = no_progress) -> tuple[str, int]:
+def sha256_and_size(
+    path: Path,
+    *,
+    expect: tuple[int, int] | None = None,
+    stage: str = "hash",
+    progress: Progress = no_progress,
+) -> tuple[str, int]:
     """sha256 and size of the file actually opened: never through a symlink, never another
     user's file, and (with `expect`, its listed (dev, ino)) the very file that was listed;
     UnsafePath otherwise."""

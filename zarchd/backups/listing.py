@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from ..clock import parse_iso
-from ..errors import BackupError, NotFound, UnsafePath
-from . import names
-from .meta import BackupInfo, info_from, read_sidecar
-from .namecheck import created_at_matches_name
-from .trust import note_ignored, untrusted_owner
-from .replaced import replaced_by_other
+from zarchd.backups import names
+from zarchd.backups.meta import BackupInfo, info_from, read_sidecar
+from zarchd.backups.namecheck import created_at_matches_name
+from zarchd.backups.replaced import replaced_by_other
+from zarchd.backups.trust import note_ignored, untrusted_owner
+from zarchd.core.clock import parse_iso
+from zarchd.core.errors import BackupError, NotFound, UnsafePath
 
 
-def list_backups(registry: Path, backup_dir: Path,
-                 ignored: list[dict[str, str]] | None = None) -> list[BackupInfo]:
+def list_backups(
+    registry: Path, backup_dir: Path, ignored: list[dict[str, str]] | None = None
+) -> list[BackupInfo]:
     """Oldest first. Files without a zarchd sidecar (7zarch-go's own backups) have ours=False.
 
     Files of other users are never listed (so never verified, pruned or restored); they are
@@ -49,14 +50,25 @@ def list_backups(registry: Path, backup_dir: Path,
             if ignored is not None:
                 ignored.append({"name": entry.name, "reason": why})
             continue
-        from_name = parsed.local_time.replace(tzinfo=tz).astimezone(timezone.utc)
+        from_name = parsed.local_time.replace(tzinfo=tz).astimezone(UTC)
         meta = read_sidecar(path)
         if meta is not None and not parsed.marked and replaced_by_other(path, meta, st):
             meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
         ident = (st.st_dev, st.st_ino)
         if meta is not None and not _sidecar_matches_name(meta, parsed.local_time, tz):
-            info = BackupInfo(entry.name, path, from_name, st.st_size, None, None, None, None,
-                              ours=False, ident=ident, untrusted=True)
+            info = BackupInfo(
+                entry.name,
+                path,
+                from_name,
+                st.st_size,
+                None,
+                None,
+                None,
+                None,
+                ours=False,
+                ident=ident,
+                untrusted=True,
+            )
         else:
             info = info_from(path, meta, from_name, st.st_size, ident)
         found.append(((info.created_at, parsed.seq, info.name), info))
@@ -66,15 +78,18 @@ def list_backups(registry: Path, backup_dir: Path,
 
 def _sidecar_matches_name(meta: dict[str, Any], name_local: datetime, tz: tzinfo) -> bool:
     created = parse_iso(meta.get("created_at"))
-    return created is not None and created_at_matches_name(created, name_local, tz,
-                                                           meta.get("utc_offset_s"))
+    return created is not None and created_at_matches_name(
+        created, name_local, tz, meta.get("utc_offset_s")
+    )
 
 
 def dir_problem(backup_dir: Path, exc: OSError) -> str:
     """What is wrong with the backup directory, for users: the path and what to do."""
     if isinstance(exc, (NotADirectoryError, FileExistsError)):
-        return (f"the backup directory {backup_dir} is not a directory (a file is in the way); "
-                f"move it, or set [backup] dir to another place")
+        return (
+            f"the backup directory {backup_dir} is not a directory (a file is in the way); "
+            f"move it, or set [backup] dir to another place"
+        )
     return f"cannot read the backup directory {backup_dir}: {exc.strerror or exc}"
 
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..clock import iso, parse_iso
-from ..errors import UnsafePath
-from ..fsutil import atomic_write_text, open_trusted
-from .names import sidecar_path
+from zarchd.backups.names import sidecar_path
+from zarchd.core.clock import iso, parse_iso
+from zarchd.core.errors import UnsafePath
+from zarchd.core.fsutil import atomic_write_text, open_trusted
 
 FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
 
@@ -34,10 +34,17 @@ class BackupInfo:
     untrusted: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "created_at": iso(self.created_at),
-                "size_bytes": self.size_bytes, "verified": self.verified,
-                "schema_version": self.schema_version, "sha256": self.sha256, "ours": self.ours,
-                "untrusted": self.untrusted}
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "created_at": iso(self.created_at),
+            "size_bytes": self.size_bytes,
+            "verified": self.verified,
+            "schema_version": self.schema_version,
+            "sha256": self.sha256,
+            "ours": self.ours,
+            "untrusted": self.untrusted,
+        }
 
 
 def write_sidecar(backup: Path, meta: dict[str, Any]) -> Path:
@@ -64,7 +71,11 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
         data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != backup.name:
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != FORMAT
+        or data.get("name") != backup.name
+    ):
         return None
     if parse_iso(data.get("created_at")) is None:
         # a hand-edited time (not text, no time zone) makes it not ours: listed, never deleted
@@ -72,12 +83,27 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
     return data
 
 
-def info_from(backup: Path, meta: dict[str, Any] | None, fallback_created: datetime,
-              size: int, ident: tuple[int, int] | None = None) -> BackupInfo:
+def info_from(
+    backup: Path,
+    meta: dict[str, Any] | None,
+    fallback_created: datetime,
+    size: int,
+    ident: tuple[int, int] | None = None,
+) -> BackupInfo:
     if meta is None:
-        return BackupInfo(backup.name, backup, fallback_created, size, None, None, None, None, False,
-                          ident)
+        return BackupInfo(
+            backup.name, backup, fallback_created, size, None, None, None, None, False, ident
+        )
     created = parse_iso(meta.get("created_at")) or fallback_created
-    return BackupInfo(backup.name, backup, created, size, meta.get("verified") is True,
-                      meta.get("sha256"), meta.get("schema_version"), meta.get("fingerprint"), True,
-                      ident)
+    return BackupInfo(
+        backup.name,
+        backup,
+        created,
+        size,
+        meta.get("verified") is True,
+        meta.get("sha256"),
+        meta.get("schema_version"),
+        meta.get("fingerprint"),
+        True,
+        ident,
+    )

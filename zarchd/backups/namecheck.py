@@ -9,21 +9,24 @@ scheme that carries one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 MAX_OFFSET_S = 18 * 3600  # the widest UTC offset a time zone can have
 
 
-def created_at_matches_name(created_at: datetime, name_local: datetime, tz: tzinfo,
-                            recorded_offset_s: object = None) -> bool:
+def created_at_matches_name(
+    created_at: datetime, name_local: datetime, tz: tzinfo, recorded_offset_s: object = None
+) -> bool:
     """True when `created_at` (aware) falls within the second named by `name_local` (naive wall
     time), read either in the UTC offset recorded when the name was made (survives a change of
     the machine's time zone) or in `tz`, the zone now (sidecars without a recorded offset).
     UTC to wall time is never ambiguous, so DST folds and gaps need no special case."""
     walls = [created_at.astimezone(tz).replace(tzinfo=None)]
-    if (isinstance(recorded_offset_s, int) and not isinstance(recorded_offset_s, bool)
-            and abs(recorded_offset_s) <= MAX_OFFSET_S):
-        utc = created_at.astimezone(timezone.utc).replace(tzinfo=None)
+    if (
+        isinstance(recorded_offset_s, int)
+        and not isinstance(recorded_offset_s, bool)
+        and abs(recorded_offset_s) <= MAX_OFFSET_S
+    ):
+        utc = created_at.astimezone(UTC).replace(tzinfo=None)
         walls.append(utc + timedelta(seconds=recorded_offset_s))
     return any(name_local <= wall < name_local + timedelta(seconds=1) for wall in walls)
-

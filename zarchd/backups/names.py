@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import UsageError
+from zarchd.core.errors import UsageError
 
 SUFFIX = ".bak"
 MARKER = "-zarchd"  # in every name zarchd gives a new backup: 7zarch-go never writes it
@@ -27,13 +27,15 @@ SIDECAR = ".json"  # metadata lives in `<name>.json`, which never matches the ba
 class ParsedName:
     name: str
     local_time: datetime  # naive local wall time from the name
-    seq: int              # 0 for the plain name, N for `-N`
-    marked: bool = True   # False: an old-style name, the shape 7zarch-go writes too
+    seq: int  # 0 for the plain name, N for `-N`
+    marked: bool = True  # False: an old-style name, the shape 7zarch-go writes too
 
 
 def pattern(stem: str) -> re.Pattern[str]:
-    return re.compile(rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:{re.escape(MARKER)})?"
-                      rf"(?:-([1-9]\d{{0,5}}))?{re.escape(SUFFIX)}")
+    return re.compile(
+        rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:{re.escape(MARKER)})?"
+        rf"(?:-([1-9]\d{{0,5}}))?{re.escape(SUFFIX)}"
+    )
 
 
 def parse(stem: str, name: str) -> ParsedName | None:
@@ -45,7 +47,7 @@ def parse(stem: str, name: str) -> ParsedName | None:
         when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")
     except ValueError:
         return None
-    return ParsedName(name, when, int(m[3] or 0), MARKER in name[len(stem):])
+    return ParsedName(name, when, int(m[3] or 0), MARKER in name[len(stem) :])
 
 
 def stem_of(registry: Path) -> str:
@@ -77,8 +79,14 @@ def next_free(backup_dir: Path, stem: str, local: datetime, skip: set[str] | Non
 
 def check_plain_name(name: str) -> None:
     """Refuse anything that could point outside the backup directory before looking it up."""
-    if (not name or "\x00" in name or "/" in name or os.sep in name or name in (".", "..")
-            or (os.altsep and os.altsep in name)):
+    if (
+        not name
+        or "\x00" in name
+        or "/" in name
+        or os.sep in name
+        or name in (".", "..")
+        or (os.altsep and os.altsep in name)
+    ):
         raise UsageError(f"{name!r} is not a backup name; use a name shown by `zarchctl backups`")
 
 
@@ -93,4 +101,4 @@ def local_tz() -> tzinfo:
                 return ZoneInfo.from_file(fh, key="localtime")
     except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
-    return datetime.now(timezone.utc).astimezone().tzinfo or timezone.utc
+    return datetime.now(UTC).astimezone().tzinfo or UTC

@@ -15,12 +15,13 @@ import stat
 import time
 from pathlib import Path
 
-from . import names
-from .meta import read_sidecar
+from zarchd.backups import names
+from zarchd.backups.meta import read_sidecar
 
 
-def remove_orphan_sidecars(backup_dir: Path, stem: str,
-                           older_than_s: float | None = None) -> list[Path]:
+def remove_orphan_sidecars(
+    backup_dir: Path, stem: str, older_than_s: float | None = None
+) -> list[Path]:
     """Remove our sidecars whose backup is gone; with `older_than_s` only older ones."""
     removed: list[Path] = []
     cutoff = None if older_than_s is None else time.time() - older_than_s
@@ -31,15 +32,19 @@ def remove_orphan_sidecars(backup_dir: Path, stem: str,
     for entry in entries:
         if not entry.name.endswith(names.SIDECAR):
             continue
-        backup_name = entry.name[:-len(names.SIDECAR)]
+        backup_name = entry.name[: -len(names.SIDECAR)]
         if names.parse(stem, backup_name) is None:
             continue
         backup = Path(backup_dir) / backup_name
         with contextlib.suppress(OSError):
             st = entry.stat(follow_symlinks=False)
-            if (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
-                    or (cutoff is not None and st.st_mtime >= cutoff)
-                    or os.path.lexists(backup) or read_sidecar(backup) is None):
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or st.st_uid != os.geteuid()
+                or (cutoff is not None and st.st_mtime >= cutoff)
+                or os.path.lexists(backup)
+                or read_sidecar(backup) is None
+            ):
                 continue
             os.unlink(entry.path)
             removed.append(Path(entry.path))

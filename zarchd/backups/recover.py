@@ -11,21 +11,28 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from ..clock import Clock, utcnow
-from ..errors import BackupError, RegistryError, UnsafePath, UsageError
-from ..fsutil import copy_into, fsync_dir, fsync_file, publish, temp_path
-from ..progress import Progress, no_progress
-from ..registry import COMMIT_COMPANIONS, DEFAULT_LOCK_TIMEOUT, check_file, companions, quote_ident
-from . import names
-from ..writers import open_for_writing
-from .emptiness import empty_registry_problem
-from .listing import list_backups
-from .swap import resume_swap, swap_in
-from .take import TEMP_PREFIX
-from .verify import backup_problems
+from zarchd.backups import names
+from zarchd.backups.emptiness import empty_registry_problem
+from zarchd.backups.listing import list_backups
+from zarchd.backups.swap import resume_swap, swap_in
+from zarchd.backups.take import TEMP_PREFIX
+from zarchd.backups.verify import backup_problems
+from zarchd.core.clock import Clock, utcnow
+from zarchd.core.errors import BackupError, RegistryError, UnsafePath, UsageError
+from zarchd.core.fsutil import copy_into, fsync_dir, fsync_file, publish, temp_path
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import (
+    COMMIT_COMPANIONS,
+    DEFAULT_LOCK_TIMEOUT,
+    check_file,
+    companions,
+    quote_ident,
+)
+from zarchd.db.writers import open_for_writing
 
 SALVAGE_TIMEOUT_S = 3600.0
 
@@ -72,8 +79,9 @@ def _temp_prefix(kind: str, registry: Path) -> str:
 
 
 @contextlib.contextmanager
-def prepared_copy(source: Path, registry: Path, mode: int = 0o600,
-                  expect: tuple[int, int] | None = None) -> Iterator[Path]:
+def prepared_copy(
+    source: Path, registry: Path, mode: int = 0o600, expect: tuple[int, int] | None = None
+) -> Iterator[Path]:
     """A checked, fsynced copy of `source` next to `registry`, ready for `put_in_place`;
     removed on exit unless it was put in place. Nothing at `registry` is touched.
     Copied through descriptors (O_NOFOLLOW, owners checked; `expect`: source's listed
@@ -85,8 +93,10 @@ def prepared_copy(source: Path, registry: Path, mode: int = 0o600,
             raise BackupError(f"{exc.message}; nothing was changed") from exc
         problems = _check_static(tmp)
         if problems:
-            raise BackupError(f"the copy of {source.name} failed its integrity check: "
-                              f"{problems[0]} (disk trouble?); nothing was changed")
+            raise BackupError(
+                f"the copy of {source.name} failed its integrity check: "
+                f"{problems[0]} (disk trouble?); nothing was changed"
+            )
         yield tmp
 
 
@@ -96,8 +106,10 @@ def put_in_place(tmp: Path, registry: Path) -> None:
     try:
         publish(tmp, registry)
     except FileExistsError as exc:
-        raise BackupError(f"{registry} appeared while restoring (is 7zarch-go running?); "
-                          f"nothing was overwritten, stop it and try again") from exc
+        raise BackupError(
+            f"{registry} appeared while restoring (is 7zarch-go running?); "
+            f"nothing was overwritten, stop it and try again"
+        ) from exc
 
 
 def install_copy(source: Path, registry: Path, mode: int = 0o600) -> None:
@@ -125,9 +137,15 @@ def _move_stray_companions(registry: Path) -> None:
             os.rename(comp, target)
 
 
-def recover_registry(registry: Path, backup_dir: Path, *, now: Clock = utcnow,
-                     progress: Progress = no_progress, force: bool = False,
-                     lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> dict[str, Any]:
+def recover_registry(
+    registry: Path,
+    backup_dir: Path,
+    *,
+    now: Clock = utcnow,
+    progress: Progress = no_progress,
+    force: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> dict[str, Any]:
     """Put the newest backup that verifies (else what salvage reads) in place of a damaged
     registry, which is set aside as `<name>.corrupted-<time>`, never deleted.
 
@@ -144,10 +162,21 @@ def recover_registry(registry: Path, backup_dir: Path, *, now: Clock = utcnow,
         raise BackupError(f"recovering {registry} failed: {exc}; nothing was deleted") from exc
 
 
-def _recover(registry: Path, backup_dir: Path, now: Clock, progress: Progress,
-             force: bool, lock_timeout: float) -> dict[str, Any]:
-    result: dict[str, Any] = {"registry": str(registry), "corrupted_saved_as": None,
-                              "restored": None, "salvaged": None, "skipped": []}
+def _recover(
+    registry: Path,
+    backup_dir: Path,
+    now: Clock,
+    progress: Progress,
+    force: bool,
+    lock_timeout: float,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "registry": str(registry),
+        "corrupted_saved_as": None,
+        "restored": None,
+        "salvaged": None,
+        "skipped": [],
+    }
     resumed = resume_swap(registry)
     if resumed is not None:  # a recovery a crash interrupted: finished (or undone) first
         progress({"stage": "recover", "step": "resumed", "message": resumed})
@@ -163,8 +192,10 @@ def _recover(registry: Path, backup_dir: Path, now: Clock, progress: Progress,
         except RegistryError as exc:
             raise RegistryError(f"{exc.message} (recover refused: nothing was moved)") from exc
         if problems == ["ok"] and not force:
-            raise UsageError(f"the registry {registry} passes its integrity check; nothing to "
-                             f"recover (use `zarchctl restore NAME` to go back to a backup)")
+            raise UsageError(
+                f"the registry {registry} passes its integrity check; nothing to "
+                f"recover (use `zarchctl restore NAME` to go back to a backup)"
+            )
         mode = registry.stat().st_mode & 0o777
     sqlite3_bin = shutil.which("sqlite3")
     with contextlib.ExitStack() as stack:
@@ -194,7 +225,8 @@ def refuse_if_written(registry: Path) -> None:
     if found:
         raise RegistryError(
             f"{registry} is open for writing by {', '.join(map(str, found))}; stop it and run "
-            f"recover again (recover refused: nothing was moved)")
+            f"recover again (recover refused: nothing was moved)"
+        )
 
 
 def proven_damage(registry: Path, backup_dir: Path, lock_timeout: float) -> list[str]:
@@ -209,8 +241,10 @@ def proven_damage(registry: Path, backup_dir: Path, lock_timeout: float) -> list
         return first
     second = _check_retrying(registry, lock_timeout)
     if second == ["ok"]:
-        raise RegistryError(f"the registry {registry} failed one integrity check ({first[0]}) "
-                            f"and passed the next: not proven damaged; run `zarchctl check`")
+        raise RegistryError(
+            f"the registry {registry} failed one integrity check ({first[0]}) "
+            f"and passed the next: not proven damaged; run `zarchctl check`"
+        )
     return first
 
 
@@ -236,22 +270,36 @@ def _put_back(aside: Path, registry: Path) -> None:
     fsync_dir(registry.parent)
 
 
-def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str, Any],
-                  progress: Progress, now: Clock, stack: contextlib.ExitStack) -> Path | None:
+def _from_backups(
+    registry: Path,
+    backup_dir: Path,
+    mode: int,
+    result: dict[str, Any],
+    progress: Progress,
+    now: Clock,
+    stack: contextlib.ExitStack,
+) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     ignored: list[dict[str, str]] = []
     listed = list_backups(registry, backup_dir, ignored)
     result["skipped"] += [{"name": i["name"], "problems": [i["reason"]]} for i in ignored]
     for info in reversed(listed):
         if info.untrusted:
-            result["skipped"].append({"name": info.name, "problems": [
-                "its metadata's created_at does not match the time in its name: not trusted"]})
+            result["skipped"].append(
+                {
+                    "name": info.name,
+                    "problems": [
+                        "its metadata's created_at does not match the time in its name: not trusted"
+                    ],
+                }
+            )
             continue
         problems = backup_problems(info, progress, now)
         if not problems:
             try:
-                ready = stack.enter_context(prepared_copy(info.path, registry, mode,
-                                                          expect=info.ident))
+                ready = stack.enter_context(
+                    prepared_copy(info.path, registry, mode, expect=info.ident)
+                )
             except BackupError as exc:
                 problems = [exc.message]
             else:
@@ -261,22 +309,32 @@ def _from_backups(registry: Path, backup_dir: Path, mode: int, result: dict[str,
     return None
 
 
-def _nothing_message(registry: Path, backup_dir: Path, result: dict[str, Any], exists: bool,
-                     sqlite3_bin: str | None) -> str:
+def _nothing_message(
+    registry: Path, backup_dir: Path, result: dict[str, Any], exists: bool, sqlite3_bin: str | None
+) -> str:
     why = "no backup verifies" if result["skipped"] else f"there are no backups in {backup_dir}"
     if not exists:
-        return (f"cannot recover {registry}: there is no registry and {why}; put a good copy of "
-                f"the registry at {registry}")
-    salvage_ = ("the sqlite3 command is not installed, so nothing was salvaged (install it and "
-                "run recover again)" if not sqlite3_bin else "salvage read nothing usable")
-    return (f"cannot recover {registry}: {why} and {salvage_}; the damaged registry was left "
-            f"where it was, unchanged (nothing moved). Stop 7zarch-go and zarchd before trying "
-            f"by hand (e.g. `sqlite3 {registry} .recover`), or copy a good backup into "
-            f"{backup_dir} and run recover again")
+        return (
+            f"cannot recover {registry}: there is no registry and {why}; put a good copy of "
+            f"the registry at {registry}"
+        )
+    salvage_ = (
+        "the sqlite3 command is not installed, so nothing was salvaged (install it and "
+        "run recover again)"
+        if not sqlite3_bin
+        else "salvage read nothing usable"
+    )
+    return (
+        f"cannot recover {registry}: {why} and {salvage_}; the damaged registry was left "
+        f"where it was, unchanged (nothing moved). Stop 7zarch-go and zarchd before trying "
+        f"by hand (e.g. `sqlite3 {registry} .recover`), or copy a good backup into "
+        f"{backup_dir} and run recover again"
+    )
 
 
-def salvage(damaged: Path, sqlite3_bin: str, mode: int,
-            stack: contextlib.ExitStack) -> tuple[Path, dict[str, Any]] | None:
+def salvage(
+    damaged: Path, sqlite3_bin: str, mode: int, stack: contextlib.ExitStack
+) -> tuple[Path, dict[str, Any]] | None:
     """What `sqlite3 <copy> .recover | sqlite3 <new>` reads from a damaged registry, in a temp
     file (removed when `stack` closes unless put in place); None when nothing came back.
 
@@ -298,8 +356,11 @@ def salvage(damaged: Path, sqlite3_bin: str, mode: int,
             fsync_file(tmp)
             os.chmod(tmp, mode)
             stack.push(attempt.pop_all())  # the winner lives until the outer stack closes
-            return tmp, {"tool": f"{sqlite3_bin} {command}", "tables": tables,
-                         "rows": sum(tables.values())}
+            return tmp, {
+                "tool": f"{sqlite3_bin} {command}",
+                "tables": tables,
+                "rows": sum(tables.values()),
+            }
     return None
 
 
@@ -311,8 +372,10 @@ def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterato
         try:
             if copy_from is not None:
                 pairs = [(copy_from, path)] + [
-                    (Path(str(copy_from) + s), Path(str(path) + s)) for s in COMMIT_COMPANIONS
-                    if Path(str(copy_from) + s).exists()]
+                    (Path(str(copy_from) + s), Path(str(path) + s))
+                    for s in COMMIT_COMPANIONS
+                    if Path(str(copy_from) + s).exists()
+                ]
                 copy_in_child(pairs)
             yield path
         finally:
@@ -322,18 +385,26 @@ def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterato
 
 # Copies files in a child process: a descriptor of the registry opened and closed there cannot
 # drop the SQLite locks this process holds on it (POSIX locks are per process).
-_COPY_CHILD = ("import shutil, sys\n"
-               "a = sys.argv[1:]\n"
-               "for src, dst in zip(a[::2], a[1::2]):\n"
-               "    shutil.copyfile(src, dst)\n")
+_COPY_CHILD = (
+    "import shutil, sys\n"
+    "a = sys.argv[1:]\n"
+    "for src, dst in zip(a[::2], a[1::2]):\n"
+    "    shutil.copyfile(src, dst)\n"
+)
 
 
 def copy_in_child(pairs: list[tuple[Path, Path]]) -> None:
     """Copy each (source, target) in a separate process; OSError when it failed."""
     argv = [sys.executable, "-c", _COPY_CHILD] + [str(p) for pair in pairs for p in pair]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=SALVAGE_TIMEOUT_S, check=False)
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=SALVAGE_TIMEOUT_S,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise OSError(f"copying {pairs[0][0]} took over {SALVAGE_TIMEOUT_S:g}s") from exc
     if done.returncode != 0:
@@ -345,10 +416,15 @@ def _pipe(sqlite3_bin: str, damaged: Path, command: str, target: Path) -> bool:
     """Stream the SQL text of `damaged` into a new database `target`; False if it did not run."""
     try:
         # not -readonly: it is our copy, and a hot journal in it must be rolled back to read it
-        dump = subprocess.Popen([sqlite3_bin, str(damaged), command],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        load = subprocess.Popen([sqlite3_bin, str(target)], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        dump = subprocess.Popen(
+            [sqlite3_bin, str(damaged), command], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        load = subprocess.Popen(
+            [sqlite3_bin, str(target)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError:
         return False
     assert dump.stdout is not None and load.stdin is not None
@@ -373,10 +449,16 @@ def _row_counts(path: Path) -> dict[str, int]:
     try:
         conn = sqlite3.connect(path)
         try:
-            names_ = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-            return {n: conn.execute(f"SELECT count(*) FROM {quote_ident(n)}").fetchone()[0]
-                    for n in names_}
+            names_ = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            return {
+                n: conn.execute(f"SELECT count(*) FROM {quote_ident(n)}").fetchone()[0]
+                for n in names_
+            }
         finally:
             conn.close()
     except sqlite3.Error:

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import sha256_file
-from .names import sidecar_path
+from zarchd.backups.files import sha256_file
+from zarchd.backups.names import sidecar_path
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

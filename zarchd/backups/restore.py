@@ -15,42 +15,57 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..clock import Clock, utcnow
-from ..errors import BackupError, IntegrityFailure, RegistryError
-from ..progress import Progress, no_progress
-from ..registry import connect, open_static
-from .listing import resolve_name
-from .recover import aside_name, install_copy, prepared_copy, refuse_if_written
-from .swap import swap_in
-from .take import take_backup
-from .verify import backup_problems
+from zarchd.backups.listing import resolve_name
+from zarchd.backups.recover import aside_name, install_copy, prepared_copy, refuse_if_written
+from zarchd.backups.swap import swap_in
+from zarchd.backups.take import take_backup
+from zarchd.backups.verify import backup_problems
+from zarchd.core.clock import Clock, utcnow
+from zarchd.core.errors import BackupError, IntegrityFailure, RegistryError
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import connect, open_static
 
 LOCK_TIMEOUT_S = 30.0
 
 
-def restore_backup(registry: Path, backup_dir: Path, name: str, *, now: Clock = utcnow,
-                   progress: Progress = no_progress) -> dict[str, Any]:
+def restore_backup(
+    registry: Path,
+    backup_dir: Path,
+    name: str,
+    *,
+    now: Clock = utcnow,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
     info = resolve_name(registry, backup_dir, name)
     progress({"stage": "restore", "step": "verify", "name": name})
     problems = backup_problems(info, progress, now)
     if problems:
-        raise IntegrityFailure(f"backup {name} failed verification, nothing was changed: "
-                               f"{'; '.join(problems)}")
-    result: dict[str, Any] = {"restored": name, "safety_backup": None, "corrupted_saved_as": None,
-                              "registry": str(registry), "method": None}
+        raise IntegrityFailure(
+            f"backup {name} failed verification, nothing was changed: {'; '.join(problems)}"
+        )
+    result: dict[str, Any] = {
+        "restored": name,
+        "safety_backup": None,
+        "corrupted_saved_as": None,
+        "registry": str(registry),
+        "method": None,
+    }
     try:
         mode = 0o600
         if registry.exists():
             mode = registry.stat().st_mode & 0o777
             progress({"stage": "restore", "step": "safety_backup"})
             try:
-                safety = take_backup(registry, backup_dir, now=now, progress=progress,
-                                     reason="pre-restore")
+                safety = take_backup(
+                    registry, backup_dir, now=now, progress=progress, reason="pre-restore"
+                )
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
                 progress({"stage": "restore", "step": "replace", "name": name})
                 refuse_if_written(registry)
-                with prepared_copy(info.path, registry, mode, expect=info.ident) as ready:  # before moving it
+                with prepared_copy(
+                    info.path, registry, mode, expect=info.ident
+                ) as ready:  # before moving it
                     aside = aside_name(registry, now)
                     swap_in(ready, registry, aside, now, restored=name)
                     result["corrupted_saved_as"] = str(aside)
@@ -89,10 +104,14 @@ def _copy_into_live(backup: Path, registry: Path) -> None:
             dst.execute("PRAGMA journal_mode=WAL")
         check = dst.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
-            raise BackupError(f"the registry failed its check after restoring {backup.name}: {check}")
+            raise BackupError(
+                f"the registry failed its check after restoring {backup.name}: {check}"
+            )
     except sqlite3.OperationalError as exc:
-        raise BackupError(f"cannot write the registry {registry}: {exc}; is another program "
-                          f"holding it? Nothing was changed") from exc
+        raise BackupError(
+            f"cannot write the registry {registry}: {exc}; is another program "
+            f"holding it? Nothing was changed"
+        ) from exc
     finally:
         dst.close()
         src.close()

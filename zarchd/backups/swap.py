@@ -18,10 +18,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..clock import Clock, iso
-from ..errors import RegistryError
-from ..fsutil import atomic_write_bytes, fsync_dir
-from ..registry import check_file, companions
+from zarchd.core.clock import Clock, iso
+from zarchd.core.errors import RegistryError
+from zarchd.core.fsutil import atomic_write_bytes, fsync_dir
+from zarchd.db.registry import check_file, companions
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,27 @@ def intent_path(registry: Path) -> Path:
     return registry.with_name(f".{registry.name}.zarchd-swap.json")
 
 
-def swap_in(ready: Path, registry: Path, aside: Path, now: Clock,
-            restored: str | None = None) -> None:
+def swap_in(
+    ready: Path, registry: Path, aside: Path, now: Clock, restored: str | None = None
+) -> None:
     """Set `registry` aside as `aside` and publish `ready` in its place, restartably."""
-    from .recover import _put_back, put_in_place, set_aside  # recover imports this module
+    from zarchd.backups.recover import (  # recover imports this module
+        _put_back,
+        put_in_place,
+        set_aside,
+    )
 
-    write_intent(registry, {"prepared": ready.name, "aside": aside.name, "restored": restored,
-                            "size_bytes": ready.stat().st_size, "at": iso(now()),
-                            "pid": os.getpid()})
+    write_intent(
+        registry,
+        {
+            "prepared": ready.name,
+            "aside": aside.name,
+            "restored": restored,
+            "size_bytes": ready.stat().st_size,
+            "at": iso(now()),
+            "pid": os.getpid(),
+        },
+    )
     try:
         set_aside(registry, now, to=aside)
         try:
@@ -84,8 +97,10 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
     finally:
         os.close(fd)
     names = (data.get("prepared"), data.get("aside")) if isinstance(data, dict) else ()
-    if not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in names) \
-            or not names:
+    if (
+        not all(isinstance(n, str) and n and "/" not in n and n not in (".", "..") for n in names)
+        or not names
+    ):
         log.warning("ignoring %s: not an intent zarchd wrote", path)
         return None
     return data
@@ -95,7 +110,7 @@ def resume_swap(registry: Path) -> str | None:
     """Finish or undo a swap a crash interrupted; what was done (for the log), or None when
     there was nothing to resume. OSError when a rename fails (the intent and every file stay).
     """
-    from .recover import _move_stray_companions, _put_back, put_in_place
+    from zarchd.backups.recover import _move_stray_companions, _put_back, put_in_place
 
     intent = read_intent(registry)
     if intent is None:
@@ -116,16 +131,22 @@ def resume_swap(registry: Path) -> str | None:
         _move_stray_companions(registry)
         put_in_place(prepared, registry)
         clear_intent(registry)
-        return (f"finished an interrupted recovery: {registry} is now the verified copy of "
-                f"{intent.get('restored') or 'the salvaged data'}; the damaged one is {aside.name}")
+        return (
+            f"finished an interrupted recovery: {registry} is now the verified copy of "
+            f"{intent.get('restored') or 'the salvaged data'}; the damaged one is {aside.name}"
+        )
     if os.path.lexists(aside):
         _put_back(aside, registry)
         clear_intent(registry)
-        return (f"undid an interrupted recovery: its prepared copy was gone or unsound, so "
-                f"{aside.name} was put back as {registry.name}; run `zarchctl recover` again")
+        return (
+            f"undid an interrupted recovery: its prepared copy was gone or unsound, so "
+            f"{aside.name} was put back as {registry.name}; run `zarchctl recover` again"
+        )
     clear_intent(registry)  # nothing left to finish or undo; recover restores from backups
-    return (f"an interrupted recovery of {registry} left neither its prepared copy nor the "
-            f"set-aside registry; run `zarchctl recover` to restore the newest backup")
+    return (
+        f"an interrupted recovery of {registry} left neither its prepared copy nor the "
+        f"set-aside registry; run `zarchctl recover` to restore the newest backup"
+    )
 
 
 def _sound(prepared: Path, intent: dict[str, Any]) -> bool:

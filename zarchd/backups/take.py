@@ -22,27 +22,34 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..clock import Clock, iso, utcnow
-from ..errors import BackupError, Cancelled, IntegrityFailure, RegistryError
-from ..fsutil import fsync_file, publish, temp_path
-from ..progress import Progress, no_progress
-from ..registry import COMPANIONS, check_file, companions, connect, is_busy
-from . import files, names
-from .emptiness import empty_registry_problem
-from .fingerprint import fingerprint
-from .listing import dir_problem
-from .meta import BackupInfo, info_from, write_sidecar
-from .trust import check_backup_dir
+from zarchd import __version__
+from zarchd.backups import files, names
+from zarchd.backups.emptiness import empty_registry_problem
+from zarchd.backups.listing import dir_problem
+from zarchd.backups.meta import BackupInfo, info_from, write_sidecar
+from zarchd.backups.trust import check_backup_dir
+from zarchd.core.clock import Clock, iso, utcnow
+from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
+from zarchd.core.fsutil import fsync_file, publish, temp_path
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.fingerprint import fingerprint
+from zarchd.db.registry import COMPANIONS, check_file, companions, connect, is_busy
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
-PROGRESS_OPS = 10_000     # VM instructions between deadline checks
+PROGRESS_OPS = 10_000  # VM instructions between deadline checks
 CANCELLED = "backup cancelled: zarchd is stopping; nothing was published"
 
 
-def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadline_s: float = 600.0,
-                progress: Progress = no_progress, reason: str = "manual",
-                cancel: threading.Event | None = None) -> BackupInfo:
+def take_backup(
+    registry: Path,
+    backup_dir: Path,
+    *,
+    now: Clock = utcnow,
+    deadline_s: float = 600.0,
+    progress: Progress = no_progress,
+    reason: str = "manual",
+    cancel: threading.Event | None = None,
+) -> BackupInfo:
     """Copy, check and publish a backup of `registry` into `backup_dir`; always taken.
 
     Setting `cancel` (the daemon is stopping) aborts the copy: Cancelled, nothing published.
@@ -58,7 +65,9 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
     except (FileExistsError, NotADirectoryError) as exc:  # a file where the directory should be
         raise BackupError(dir_problem(backup_dir, exc)) from exc
     except OSError as exc:
-        raise BackupError(f"cannot create the backup directory {backup_dir}: {exc.strerror}") from exc
+        raise BackupError(
+            f"cannot create the backup directory {backup_dir}: {exc.strerror}"
+        ) from exc
     check_backup_dir(backup_dir)  # nobody else may plant or swap files where we write
     remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
     _check_cancel(cancel)
@@ -77,13 +86,21 @@ def take_backup(registry: Path, backup_dir: Path, *, now: Clock = utcnow, deadli
             if problems != ["ok"]:
                 raise IntegrityFailure(
                     f"registry is damaged, no backup taken (integrity check of its copy: "
-                    f"{'; '.join(problems[:3])}); run `zarchctl recover`")
+                    f"{'; '.join(problems[:3])}); run `zarchctl recover`"
+                )
             os.chmod(tmp, 0o600)
-            meta: dict[str, Any] = {"created_at": iso(started, precise=True), "size_bytes": tmp.stat().st_size,
-                    "sha256": files.sha256_file(tmp, stage="backup", progress=progress),
-                    "schema_version": files.schema_version(tmp), "fingerprint": token,
-                    "source": str(registry.absolute()), "zarchd_version": __version__,
-                    "reason": reason, "verified": True, "verified_at": iso(now())}
+            meta: dict[str, Any] = {
+                "created_at": iso(started, precise=True),
+                "size_bytes": tmp.stat().st_size,
+                "sha256": files.sha256_file(tmp, stage="backup", progress=progress),
+                "schema_version": files.schema_version(tmp),
+                "fingerprint": token,
+                "source": str(registry.absolute()),
+                "zarchd_version": __version__,
+                "reason": reason,
+                "verified": True,
+                "verified_at": iso(now()),
+            }
             _check_cancel(cancel)
             final = _publish(tmp, backup_dir, stem, started, meta)
     except OSError as exc:
@@ -105,12 +122,14 @@ def _check_copy(tmp: Path) -> list[str]:
     try:
         return check_file(tmp, static=True)
     except RegistryError as exc:  # our own fresh file: unreadable means a disk problem
-        raise BackupError(f"cannot read back the backup copy {tmp}: {exc.message}; "
-                          f"older backups are intact") from exc
+        raise BackupError(
+            f"cannot read back the backup copy {tmp}: {exc.message}; older backups are intact"
+        ) from exc
 
 
-def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress,
-          cancel: threading.Event | None) -> None:
+def _copy(
+    registry: Path, tmp: Path, deadline_s: float, progress: Progress, cancel: threading.Event | None
+) -> None:
     stop_at = time.monotonic() + deadline_s
 
     def stop() -> int:  # non-zero aborts VACUUM INTO with "interrupted"
@@ -131,14 +150,19 @@ def _copy(registry: Path, tmp: Path, deadline_s: float, progress: Progress,
         if "interrupted" in text:
             if _cancelled(cancel):
                 raise Cancelled(CANCELLED) from exc
-            raise Cancelled(f"backup of {registry} did not finish within {deadline_s:g}s; "
-                            f"nothing was published (raise the deadline or check the disk)") from exc
+            raise Cancelled(
+                f"backup of {registry} did not finish within {deadline_s:g}s; "
+                f"nothing was published (raise the deadline or check the disk)"
+            ) from exc
         if "full" in text or "I/O" in text or "unable to open" in text:
-            raise BackupError(f"cannot write the backup in {tmp.parent}: {text} "
-                              f"(disk full or no permission?); older backups are intact") from exc
+            raise BackupError(
+                f"cannot write the backup in {tmp.parent}: {text} "
+                f"(disk full or no permission?); older backups are intact"
+            ) from exc
         if is_busy(exc):
-            raise BackupError(f"the registry {registry} stayed locked by another process; "
-                              f"try again later") from exc
+            raise BackupError(
+                f"the registry {registry} stayed locked by another process; try again later"
+            ) from exc
         raise _damaged(exc) from exc
     except sqlite3.DatabaseError as exc:
         raise _damaged(exc) from exc
@@ -157,8 +181,9 @@ def _page_count(conn: sqlite3.Connection) -> int:
         raise _damaged(exc) from exc
 
 
-def _publish(tmp: Path, backup_dir: Path, stem: str, started: datetime,
-             meta: dict[str, Any]) -> Path:
+def _publish(
+    tmp: Path, backup_dir: Path, stem: str, started: datetime, meta: dict[str, Any]
+) -> Path:
     """Sidecar first, then the backup under a free name (7zarch-go may take one meanwhile)."""
     local = started.astimezone(names.local_tz())
     # The offset the name was made in: the name still checks out after a change of time zone.
@@ -200,8 +225,10 @@ def remove_temp_files(backup_dir: Path, stem: str) -> list[Path]:
 
 def temp_name_pattern(stem: str) -> re.Pattern[str]:
     """Names of zarchd's temp files for `stem` (tempfile.mkstemp adds 8 of [a-z0-9_])."""
-    copies = (rf"{re.escape(TEMP_PREFIX)}(?:restore-|salvage-)?{re.escape(stem)}-"
-              rf"[a-z0-9_]{{8}}(?:\.bak)?\.tmp(?:{'|'.join(map(re.escape, COMPANIONS))})?")
+    copies = (
+        rf"{re.escape(TEMP_PREFIX)}(?:restore-|salvage-)?{re.escape(stem)}-"
+        rf"[a-z0-9_]{{8}}(?:\.bak)?\.tmp(?:{'|'.join(map(re.escape, COMPANIONS))})?"
+    )
     sidecars = rf"\.{names.pattern(stem).pattern}\{names.SIDECAR}\.[a-z0-9_]{{8}}\.tmp"  # fsutil
     return re.compile(f"{copies}|{sidecars}")
 
@@ -216,20 +243,29 @@ def _remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path
     except OSError:
         return removed
     for path in entries:
-        if not match(path.name) or (cutoff is not None and not path.name.startswith(
-                f"{TEMP_PREFIX}{stem}-")):
+        if not match(path.name) or (
+            cutoff is not None and not path.name.startswith(f"{TEMP_PREFIX}{stem}-")
+        ):
             continue
         with contextlib.suppress(OSError):
-            if path.is_file() and not path.is_symlink() and (
-                    cutoff is None or path.stat().st_mtime < cutoff):
+            if (
+                path.is_file()
+                and not path.is_symlink()
+                and (cutoff is None or path.stat().st_mtime < cutoff)
+            ):
                 path.unlink()
                 removed.append(path)
     return removed
 
 
 def _os_message(exc: OSError, backup_dir: Path) -> str:
-    why = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file size limit was reached",
-           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-           errno.EROFS: "the file system is read-only", errno.EDQUOT: "the disk quota is exceeded"}
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EFBIG: "the file size limit was reached",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+        errno.EDQUOT: "the disk quota is exceeded",
+    }
     reason = why.get(exc.errno or 0, exc.strerror or str(exc))
     return f"cannot write the backup in {backup_dir}: {reason}; older backups are intact"

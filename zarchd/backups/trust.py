@@ -15,8 +15,8 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import UnsafeDirectory
-from ..fsutil import owner_name, trusted_uids
+from zarchd.core.errors import UnsafeDirectory
+from zarchd.core.fsutil import owner_name, trusted_uids
 
 log = logging.getLogger("zarchd.backups")
 _WARNED_LIMIT = 1000
@@ -37,21 +37,22 @@ def check_backup_dir(directory: Path) -> None:
             f"the backup directory {directory} belongs to {owner_name(st.st_uid)}, not to "
             f"zarchd's user {owner_name(os.geteuid())} or root: its owner could plant or swap "
             f"backups, so zarchd will not use it. Set backup.dir to a directory you own "
-            f"(or chown it)")
+            f"(or chown it)"
+        )
     if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
         raise UnsafeDirectory(
             f"the backup directory {directory} is writable by other users (mode {mode:o}) "
             f"without the sticky bit: they could plant or swap backups, so zarchd will not use "
             f"it. Fix it with `chmod go-w {directory}` (or `chmod +t {directory}` for a shared "
-            f"directory), or set backup.dir to a private directory")
+            f"directory), or set backup.dir to a private directory"
+        )
 
 
 def untrusted_owner(st: os.stat_result) -> str | None:
     """Why a file with these stats is another user's (never trusted), or None."""
     if st.st_uid in trusted_uids():
         return None
-    return (f"owned by {owner_name(st.st_uid)}, not by zarchd's user or root: not trusted, "
-            f"ignored")
+    return f"owned by {owner_name(st.st_uid)}, not by zarchd's user or root: not trusted, ignored"
 
 
 def note_ignored(path: Path, st: os.stat_result, why: str) -> None:

@@ -6,12 +6,12 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
-from ..clock import Clock, iso, utcnow
-from ..errors import RegistryError, UnsafePath
-from ..progress import Progress, no_progress
-from ..registry import check_file
-from . import files
-from .meta import BackupInfo, read_sidecar, write_sidecar
+from zarchd.backups import files
+from zarchd.backups.meta import BackupInfo, read_sidecar, write_sidecar
+from zarchd.core.clock import Clock, iso, utcnow
+from zarchd.core.errors import RegistryError, UnsafePath
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import check_file
 
 
 def integrity_problems(info: BackupInfo) -> list[str]:
@@ -32,8 +32,9 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
 
 
-def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
-                  now: Clock = utcnow) -> VerifyResult:
+def verify_backup(
+    info: BackupInfo, *, progress: Progress = no_progress, now: Clock = utcnow
+) -> VerifyResult:
     """ok when the file is intact. Updates verified/verified_at in the sidecar of our backups;
     a foreign backup (no sidecar) is only integrity-checked and never gets a sidecar."""
     problems: list[str] = []
@@ -45,8 +46,9 @@ def verify_backup(info: BackupInfo, *, progress: Progress = no_progress,
         problems.append(f"{info.name}: its metadata file is missing or unreadable")
     if meta is not None:
         try:  # hash what we opened (O_NOFOLLOW, fstat): the listed file, not a swapped name
-            digest, size = files.sha256_and_size(info.path, expect=info.ident, stage="verify",
-                                                 progress=progress)
+            digest, size = files.sha256_and_size(
+                info.path, expect=info.ident, stage="verify", progress=progress
+            )
         except UnsafePath as exc:
             return _untrusted(info, exc.message)
         if meta.get("size_bytes") != size:

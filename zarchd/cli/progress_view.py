@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..textsafe import escape_controls
+from zarchd.core.textsafe import escape_controls
 
 
 class ProgressView:
@@ -27,8 +27,9 @@ class ProgressView:
         line = escape_controls(describe(event))  # names in events may carry control chars
         if self.tty:
             self._bar(event, line)
-        elif line != self._last_line and (time.monotonic() - self._last_plain >= 1.0
-                                          or _finished(event)):
+        elif line != self._last_line and (
+            time.monotonic() - self._last_plain >= 1.0 or _finished(event)
+        ):
             # Plain lines for logs and pipes, at most one a second per stage.
             print(line, file=self.stream, flush=True)
             self._last_plain = time.monotonic()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
-from ..clock import parse_iso
-from ..textsafe import escape_all
+from zarchd.core.clock import parse_iso
+from zarchd.core.textsafe import escape_all
 
 
 def size(n: int | None) -> str:
@@ -22,7 +23,7 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
     moment = parse_iso(stamp) if stamp else None
     if moment is None:
         return "never"
-    seconds = ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
     if seconds < 0:
         return "in the future (clock skew?)"
     for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -36,8 +37,10 @@ def status(r: dict[str, Any]) -> str:
     out: list[str] = []
     if d.get("running"):
         state = "paused" if d.get("paused") else "running"
-        out.append(f"daemon     {state} (pid {d.get('pid')}, version {d.get('version')}, "
-                   f"up {int(d.get('uptime_s') or 0)}s)")
+        out.append(
+            f"daemon     {state} (pid {d.get('pid')}, version {d.get('version')}, "
+            f"up {int(d.get('uptime_s') or 0)}s)"
+        )
     else:
         out.append("daemon     not running (registry read locally)")
     out.append(f"registry   {reg.get('path')}")
@@ -48,46 +51,62 @@ def status(r: dict[str, Any]) -> str:
     else:
         integrity = reg.get("integrity")
         mode = {"wal": "WAL mode", "rollback": "rollback journal"}.get(
-            str(reg.get("journal_mode")), "journal mode unknown")
+            str(reg.get("journal_mode")), "journal mode unknown"
+        )
         out.append(f"           {size(reg.get('size_bytes'))}, {mode}, integrity {integrity}")
         for problem in reg.get("integrity_problems") or []:
             out.append(f"           ! {problem}")
     if reg.get("migrations_error"):
         out.append(f"migrations error: {reg['migrations_error']}")
-    out.append(f"schema     {reg.get('schema_version') or 'none'} "
-               f"({len(reg.get('applied', []))} applied, {len(reg.get('pending', []))} pending)")
+    out.append(
+        f"schema     {reg.get('schema_version') or 'none'} "
+        f"({len(reg.get('applied', []))} applied, {len(reg.get('pending', []))} pending)"
+    )
     unknown = set(reg.get("unknown", []))
     for a in reg.get("applied", []):
         if a["id"] in unknown:
             continue  # listed below as recorded, unknown
-        when = a.get("applied_at") or ("in effect (pre-migration registry)" if a.get("inferred") else "?")
+        when = a.get("applied_at") or (
+            "in effect (pre-migration registry)" if a.get("inferred") else "?"
+        )
         out.append(f"  applied  {a['id']:<28} {when}")
     for p in reg.get("pending", []):
         out.append(f"  pending  {p['id']:<28} {p.get('name', '')}")
     for c in reg.get("changed", []):
         out.append(f"  changed  {c['id']:<28} {c.get('message', '')}")
     for u in reg.get("unknown", []):
-        out.append(f"  recorded, unknown  {u:<19} in schema_migrations, not in this zarchd's catalog")
+        out.append(
+            f"  recorded, unknown  {u:<19} in schema_migrations, not in this zarchd's catalog"
+        )
     out += _drift_lines(reg.get("schema_drift") or [])
     out += _unreadable_lines(reg.get("unreadable_by_7zarch_go") or [])
     latest = bk.get("latest")
-    out.append(f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})")
+    out.append(
+        f"backups    {bk.get('count', 0)} in {bk.get('dir')} ({size(bk.get('total_bytes'))})"
+    )
     if bk.get("problem"):
         out.append(f"           ! {bk['problem']}")
     if latest:
         verified = "verified" if latest.get("verified") else "NOT verified"
-        out.append(f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
-                   f"{size(latest.get('size_bytes'))}, {verified})")
+        out.append(
+            f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
+            f"{size(latest.get('size_bytes'))}, {verified})"
+        )
     else:
         out.append("  newest   none yet")
     if bk.get("next_run"):
         out.append(f"  next     {bk['next_run']}")
     pol = r.get("retention") or {}
     if pol:
-        out.append("retention  " + ", ".join(f"{k.removeprefix('keep_')} {v}" for k, v in pol.items()))
+        out.append(
+            "retention  " + ", ".join(f"{k.removeprefix('keep_')} {v}" for k, v in pol.items())
+        )
     err = r.get("last_error")
-    out.append(f"last error {err['at']} {err.get('job', '')}: {err.get('message', '')}" if err
-               else "last error none")
+    out.append(
+        f"last error {err['at']} {err.get('job', '')}: {err.get('message', '')}"
+        if err
+        else "last error none"
+    )
     return "\n".join(out)
 
 
@@ -105,10 +124,15 @@ def backups(r: dict[str, Any]) -> str:
         return "\n".join([f"no backups in {r.get('dir')}", *ignored])
     rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
     for b in items:
-        verified = ("UNTRUSTED" if b.get("untrusted")
-                    else {True: "yes", False: "NO", None: "not ours"}[b.get("verified")])
-        rows.append(f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
-                    f"  {verified:<9} {b.get('schema_version') or '-'}")
+        verified = (
+            "UNTRUSTED"
+            if b.get("untrusted")
+            else {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
+        )
+        rows.append(
+            f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
+            f"  {verified:<9} {b.get('schema_version') or '-'}"
+        )
     return "\n".join(rows + ignored)
 
 
@@ -127,8 +151,10 @@ def prune(r: dict[str, Any]) -> str:
 def verify(r: dict[str, Any]) -> str:
     rows = []
     for res in r.get("results", []):
-        rows.append(f"{'ok ' if res['ok'] else 'BAD'} {res['name']}"
-                    + ("" if res["ok"] else ": " + "; ".join(res["problems"])))
+        rows.append(
+            f"{'ok ' if res['ok'] else 'BAD'} {res['name']}"
+            + ("" if res["ok"] else ": " + "; ".join(res["problems"]))
+        )
     if not rows:
         rows.append("no backups to verify")
     if r.get("bad"):
@@ -145,8 +171,10 @@ def migrate(r: dict[str, Any]) -> str:
             parts.append(f"\n-- {p['id']}: {p['name']}\n{(p.get('sql') or '').strip()}")
         return "\n".join(parts)
     if r.get("backup_only"):
-        return (f"backup {r['backup']['name']} taken; {len(r.get('pending', []))} migration(s) "
-                "pending, none applied (--backup-only)")
+        return (
+            f"backup {r['backup']['name']} taken; {len(r.get('pending', []))} migration(s) "
+            "pending, none applied (--backup-only)"
+        )
     applied = r.get("applied", [])
     if not applied:
         return f"nothing to apply; schema {r.get('schema_version')}"
@@ -182,28 +210,36 @@ def restore(r: dict[str, Any]) -> str:
 def _drift_lines(drift: list[dict[str, Any]]) -> list[str]:
     lines = [f"  drift    {d['migration']:<28} {p}" for d in drift for p in d.get("problems", [])]
     if lines:
-        lines.append("           schema drift: the registry lacks what its recorded migrations "
-                     "made; `zarchctl repair --dry-run` shows the fix")
+        lines.append(
+            "           schema drift: the registry lacks what its recorded migrations "
+            "made; `zarchctl repair --dry-run` shows the fix"
+        )
     return lines
 
 
 def _unreadable_lines(found: list[dict[str, Any]]) -> list[str]:
     lines = [f"  warning  {d['migration']:<28} {p}" for d in found for p in d.get("problems", [])]
     if lines:
-        lines.append("           7zarch-go's list/show/delete fail on such rows; `zarchctl repair` "
-                     "gives them the values 7zarch-go writes itself")
+        lines.append(
+            "           7zarch-go's list/show/delete fail on such rows; `zarchctl repair` "
+            "gives them the values 7zarch-go writes itself"
+        )
     return lines
 
 
 def check(r: dict[str, Any]) -> str:
     if not r.get("ok"):
-        return "registry DAMAGED: " + "; ".join(r.get("problems", [])) + \
-            "\nrun `zarchctl recover` to restore the newest good backup"
+        return (
+            "registry DAMAGED: "
+            + "; ".join(r.get("problems", []))
+            + "\nrun `zarchctl recover` to restore the newest good backup"
+        )
     drift = r.get("schema_drift") or []
     warnings = _unreadable_lines(r.get("unreadable_by_7zarch_go") or [])
     if drift:
-        return "\n".join([f"integrity ok, but SCHEMA DRIFT: {r.get('path')}", *_drift_lines(drift),
-                          *warnings])
+        return "\n".join(
+            [f"integrity ok, but SCHEMA DRIFT: {r.get('path')}", *_drift_lines(drift), *warnings]
+        )
     return "\n".join([f"integrity ok, schema as recorded: {r.get('path')}", *warnings])
 
 
@@ -234,9 +270,18 @@ def simple(r: Any) -> str:
 
 
 RENDERERS: dict[str, Callable[[Any], str]] = {
-    "status": status, "backup": backup, "backups": backups, "prune": prune, "verify": verify,
-    "migrate": migrate, "rollback": rollback, "restore": restore, "recover": restore,
-    "check": check, "ping": ping, "repair": repair,
+    "status": status,
+    "backup": backup,
+    "backups": backups,
+    "prune": prune,
+    "verify": verify,
+    "migrate": migrate,
+    "rollback": rollback,
+    "restore": restore,
+    "recover": restore,
+    "check": check,
+    "ping": ping,
+    "repair": repair,
 }
 
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import typer
 
-from ..config import Config, ControlSection, load_config, socket_path
-from ..errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
-from ..logsetup import SafeFormatter
-from ..methods import answer_timeout, failed, needs_writer_lock
-from ..textsafe import escape_controls
-from . import render
-from .progress_view import ProgressView
+from zarchd.app.commands import answer_timeout, failed, needs_writer_lock
+from zarchd.cli import render
+from zarchd.cli.progress_view import ProgressView
+from zarchd.core.config import Config, ControlSection, load_config, socket_path
+from zarchd.core.errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
+from zarchd.core.logsetup import SafeFormatter
+from zarchd.core.textsafe import escape_controls
 
 
 def load(config_path: Path | None, socket: Path | None) -> Config:
@@ -34,9 +34,9 @@ def load(config_path: Path | None, socket: Path | None) -> Config:
 
 def run_local(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
     # Imported here: the registry code costs ~100 ms that a socket round trip does not need.
-    from ..lock import WriterLock
-    from ..operations import Operations
-    from ..verbs import call_verb
+    from zarchd.app.dispatch import call_verb
+    from zarchd.app.operations import Operations
+    from zarchd.db.lock import WriterLock
 
     ops = Operations(cfg)
     if needs_writer_lock(method, params):
@@ -47,12 +47,13 @@ def run_local(cfg: Config, method: str, params: dict[str, Any], progress: Progre
 
 
 def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
-    from ..control import client  # imported late: `--local` never needs the socket code
+    from zarchd.control import client  # imported late: `--local` never needs the socket code
 
     try:
         # A stopped or hung daemon must not hang the client: the timeout is per line read.
-        return client.call(cfg.socket_path, method, params, on_progress=progress,
-                           timeout=answer_timeout(method))
+        return client.call(
+            cfg.socket_path, method, params, on_progress=progress, timeout=answer_timeout(method)
+        )
     except DaemonNotRunning:
         if method != "status":
             raise
@@ -60,8 +61,15 @@ def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: Progr
         return run_local(cfg, "status", {}, progress)
 
 
-def execute(method: str, params: dict[str, Any], *, json_out: bool, config_path: Path | None,
-            socket: Path | None, local: bool) -> None:
+def execute(
+    method: str,
+    params: dict[str, Any],
+    *,
+    json_out: bool,
+    config_path: Path | None,
+    socket: Path | None,
+    local: bool,
+) -> None:
     """Run `method` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
     logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
     for handler in logging.getLogger().handlers:
@@ -108,8 +116,9 @@ def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        print(f"zarchctl: {question} Refusing without --yes (no terminal to ask on).",
-              file=sys.stderr)
+        print(
+            f"zarchctl: {question} Refusing without --yes (no terminal to ask on).", file=sys.stderr
+        )
         raise typer.Exit(2)
     if not typer.confirm(question, default=False, err=True):
         print("zarchctl: nothing changed", file=sys.stderr)

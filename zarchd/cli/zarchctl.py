@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .. import __version__
-from .runner import confirm, execute
+from zarchd import __version__
+from zarchd.cli.runner import confirm, execute
 
 app = typer.Typer(
     name="zarchctl",
@@ -19,12 +19,22 @@ app = typer.Typer(
 )
 
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option(
-    "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir).")]
-SocketOpt = Annotated[Optional[Path], typer.Option(
-    "--socket", help="The daemon's control socket (default: from the config).")]
-Local = Annotated[bool, typer.Option(
-    "--local", help="Run in this process without a daemon, under the daemon's writer lock.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir)."
+    ),
+]
+SocketOpt = Annotated[
+    Path | None,
+    typer.Option("--socket", help="The daemon's control socket (default: from the config)."),
+]
+Local = Annotated[
+    bool,
+    typer.Option(
+        "--local", help="Run in this process without a daemon, under the daemon's writer lock."
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -34,14 +44,18 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main_options(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version.")] = False) -> None:
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
     """Every command takes --json, --config and --socket; registry commands also --local."""
 
 
 @app.command()
-def status(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-           local: Local = False) -> None:
+def status(
+    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+) -> None:
     """Daemon, registry, migrations, backups, schedule and last error (works without a daemon)."""
     execute("status", {}, json_out=json, config_path=config, socket=socket, local=local)
 
@@ -53,93 +67,150 @@ def ping(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None)
 
 
 @app.command()
-def backup(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-           local: Local = False) -> None:
+def backup(
+    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+) -> None:
     """Take a verified backup now (always taken, even if the registry is unchanged)."""
     execute("backup", {}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def backups(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-            local: Local = False) -> None:
+def backups(
+    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+) -> None:
     """List backups: name, time, size, verified, schema version."""
     execute("backups", {}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def prune(dry_run: Annotated[bool, typer.Option(
-              "--dry-run", help="Say keep/delete and why for every backup; delete nothing.")] = False,
-          json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-          local: Local = False) -> None:
+def prune(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say keep/delete and why for every backup; delete nothing."),
+    ] = False,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Apply the retention policy to the backups zarchd made."""
-    execute("prune", {"dry_run": dry_run}, json_out=json, config_path=config, socket=socket,
-            local=local)
+    execute(
+        "prune", {"dry_run": dry_run}, json_out=json, config_path=config, socket=socket, local=local
+    )
 
 
 @app.command()
-def verify(name: Annotated[Optional[str], typer.Argument(
-               help="A backup name from `zarchctl backups`; default: all of zarchd's backups.")] = None,
-           json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-           local: Local = False) -> None:
+def verify(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="A backup name from `zarchctl backups`; default: all of zarchd's backups."
+        ),
+    ] = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Re-check backups (sha256 + SQLite integrity); exit 1 naming any bad one."""
-    execute("verify", {"name": name}, json_out=json, config_path=config, socket=socket,
-            local=local)
+    execute("verify", {"name": name}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def restore(name: Annotated[str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")],
-            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-            local: Local = False) -> None:
+def restore(
+    name: Annotated[
+        str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""
     confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
-    execute("restore", {"name": name}, json_out=json, config_path=config, socket=socket,
-            local=local)
+    execute(
+        "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
+    )
 
 
 @app.command()
-def recover(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-            local: Local = False) -> None:
+def recover(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""
     confirm("Set the registry aside and restore the newest backup that verifies?", yes)
     execute("recover", {}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def migrate(dry_run: Annotated[bool, typer.Option(
-                "--dry-run", help="Print each pending migration and its SQL; write nothing.")] = False,
-            backup_only: Annotated[bool, typer.Option(
-                "--backup-only", help="Take the pre-migration backup only.")] = False,
-            json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-            local: Local = False) -> None:
+def migrate(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print each pending migration and its SQL; write nothing."),
+    ] = False,
+    backup_only: Annotated[
+        bool, typer.Option("--backup-only", help="Take the pre-migration backup only.")
+    ] = False,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""
-    execute("migrate", {"dry_run": dry_run, "backup_only": backup_only}, json_out=json,
-            config_path=config, socket=socket, local=local)
+    execute(
+        "migrate",
+        {"dry_run": dry_run, "backup_only": backup_only},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=local,
+    )
 
 
 @app.command()
-def rollback(to: Annotated[str, typer.Option("--to", help="Migration id to go back to (it stays applied).")],
-             json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-             local: Local = False) -> None:
+def rollback(
+    to: Annotated[str, typer.Option("--to", help="Migration id to go back to (it stays applied).")],
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Run down-migrations back to ID, newest first, a backup first."""
     execute("rollback", {"to": to}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def check(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-          local: Local = False) -> None:
+def check(
+    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+) -> None:
     """Integrity check and schema validation now; exit 1 if damaged or the schema drifted."""
     execute("check", {}, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
-def repair(dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be re-applied; change nothing.")] = False,
-           json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None,
-           local: Local = False) -> None:
+def repair(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be re-applied; change nothing.")
+    ] = False,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
     """Re-apply the missing parts of recorded migrations (schema drift), a backup first."""
-    execute("repair", {"dry_run": dry_run}, json_out=json, config_path=config, socket=socket,
-            local=local)
+    execute(
+        "repair",
+        {"dry_run": dry_run},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=local,
+    )
 
 
 def _daemon_command(method: str, doc: str) -> None:

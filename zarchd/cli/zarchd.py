@@ -12,12 +12,12 @@ import traceback
 signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from .. import __version__
-from ..errors import ZarchError
+from zarchd import __version__
+from zarchd.core.errors import ZarchError
 
 app = typer.Typer(
     name="zarchd",
@@ -35,18 +35,28 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main_options(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version.")] = False) -> None:
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
     """zarchd run starts the daemon; zarchctl talks to it."""
 
 
 @app.command()
-def run(config: Annotated[Optional[Path], typer.Option(
-        "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir).")] = None
-        ) -> None:
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Config file (default: $ZARCH_CONFIG, else the user config dir)."
+        ),
+    ] = None,
+) -> None:
     """Run the daemon in the foreground (what systemd and launchd start); logs go to stderr."""
-    from ..daemon import Daemon  # the daemon's imports are not needed for --version / service
-    from ..textsafe import escape_controls
+    from zarchd.core.textsafe import escape_controls
+    from zarchd.daemon.daemon import (
+        Daemon,  # the daemon's imports are not needed for --version / service
+    )
 
     code = 1
     try:
@@ -70,7 +80,7 @@ def run(config: Annotated[Optional[Path], typer.Option(
         os._exit(code)
 
 
-from .service_cmd import app as service_app  # noqa: E402
+from zarchd.cli.service_cmd import app as service_app  # noqa: E402
 
 app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
 

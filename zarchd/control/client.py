@@ -11,27 +11,42 @@ import errno
 import json
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from zarchd.app.commands import PING_TIMEOUT_S
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import PROTOCOL_CODES, request
-from zarchd.errors import (ConfigError, DaemonNotRunning, ProtocolError, UnsafePath, ZarchError,
-                           error_class_for)
-from zarchd.fsutil import owner_name
-from zarchd.methods import PING_TIMEOUT_S
+from zarchd.core.errors import (
+    ConfigError,
+    DaemonNotRunning,
+    ProtocolError,
+    UnsafePath,
+    ZarchError,
+    error_class_for,
+)
+from zarchd.core.fsutil import owner_name
 
 MAX_ANSWER = 64 * 1024 * 1024  # answers (status, backups) may exceed the 1 MiB request limit
 _REQUEST_ID = 1
 
 
 def not_running_message(path: Path) -> str:
-    return (f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
-            f"or `zarchd run`, or run this command with --local.")
+    return (
+        f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
+        f"or `zarchd run`, or run this command with --local."
+    )
 
 
-def call(socket_path: Path, method: str, params: dict[str, Any] | None = None, *,
-         on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float | None = None) -> Any:
+def call(
+    socket_path: Path,
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float | None = None,
+) -> Any:
     """Send one request and return its result; progress events go to `on_progress` as they come."""
     path = Path(socket_path)
     with _connect(path, timeout) as sock:
@@ -40,7 +55,9 @@ def call(socket_path: Path, method: str, params: dict[str, Any] | None = None, *
         except (BrokenPipeError, ConnectionResetError):
             pass  # it may already have answered (e.g. a refusal) and hung up: read what it said
         except TimeoutError:
-            raise ZarchError(f"zarchd at {path} did not take the request within {timeout}s") from None
+            raise ZarchError(
+                f"zarchd at {path} did not take the request within {timeout}s"
+            ) from None
         return _receive(sock, path, method, on_progress, timeout)
 
 
@@ -75,25 +92,31 @@ def _check_daemon_uid(sock: socket.socket, path: Path) -> None:
     try:
         cred = peer_cred(sock)
     except OSError as exc:
-        raise UnsafePath(f"cannot tell which user listens on {path} ({exc}); refusing to "
-                         f"trust its answers") from None
+        raise UnsafePath(
+            f"cannot tell which user listens on {path} ({exc}); refusing to trust its answers"
+        ) from None
     if cred.uid not in {os.getuid(), os.geteuid(), 0}:
         who = f"pid {cred.pid}, " if cred.pid else ""
         raise UnsafePath(
             f"the process listening on {path} ({who}{owner_name(cred.uid)}) is not zarchd of "
             f"{owner_name(os.geteuid())} or root: refusing to trust its answers. Another user "
-            f"may have replaced the socket; check who owns {path.parent}")
+            f"may have replaced the socket; check who owns {path.parent}"
+        )
 
 
 def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> BaseException:
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
         return DaemonNotRunning(not_running_message(path))
     if isinstance(exc, PermissionError):
-        return ZarchError(f"permission denied on {path}: the socket belongs to another user. Run zarchctl as "
-                          f"the user zarchd runs as, or point --socket at your own daemon's socket.")
+        return ZarchError(
+            f"permission denied on {path}: the socket belongs to another user. Run zarchctl as "
+            f"the user zarchd runs as, or point --socket at your own daemon's socket."
+        )
     if isinstance(exc, TimeoutError):
-        return ZarchError(f"zarchd at {path} did not accept the connection within {timeout}s; it may be overloaded "
-                          f"or hung: see its log (journalctl --user -u zarchd)")
+        return ZarchError(
+            f"zarchd at {path} did not accept the connection within {timeout}s; it may be overloaded "
+            f"or hung: see its log (journalctl --user -u zarchd)"
+        )
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOTDIR:
             return DaemonNotRunning(not_running_message(path))
@@ -103,23 +126,34 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
 
 
 def _closed(method: str) -> ZarchError:
-    return ZarchError(f"the daemon closed the connection before answering `{method}`; it may have stopped or "
-                      f"crashed: see its log (journalctl --user -u zarchd, or the terminal running `zarchd run`)")
+    return ZarchError(
+        f"the daemon closed the connection before answering `{method}`; it may have stopped or "
+        f"crashed: see its log (journalctl --user -u zarchd, or the terminal running `zarchd run`)"
+    )
 
 
-def _receive(sock: socket.socket, path: Path, method: str,
-             on_progress: Callable[[dict[str, Any]], None] | None, timeout: float | None) -> Any:
+def _receive(
+    sock: socket.socket,
+    path: Path,
+    method: str,
+    on_progress: Callable[[dict[str, Any]], None] | None,
+    timeout: float | None,
+) -> Any:
     with sock.makefile("rb") as stream:
         while True:
             try:
                 raw = stream.readline(MAX_ANSWER + 1)
             except TimeoutError:
-                raise ZarchError(f"no answer from zarchd within {timeout}s for `{method}`") from None
+                raise ZarchError(
+                    f"no answer from zarchd within {timeout}s for `{method}`"
+                ) from None
             except (ConnectionResetError, BrokenPipeError):
                 raise _closed(method) from None
             if not raw.endswith(b"\n"):
                 if len(raw) > MAX_ANSWER:
-                    raise ZarchError(f"zarchd's answer to `{method}` is larger than {MAX_ANSWER} bytes")
+                    raise ZarchError(
+                        f"zarchd's answer to `{method}` is larger than {MAX_ANSWER} bytes"
+                    )
                 raise _closed(method)
             message = _decode(raw, method)
             if message.get("id") not in (_REQUEST_ID, None):
@@ -132,7 +166,9 @@ def _receive(sock: socket.socket, path: Path, method: str,
                 raise error_from(message["error"])
             if "result" in message:
                 return message["result"]
-            raise ZarchError(f"zarchd at {path} sent an answer this zarchctl does not understand: {raw[:200]!r}")
+            raise ZarchError(
+                f"zarchd at {path} sent an answer this zarchctl does not understand: {raw[:200]!r}"
+            )
 
 
 def _decode(raw: bytes, method: str) -> dict[str, Any]:
@@ -141,7 +177,9 @@ def _decode(raw: bytes, method: str) -> dict[str, Any]:
     except ValueError:
         message = None
     if not isinstance(message, dict):
-        raise ZarchError(f"zarchd sent an answer to `{method}` that is not a JSON object: {raw[:200]!r}")
+        raise ZarchError(
+            f"zarchd sent an answer to `{method}` that is not a JSON object: {raw[:200]!r}"
+        )
     return message
 
 
@@ -152,8 +190,12 @@ def error_from(error: object) -> ZarchError:
     message = str(fields.get("message") or f"zarchd reported an error ({code})")
     cls = ProtocolError if code in PROTOCOL_CODES else error_class_for(code)
     exc = cls.__new__(cls)
-    ZarchError.__init__(exc, message)  # subclasses with other constructors (ConfigError) get the plain message
+    ZarchError.__init__(
+        exc, message
+    )  # subclasses with other constructors (ConfigError) get the plain message
     exc.code = code
     if isinstance(exc, ConfigError):
-        exc.problems = [line[4:] for line in message.splitlines() if line.startswith("  - ")] or [message]
+        exc.problems = [line[4:] for line in message.splitlines() if line.startswith("  - ")] or [
+            message
+        ]
     return exc

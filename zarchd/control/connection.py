@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from zarchd.app.commands import QUICK
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import (
     BAD_REQUEST,
@@ -27,12 +28,13 @@ from zarchd.control.protocol import (
     parse_line,
     validate_request,
 )
-from zarchd.errors import Forbidden, ProtocolError, ZarchError
-from zarchd.methods import QUICK
+from zarchd.core.errors import Forbidden, ProtocolError, ZarchError
 
 log = logging.getLogger("zarchd.control")
 
-MAX_BUFFERED_PROGRESS = 1024 * 1024  # a client that stops reading loses progress lines, never its answer
+MAX_BUFFERED_PROGRESS = (
+    1024 * 1024
+)  # a client that stops reading loses progress lines, never its answer
 REFUSAL_DRAIN = 1.0
 
 worker_state = threading.local()  # .active is True inside a handler call (see ControlServer.stop)
@@ -58,7 +60,9 @@ class Settings:
 class _Request:
     """Progress sink for one request; silent once the answer has gone out."""
 
-    def __init__(self, request_id: RequestId, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, request_id: RequestId, loop: asyncio.AbstractEventLoop, writer: asyncio.StreamWriter
+    ) -> None:
         self.request_id = request_id
         self.loop = loop
         self.writer = writer
@@ -79,7 +83,11 @@ class _Request:
 
     def _push(self, line: bytes) -> None:
         transport = self.writer.transport
-        if self.done or transport.is_closing() or transport.get_write_buffer_size() > MAX_BUFFERED_PROGRESS:
+        if (
+            self.done
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > MAX_BUFFERED_PROGRESS
+        ):
             return
         self.writer.write(line)
 
@@ -95,8 +103,9 @@ def _call(handler: Handler, method: str, params: dict[str, Any], request: _Reque
         worker_state.active = False
 
 
-async def serve(settings: Settings, state: ConnState, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter) -> None:
+async def serve(
+    settings: Settings, state: ConnState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     """The whole life of one connection. Never raises: a broken client only closes its own socket."""
     try:
         if not await _admit(settings, writer):
@@ -117,7 +126,7 @@ async def serve(settings: Settings, state: ConnState, reader: asyncio.StreamRead
                 state.busy = False
     except (ConnectionError, OSError):
         pass  # the client went away mid-answer
-    except Exception:  # noqa: BLE001 - one connection's bug must not take the server down
+    except Exception:
         log.exception("control connection failed")
     finally:
         writer.close()
@@ -142,8 +151,10 @@ async def _admit(settings: Settings, writer: asyncio.StreamWriter) -> bool:
         if cred.uid in settings.allowed_uids:
             return True
         log.warning("refused a control connection from uid %d (pid %s)", cred.uid, cred.pid)
-        message = (f"permission denied: uid {cred.uid} may not control this zarchd (it runs as uid "
-                   f"{os.geteuid()}); run zarchctl as that user or as root")
+        message = (
+            f"permission denied: uid {cred.uid} may not control this zarchd (it runs as uid "
+            f"{os.geteuid()}); run zarchctl as that user or as root"
+        )
     writer.write(error_line(None, Forbidden.code, message))
     try:
         await asyncio.wait_for(writer.drain(), REFUSAL_DRAIN)
@@ -152,14 +163,20 @@ async def _admit(settings: Settings, writer: asyncio.StreamWriter) -> bool:
     return False
 
 
-async def _read_line(settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes | None:
+async def _read_line(
+    settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bytes | None:
     """The next complete request line, or None when the connection should close."""
     try:
         line = await asyncio.wait_for(reader.readline(), settings.idle_timeout)
     except TimeoutError:
         return None  # idle (or a half message that never finished)
     except ValueError:  # the line exceeded MAX_LINE; the reader already dropped what it buffered
-        writer.write(error_line(None, BAD_REQUEST, f"request line longer than {MAX_LINE} bytes; connection closed"))
+        writer.write(
+            error_line(
+                None, BAD_REQUEST, f"request line longer than {MAX_LINE} bytes; connection closed"
+            )
+        )
         await _drain(settings, writer)
         return None
     if not line.endswith(b"\n"):
@@ -184,8 +201,10 @@ async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter)
         return encode({"id": request_id, "result": future.result()})
     except ZarchError as exc:
         return error_line(request_id, exc.code, exc.message)
-    except Exception as exc:  # noqa: BLE001 - reported to the client, logged with traceback here
+    except Exception as exc:
         log.error("control method %r failed", method, exc_info=exc)
-        return error_line(request_id, INTERNAL, f"internal error: {type(exc).__name__}: {exc}; see the daemon log")
+        return error_line(
+            request_id, INTERNAL, f"internal error: {type(exc).__name__}: {exc}; see the daemon log"
+        )
     finally:
         request.done = True

@@ -13,8 +13,8 @@ import socket
 import stat
 from pathlib import Path
 
-from zarchd.errors import UnsafeDirectory, ZarchError
-from zarchd.fsutil import owner_name, trusted_uids
+from zarchd.core.errors import UnsafeDirectory, ZarchError
+from zarchd.core.fsutil import owner_name, trusted_uids
 
 log = logging.getLogger("zarchd.control")
 
@@ -30,25 +30,34 @@ def ensure_private_dir(directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.stat(directory)
     except OSError as exc:
-        raise ZarchError(f"cannot create the socket directory {directory}: {exc.strerror or exc}") from None
+        raise ZarchError(
+            f"cannot create the socket directory {directory}: {exc.strerror or exc}"
+        ) from None
     mode = st.st_mode
     if not stat.S_ISDIR(mode):
-        raise ZarchError(f"{directory} is not a directory; set [control] socket to a path in a directory")
+        raise ZarchError(
+            f"{directory} is not a directory; set [control] socket to a path in a directory"
+        )
     if st.st_uid not in trusted_uids():
         raise UnsafeDirectory(
             f"the socket directory {directory} belongs to {owner_name(st.st_uid)}, not to "
             f"{owner_name(os.geteuid())} or root: its owner could replace the socket. Remove it "
-            f"(zarchd creates it 0700) or set [control] socket to a path in your own directory")
+            f"(zarchd creates it 0700) or set [control] socket to a path in your own directory"
+        )
     # A sticky directory (/tmp) keeps others from removing or renaming our socket.
     if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
         raise UnsafeDirectory(
             f"the socket directory {directory} is writable by other users (mode "
             f"{stat.S_IMODE(mode):o}): they could replace the socket. Fix it with "
-            f"`chmod go-w {directory}`, or set [control] socket to a path in a private directory")
+            f"`chmod go-w {directory}`, or set [control] socket to a path in a private directory"
+        )
     if mode & 0o077:
         # Not ours to chmod (it may be /tmp or a home directory); peer credentials still protect us.
-        log.warning("socket directory %s is accessible to other users (mode %o); prefer a 0700 directory",
-                    directory, stat.S_IMODE(mode))
+        log.warning(
+            "socket directory %s is accessible to other users (mode %o); prefer a 0700 directory",
+            directory,
+            stat.S_IMODE(mode),
+        )
 
 
 def clear_stale(path: Path) -> None:
@@ -58,7 +67,9 @@ def clear_stale(path: Path) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(st.st_mode):
-        raise ZarchError(f"{path} exists and is not a socket; move it away or set [control] socket to another path")
+        raise ZarchError(
+            f"{path} exists and is not a socket; move it away or set [control] socket to another path"
+        )
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(PROBE_TIMEOUT)
     try:
@@ -72,7 +83,9 @@ def clear_stale(path: Path) -> None:
     except TimeoutError:
         pass  # a full backlog: something is listening, just busy
     except PermissionError:
-        raise ZarchError(f"the socket {path} belongs to another user; set [control] socket to another path") from None
+        raise ZarchError(
+            f"the socket {path} belongs to another user; set [control] socket to another path"
+        ) from None
     finally:
         probe.close()
     raise ZarchError(f"another zarchd is already listening on {path}")
@@ -81,8 +94,10 @@ def clear_stale(path: Path) -> None:
 def bind_private(path: Path, backlog: int) -> tuple[socket.socket, tuple[int, int]]:
     """A listening socket at `path`, mode 0600 in a 0700 directory; returns it and its (dev, inode)."""
     if len(os.fsencode(path)) > SUN_PATH_MAX:
-        raise ZarchError(f"the socket path {path} is too long ({len(os.fsencode(path))} bytes, "
-                         f"the limit is {SUN_PATH_MAX}); set [control] socket to a shorter path")
+        raise ZarchError(
+            f"the socket path {path} is too long ({len(os.fsencode(path))} bytes, "
+            f"the limit is {SUN_PATH_MAX}); set [control] socket to a shorter path"
+        )
     old_umask = os.umask(0o077)  # process-wide, but only ever narrows what other threads create
     try:
         ensure_private_dir(path.parent)

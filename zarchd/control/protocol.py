@@ -10,10 +10,11 @@ shows up as a clear message instead of a silently ignored option.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from zarchd.errors import ProtocolError
-from zarchd.progress import Progress
+from zarchd.core.errors import ProtocolError
+from zarchd.core.progress import Progress
 
 MAX_LINE = 1024 * 1024  # bytes in one request line, newline excluded
 
@@ -108,10 +109,14 @@ def request_id_of(obj: object) -> RequestId:
 def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
     """Check a decoded request; returns (id, method, params) or raises ProtocolError."""
     if not isinstance(obj, dict):
-        raise protocol_error(BAD_REQUEST, f"a request must be a JSON object, not {type(obj).__name__}")
+        raise protocol_error(
+            BAD_REQUEST, f"a request must be a JSON object, not {type(obj).__name__}"
+        )
     rid = request_id_of(obj)
     if "id" in obj and rid is None and obj["id"] is not None:
-        raise protocol_error(BAD_REQUEST, f"request id must be an integer or a string, not {_short(obj['id'])}")
+        raise protocol_error(
+            BAD_REQUEST, f"request id must be an integer or a string, not {_short(obj['id'])}"
+        )
     extra = sorted(set(obj) - _FIELDS)
     if extra:
         raise protocol_error(BAD_REQUEST, f"unknown request field(s): {_short(extra)}", rid)
@@ -120,7 +125,9 @@ def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
         raise protocol_error(BAD_REQUEST, "request has no method (a string)", rid)
     if method not in METHODS:
         known = ", ".join(sorted(METHODS))
-        raise protocol_error(UNKNOWN_METHOD, f"unknown method {_short(method)}; known: {known}", rid)
+        raise protocol_error(
+            UNKNOWN_METHOD, f"unknown method {_short(method)}; known: {known}", rid
+        )
     params = obj.get("params")
     if params is None:
         params = {}
@@ -130,14 +137,20 @@ def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
     for key, value in params.items():
         if key not in allowed:
             accepted = ", ".join(sorted(allowed)) or "none"
-            raise protocol_error(BAD_PARAMS, f"{method}: unknown param {_short(key)} (accepted: {accepted})", rid)
+            raise protocol_error(
+                BAD_PARAMS, f"{method}: unknown param {_short(key)} (accepted: {accepted})", rid
+            )
         if not _type_ok(value, allowed[key]):
             raise protocol_error(
-                BAD_PARAMS, f"{method}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}", rid
+                BAD_PARAMS,
+                f"{method}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}",
+                rid,
             )
     missing = sorted(REQUIRED.get(method, frozenset()) - set(params))
     if missing:
-        raise protocol_error(BAD_PARAMS, f"{method}: missing required param(s): {', '.join(missing)}", rid)
+        raise protocol_error(
+            BAD_PARAMS, f"{method}: missing required param(s): {', '.join(missing)}", rid
+        )
     return rid, method, dict(params)
 
 

@@ -20,9 +20,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from zarchd.app.commands import KEEPALIVE_S
 from zarchd.control import connection, listener
 from zarchd.control.protocol import MAX_LINE, Handler
-from zarchd.methods import KEEPALIVE_S
 
 log = logging.getLogger("zarchd.control")
 
@@ -31,22 +31,33 @@ ACCEPT_RETRY = 0.1  # after EMFILE and the like: back off instead of spinning
 
 
 class ControlServer:
-    def __init__(self, socket_path: Path, handler: Handler, *, idle_timeout: float | None = 60.0,
-                 max_workers: int = 8, allowed_uids: set[int] | None = None,
-                 keepalive: float = KEEPALIVE_S) -> None:
+    def __init__(
+        self,
+        socket_path: Path,
+        handler: Handler,
+        *,
+        idle_timeout: float | None = 60.0,
+        max_workers: int = 8,
+        allowed_uids: set[int] | None = None,
+        keepalive: float = KEEPALIVE_S,
+    ) -> None:
         self._path = Path(socket_path)
         self._handler = handler
         self._idle_timeout = idle_timeout if idle_timeout and idle_timeout > 0 else None
         self._max_workers = max_workers
         self._keepalive = keepalive
-        self._allowed = frozenset(allowed_uids if allowed_uids is not None else {os.getuid(), os.geteuid(), 0})
+        self._allowed = frozenset(
+            allowed_uids if allowed_uids is not None else {os.getuid(), os.geteuid(), 0}
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._settings: connection.Settings | None = None
         self._tasks: dict[asyncio.Task[None], socket.socket] = {}  # every accepted connection
-        self._conns: dict[asyncio.Task[None], connection.ConnState] = {}  # those with streams set up
+        self._conns: dict[
+            asyncio.Task[None], connection.ConnState
+        ] = {}  # those with streams set up
         self._ident: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._stopped = False
@@ -69,8 +80,12 @@ class ControlServer:
             self._listener.setblocking(False)  # accepted sockets start blocking; set per socket
             self._settings = connection.Settings(
                 handler=self._handler,
-                quick_pool=ThreadPoolExecutor(self._max_workers, thread_name_prefix="zarchd-ctl-quick"),
-                work_pool=ThreadPoolExecutor(self._max_workers, thread_name_prefix="zarchd-ctl-work"),
+                quick_pool=ThreadPoolExecutor(
+                    self._max_workers, thread_name_prefix="zarchd-ctl-quick"
+                ),
+                work_pool=ThreadPoolExecutor(
+                    self._max_workers, thread_name_prefix="zarchd-ctl-work"
+                ),
                 idle_timeout=self._idle_timeout,
                 allowed_uids=self._allowed,
                 keepalive=self._keepalive,
@@ -142,7 +157,9 @@ class ControlServer:
         the background, so that handler's own answer still reaches its client.
         """
         if getattr(connection.worker_state, "active", False):
-            threading.Thread(target=self.stop, args=(timeout,), name="zarchd-control-stop", daemon=True).start()
+            threading.Thread(
+                target=self.stop, args=(timeout,), name="zarchd-control-stop", daemon=True
+            ).start()
             return
         with self._lock:
             if self._stopped or self._loop is None or self._thread is None:
@@ -154,7 +171,7 @@ class ControlServer:
         future = asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self._loop)
         try:
             future.result(timeout + 2.0)
-        except Exception as exc:  # noqa: BLE001 - stopping goes on regardless
+        except Exception as exc:
             log.warning("control server did not shut down cleanly: %r", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
@@ -185,8 +202,9 @@ class ControlServer:
                     conn.close()  # even a task cancelled before it ever ran must not leak its socket
                 await asyncio.wait(list(left), timeout=1.0)
                 return
-            await asyncio.wait(list(self._tasks), timeout=min(remaining, 0.05),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                list(self._tasks), timeout=min(remaining, 0.05), return_when=asyncio.FIRST_COMPLETED
+            )
 
     def _remove_socket(self) -> None:
         if self._ident is not None:

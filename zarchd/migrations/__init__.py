@@ -7,12 +7,21 @@ that applies each migration and its record in one transaction.
     rollback(registry, catalog, "0003_trash_fields", timeout=30)
 """
 
-from . import drift
-from .model import AppliedMigration, MigrateResult, Migration, SchemaStatus
-from .planner import load_catalog
-from .rebuild import rebuild_table
-from .runner import migrate, rollback
-from .status import inspect
+from zarchd.migrations import drift
+from zarchd.migrations.model import AppliedMigration, MigrateResult, Migration, SchemaStatus
+from zarchd.migrations.planner import load_catalog
+from zarchd.migrations.rebuild import rebuild_table
+from zarchd.migrations.runner import migrate, rollback
+from zarchd.migrations.status import inspect
 
-__all__ = ["AppliedMigration", "MigrateResult", "Migration", "SchemaStatus", "inspect",
-           "load_catalog", "migrate", "rebuild_table", "rollback"]
+__all__ = [
+    "AppliedMigration",
+    "MigrateResult",
+    "Migration",
+    "SchemaStatus",
+    "inspect",
+    "load_catalog",
+    "migrate",
+    "rebuild_table",
+    "rollback",
+]

@@ -14,21 +14,28 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from .context import DeadlinePassed, StepContext
-from .gotime import MAX_MS as _MAX_MS, created_ms
-from .ulid import encode
+from zarchd.migrations.context import DeadlinePassed, StepContext
+from zarchd.migrations.gotime import MAX_MS as _MAX_MS
+from zarchd.migrations.gotime import created_ms
+from zarchd.migrations.ulid import encode
 
 FUNCTION = "zarchd_ulid"
-REPORT_EVERY = 500   # rows between progress events (and deadline checks)
-_TRIES_PER_MS = 8    # random draws in one millisecond before moving to the next
+REPORT_EVERY = 500  # rows between progress events (and deadline checks)
+_TRIES_PER_MS = 8  # random draws in one millisecond before moving to the next
 _NO_UID = "uid IS NULL OR uid = ''"
+
+
 class UidMaker:
     """The SQL function's state: the 12-character prefixes already handed out or present."""
 
-    def __init__(self, taken: set[str], now_ms: Callable[[], int] | None = None,
-                 randbits: Callable[[int], int] = secrets.randbits) -> None:
+    def __init__(
+        self,
+        taken: set[str],
+        now_ms: Callable[[], int] | None = None,
+        randbits: Callable[[int], int] = secrets.randbits,
+    ) -> None:
         self.taken = taken
         # ms -> a later ms that may still have room: rows sharing a crowded millisecond skip the
         # ones already found full instead of walking them again (linear, not quadratic).
@@ -62,8 +69,9 @@ def backfill_uids(ctx: StepContext) -> int:
     ctx.check_deadline()
     if total == 0:
         return 0
-    taken = {r[0] for r in conn.execute(
-        f"SELECT substr(uid, 1, 12) FROM archives WHERE NOT ({_NO_UID})")}
+    taken = {
+        r[0] for r in conn.execute(f"SELECT substr(uid, 1, 12) FROM archives WHERE NOT ({_NO_UID})")
+    }
     maker = UidMaker(taken)
     done = 0
     late = False

@@ -9,17 +9,22 @@ fresh install; 0002 and 0003 then find their columns present.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ..errors import MigrationError
-from ..registry import column_names, quote_ident
-from . import ddl
-from .context import StepContext
-from .rebuild import rebuild_table
-from .schema_ops import (add_column_if_missing, constrained_columns, drop_column_if_present,
-                         has_index, has_table)
-from .backfill import backfill_uids
+from zarchd.core.errors import MigrationError
+from zarchd.db.registry import column_names, quote_ident
+from zarchd.migrations import ddl
+from zarchd.migrations.backfill import backfill_uids
+from zarchd.migrations.context import StepContext
+from zarchd.migrations.rebuild import rebuild_table
+from zarchd.migrations.schema_ops import (
+    add_column_if_missing,
+    constrained_columns,
+    drop_column_if_present,
+    has_index,
+    has_table,
+)
 
 _NO_UID = "uid IS NULL OR uid = ''"
 
@@ -50,6 +55,7 @@ def _add_columns_sql(columns: tuple[tuple[str, str], ...]) -> list[str]:
 
 # 0001 ---------------------------------------------------------------------------------------
 
+
 def _up_0001(ctx: StepContext) -> None:
     ctx.found_present = has_table(ctx.conn, "archives")
     if not ctx.found_present:
@@ -60,10 +66,12 @@ def _up_0001(ctx: StepContext) -> None:
 
 # 0002 ---------------------------------------------------------------------------------------
 
+
 def _up_0002(ctx: StepContext) -> None:
     conn = ctx.conn
-    added = [add_column_if_missing(conn, "archives", name, decl)
-             for name, decl in ddl.IDENTITY_COLUMNS]
+    added = [
+        add_column_if_missing(conn, "archives", name, decl) for name, decl in ddl.IDENTITY_COLUMNS
+    ]
     filled = backfill_uids(ctx)
     filled += conn.execute("UPDATE archives SET status = 'present' WHERE status IS NULL").rowcount
     filled += _fill_nulls(conn, _FILL_0002)
@@ -90,14 +98,19 @@ def _uids_missing(conn: sqlite3.Connection) -> list[str]:
 def _nulls_found(columns: tuple[str, ...]) -> Callable[[sqlite3.Connection], list[str]]:
     """NULLs 7zarch-go cannot scan (an upgrade by an older zarchd, or another writer, left them).
     Not schema drift: reported as a warning, filled by `repair`."""
+
     def check(conn: sqlite3.Connection) -> list[str]:
         present = [c for c in columns if c in column_names(conn, "archives")]
         if not present:
             return []
         where = " OR ".join(f"{c} IS NULL" for c in present)
         count = conn.execute(f"SELECT count(*) FROM archives WHERE {where}").fetchone()[0]
-        return [f"{count} archive(s) have NULL in {', '.join(present)}, which 7zarch-go "
-                "cannot read"] if count else []
+        return (
+            [f"{count} archive(s) have NULL in {', '.join(present)}, which 7zarch-go cannot read"]
+            if count
+            else []
+        )
+
     return check
 
 
@@ -110,8 +123,10 @@ def _down_0002(ctx: StepContext) -> None:
         # Created fresh, uid carries an inline UNIQUE that DROP COLUMN refuses: rebuild.
         extra = set(column_names(conn, "archives")) - set(ddl.BASELINE_COLUMNS) - set(identity)
         if extra:
-            raise MigrationError(f"archives has columns {sorted(extra)} that 0001_baseline does "
-                                 "not know; roll them back first or restore a backup")
+            raise MigrationError(
+                f"archives has columns {sorted(extra)} that 0001_baseline does "
+                "not know; roll them back first or restore a backup"
+            )
         rebuild_table(conn, "archives", ddl.ARCHIVES_BASELINE, progress=ctx.progress)
         return
     for name in reversed(identity):
@@ -120,9 +135,11 @@ def _down_0002(ctx: StepContext) -> None:
 
 # 0003-0005 ----------------------------------------------------------------------------------
 
+
 def _up_0003(ctx: StepContext) -> None:
-    added = [add_column_if_missing(ctx.conn, "archives", name, decl)
-             for name, decl in ddl.TRASH_COLUMNS]
+    added = [
+        add_column_if_missing(ctx.conn, "archives", name, decl) for name, decl in ddl.TRASH_COLUMNS
+    ]
     filled = _fill_nulls(ctx.conn, _FILL_0003)
     ctx.found_present = not any(added) and filled == 0
 
@@ -137,61 +154,94 @@ def _create_table_step(table: str, statements: tuple[str, ...]) -> Callable[[Ste
         ctx.found_present = has_table(ctx.conn, table)
         for statement in statements:
             ctx.conn.execute(statement)
+
     return up
 
 
 def _drop_table_step(table: str) -> Callable[[StepContext], None]:
     def down(ctx: StepContext) -> None:
         ctx.conn.execute(f"DROP TABLE IF EXISTS {quote_ident(table)}")  # its indexes go with it
+
     return down
 
 
 BUILTINS: tuple[Builtin, ...] = (
     Builtin(
-        "0001_baseline", "Baseline schema", _up_0001, None,
-        _sql("-- an existing archives table (any shape) is kept as it is",
-             ddl.ARCHIVES_CURRENT, *ddl.BASELINE_INDEXES),
+        "0001_baseline",
+        "Baseline schema",
+        _up_0001,
         None,
-        {"archives": ddl.BASELINE_COLUMNS}),
+        _sql(
+            "-- an existing archives table (any shape) is kept as it is",
+            ddl.ARCHIVES_CURRENT,
+            *ddl.BASELINE_INDEXES,
+        ),
+        None,
+        {"archives": ddl.BASELINE_COLUMNS},
+    ),
     Builtin(
-        "0002_identity_and_status", "Add uid/managed/status/last_seen and indexes",
-        _up_0002, _down_0002,
-        _sql("-- each column is added only when missing",
-             *_add_columns_sql(ddl.IDENTITY_COLUMNS),
-             "-- every row without a uid gets a 26-character ULID from its created time,",
-             "-- its 12-character prefix (the ID 7zarch-go shows) distinct from every other",
-             f"UPDATE archives SET uid = zarchd_ulid(created, rowid) WHERE {_NO_UID}",
-             "UPDATE archives SET status = 'present' WHERE status IS NULL",
-             "-- NULLs 7zarch-go cannot read get what it writes for new rows",
-             *_FILL_0002,
-             *ddl.IDENTITY_INDEXES),
-        _sql("DROP INDEX IF EXISTS idx_archives_uid", "DROP INDEX IF EXISTS idx_archives_checksum",
-             "-- a uid with an inline UNIQUE constraint needs a copy-rebuild of archives",
-             *(f"ALTER TABLE archives DROP COLUMN {n}"
-               for n, _ in reversed(ddl.IDENTITY_COLUMNS))),
+        "0002_identity_and_status",
+        "Add uid/managed/status/last_seen and indexes",
+        _up_0002,
+        _down_0002,
+        _sql(
+            "-- each column is added only when missing",
+            *_add_columns_sql(ddl.IDENTITY_COLUMNS),
+            "-- every row without a uid gets a 26-character ULID from its created time,",
+            "-- its 12-character prefix (the ID 7zarch-go shows) distinct from every other",
+            f"UPDATE archives SET uid = zarchd_ulid(created, rowid) WHERE {_NO_UID}",
+            "UPDATE archives SET status = 'present' WHERE status IS NULL",
+            "-- NULLs 7zarch-go cannot read get what it writes for new rows",
+            *_FILL_0002,
+            *ddl.IDENTITY_INDEXES,
+        ),
+        _sql(
+            "DROP INDEX IF EXISTS idx_archives_uid",
+            "DROP INDEX IF EXISTS idx_archives_checksum",
+            "-- a uid with an inline UNIQUE constraint needs a copy-rebuild of archives",
+            *(f"ALTER TABLE archives DROP COLUMN {n}" for n, _ in reversed(ddl.IDENTITY_COLUMNS)),
+        ),
         {"archives": tuple(n for n, _ in ddl.IDENTITY_COLUMNS)},
-        ("idx_archives_uid", "idx_archives_checksum"), check_data=_uids_missing,
-        check_readable=_nulls_found(ddl.GO_TEXT_BASELINE + ddl.GO_BOOL_BASELINE
-                                    + ddl.GO_BOOL_IDENTITY + ("status",))),
+        ("idx_archives_uid", "idx_archives_checksum"),
+        check_data=_uids_missing,
+        check_readable=_nulls_found(
+            ddl.GO_TEXT_BASELINE + ddl.GO_BOOL_BASELINE + ddl.GO_BOOL_IDENTITY + ("status",)
+        ),
+    ),
     Builtin(
-        "0003_trash_fields", "Add deleted_at and original_path for trash support",
-        _up_0003, _down_0003,
-        _sql("-- each column is added only when missing", *_add_columns_sql(ddl.TRASH_COLUMNS),
-             "-- NULLs 7zarch-go cannot read get what it writes for new rows", *_FILL_0003),
+        "0003_trash_fields",
+        "Add deleted_at and original_path for trash support",
+        _up_0003,
+        _down_0003,
+        _sql(
+            "-- each column is added only when missing",
+            *_add_columns_sql(ddl.TRASH_COLUMNS),
+            "-- NULLs 7zarch-go cannot read get what it writes for new rows",
+            *_FILL_0003,
+        ),
         _sql(*(f"ALTER TABLE archives DROP COLUMN {n}" for n, _ in reversed(ddl.TRASH_COLUMNS))),
         {"archives": tuple(n for n, _ in ddl.TRASH_COLUMNS)},
-        check_readable=_nulls_found(ddl.GO_TEXT_TRASH)),
+        check_readable=_nulls_found(ddl.GO_TEXT_TRASH),
+    ),
     Builtin(
-        "0004_query_system", "Add queries table for saved query support",
-        _create_table_step("queries", (ddl.QUERIES,)), _drop_table_step("queries"),
-        _sql(ddl.QUERIES), _sql("DROP TABLE IF EXISTS queries"),
-        {"queries": ("name", "filters", "created", "last_used", "use_count")}),
+        "0004_query_system",
+        "Add queries table for saved query support",
+        _create_table_step("queries", (ddl.QUERIES,)),
+        _drop_table_step("queries"),
+        _sql(ddl.QUERIES),
+        _sql("DROP TABLE IF EXISTS queries"),
+        {"queries": ("name", "filters", "created", "last_used", "use_count")},
+    ),
     Builtin(
-        "0005_search_index", "Add search_index table for full-text search support",
+        "0005_search_index",
+        "Add search_index table for full-text search support",
         _create_table_step("search_index", (ddl.SEARCH_INDEX, ddl.SEARCH_INDEX_TERM)),
         _drop_table_step("search_index"),
-        _sql(ddl.SEARCH_INDEX, ddl.SEARCH_INDEX_TERM), _sql("DROP TABLE IF EXISTS search_index"),
-        {"search_index": ("term", "archive_uid", "field")}, ("idx_search_term",)),
+        _sql(ddl.SEARCH_INDEX, ddl.SEARCH_INDEX_TERM),
+        _sql("DROP TABLE IF EXISTS search_index"),
+        {"search_index": ("term", "archive_uid", "field")},
+        ("idx_search_term",),
+    ),
 )
 
 BY_ID: dict[str, Builtin] = {b.id: b for b in BUILTINS}
@@ -209,8 +259,9 @@ def verify(builtin: Builtin, ctx: StepContext) -> list[str]:
         missing = [c for c in columns if c not in present]
         if missing:
             problems.append(f"table {table} lacks column(s) {', '.join(missing)}")
-    problems += [f"index {n} is missing" for n in builtin.expect_indexes
-                 if not has_index(ctx.conn, n)]
+    problems += [
+        f"index {n} is missing" for n in builtin.expect_indexes if not has_index(ctx.conn, n)
+    ]
     if builtin.check_data is not None and not problems:
         problems += builtin.check_data(ctx.conn)
     return problems

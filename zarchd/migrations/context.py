@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..progress import Progress, no_progress
+from zarchd.core.progress import Progress, no_progress
 
 
 class DeadlinePassed(Exception):

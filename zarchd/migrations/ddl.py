@@ -21,8 +21,18 @@ ZARCHD_MIGRATIONS = """CREATE TABLE IF NOT EXISTS zarchd_migrations (
 
 # The archives table before 7zarch-go had migrations (0001's effect).
 BASELINE_COLUMNS: tuple[str, ...] = (
-    "id", "name", "path", "size", "created", "checksum", "profile", "uploaded", "destination",
-    "uploaded_at", "metadata")
+    "id",
+    "name",
+    "path",
+    "size",
+    "created",
+    "checksum",
+    "profile",
+    "uploaded",
+    "destination",
+    "uploaded_at",
+    "metadata",
+)
 
 ARCHIVES_BASELINE = """CREATE TABLE archives (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -108,5 +118,6 @@ GO_BOOL_IDENTITY = ("managed",)
 
 def fill_nulls_sql(text: tuple[str, ...], bools: tuple[str, ...]) -> list[str]:
     """UPDATEs giving NULLs in these archives columns the value 7zarch-go writes for new rows."""
-    return ([f"UPDATE archives SET {c} = '' WHERE {c} IS NULL" for c in text]
-            + [f"UPDATE archives SET {c} = 0 WHERE {c} IS NULL" for c in bools])
+    return [f"UPDATE archives SET {c} = '' WHERE {c} IS NULL" for c in text] + [
+        f"UPDATE archives SET {c} = 0 WHERE {c} IS NULL" for c in bools
+    ]

@@ -9,16 +9,16 @@ migrations are plain SQL whose effect zarchd cannot know, so only built-ins are 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ..errors import MigrationError
-from ..registry import connect, integrity_check
-from .builtins import BUILTINS, verify
-from .context import StepContext
-from .ledger import read_applied
-from .schema_ops import has_table
+from zarchd.core.errors import MigrationError
+from zarchd.db.registry import connect, integrity_check
+from zarchd.migrations.builtins import BUILTINS, verify
+from zarchd.migrations.context import StepContext
+from zarchd.migrations.ledger import read_applied
+from zarchd.migrations.schema_ops import has_table
 
 
 @dataclass
@@ -61,8 +61,11 @@ def find_unreadable(conn: sqlite3.Connection) -> list[Drift]:
     applied = {a.id for a in read_applied(conn)}
     found = []
     for builtin in BUILTINS:
-        if builtin.id in applied and builtin.check_readable is not None \
-                and has_table(conn, "archives"):
+        if (
+            builtin.id in applied
+            and builtin.check_readable is not None
+            and has_table(conn, "archives")
+        ):
             problems = builtin.check_readable(conn)
             if problems:
                 found.append(Drift(builtin.id, problems))
@@ -74,8 +77,10 @@ def plan_repair(conn: sqlite3.Connection) -> RepairPlan:
     data is gone, which only a restore brings back."""
     plan = RepairPlan(find_drift(conn), find_unreadable(conn))
     if plan.drift and not has_table(conn, "archives"):
-        plan.refused.append("the archives table is missing: its data cannot be re-created; "
-                            "restore a backup (`zarchctl backups`, `zarchctl restore NAME`)")
+        plan.refused.append(
+            "the archives table is missing: its data cannot be re-created; "
+            "restore a backup (`zarchctl backups`, `zarchctl restore NAME`)"
+        )
     return plan
 
 
@@ -120,12 +125,16 @@ def repair(registry: Path, before_apply: Callable[[], None]) -> RepairPlan:
             if quick != ["ok"]:
                 left.append("quick_check: " + "; ".join(quick))
             if left:
-                raise MigrationError("cannot repair (rolled back, nothing changed): "
-                                     + "; ".join(left) + "; restore a backup instead")
+                raise MigrationError(
+                    "cannot repair (rolled back, nothing changed): "
+                    + "; ".join(left)
+                    + "; restore a backup instead"
+                )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise MigrationError(f"repair failed and was rolled back, nothing changed: {exc}") \
-                from exc
+            raise MigrationError(
+                f"repair failed and was rolled back, nothing changed: {exc}"
+            ) from exc
         finally:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

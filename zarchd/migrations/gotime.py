@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MAX_MS = (1 << 48) - 1  # the time part of a ULID
 _GO_TIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?"
-    r"(?:\s+[A-Z]{1,5})?")  # Go's String() layout ends in a zone name: "+0000 UTC"
+    r"(?:\s+[A-Z]{1,5})?"
+)  # Go's String() layout ends in a zone name: "+0000 UTC"
 
 
 def parse_us(value: object) -> int | None:
@@ -28,7 +29,7 @@ def parse_us(value: object) -> int | None:
         when = datetime.fromisoformat(f"{m[1]}T{m[2]}.{fraction}{zone}")
     except ValueError:
         return None
-    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

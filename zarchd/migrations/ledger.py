@@ -7,12 +7,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from .. import __version__
-from . import ddl
-from .builtins import BUILTINS
-from .gotime import parse_us
-from .model import AppliedMigration, Migration
-from .schema_ops import has_table
+from zarchd import __version__
+from zarchd.migrations import ddl
+from zarchd.migrations.builtins import BUILTINS
+from zarchd.migrations.gotime import parse_us
+from zarchd.migrations.model import AppliedMigration, Migration
+from zarchd.migrations.schema_ops import has_table
 
 BASELINE = BUILTINS[0]
 
@@ -33,9 +33,13 @@ def read_applied(conn: sqlite3.Connection) -> list[AppliedMigration]:
     applied: list[AppliedMigration] = []
     if has_table(conn, "schema_migrations"):
         for mig_id, name, applied_at in conn.execute(
-                "SELECT id, name, applied_at FROM schema_migrations ORDER BY rowid"):
-            applied.append(AppliedMigration(str(mig_id), str(name),
-                                            None if applied_at is None else str(applied_at)))
+            "SELECT id, name, applied_at FROM schema_migrations ORDER BY rowid"
+        ):
+            applied.append(
+                AppliedMigration(
+                    str(mig_id), str(name), None if applied_at is None else str(applied_at)
+                )
+            )
     if has_table(conn, "archives") and BASELINE.id not in {a.id for a in applied}:
         applied.insert(0, AppliedMigration(BASELINE.id, BASELINE.name, None, inferred=True))
     return applied
@@ -47,9 +51,11 @@ def schema_version(applied: list[AppliedMigration]) -> str | None:
     recording order (rowid), the later row winning; `applied` is in rowid order."""
     if not applied:
         return None
+
     def key(item: tuple[int, AppliedMigration]) -> tuple[int, int]:
         us = parse_us(item[1].applied_at)
         return (-(1 << 62) if us is None else us, item[0])
+
     return max(enumerate(applied), key=key)[1].id
 
 
@@ -66,18 +72,22 @@ def read_checksums(conn: sqlite3.Connection) -> dict[str, str]:
     return {r[0]: r[1] for r in conn.execute("SELECT id, checksum FROM zarchd_migrations")}
 
 
-def record(conn: sqlite3.Connection, migration: Migration, *, duration_ms: int,
-           app_version: str) -> None:
+def record(
+    conn: sqlite3.Connection, migration: Migration, *, duration_ms: int, app_version: str
+) -> None:
     """Write the migration's rows; call inside its transaction."""
     conn.execute(ddl.SCHEMA_MIGRATIONS)
     conn.execute(ddl.ZARCHD_MIGRATIONS)
     applied_at = go_time()
-    conn.execute("INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
-                 (migration.id, migration.name, applied_at))
+    conn.execute(
+        "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
+        (migration.id, migration.name, applied_at),
+    )
     conn.execute(
         "INSERT OR REPLACE INTO zarchd_migrations (id, checksum, duration_ms, app_version,"
         " zarchd_version, applied_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (migration.id, migration.checksum, duration_ms, app_version, __version__, applied_at))
+        (migration.id, migration.checksum, duration_ms, app_version, __version__, applied_at),
+    )
 
 
 def unrecord(conn: sqlite3.Connection, migration_id: str) -> None:

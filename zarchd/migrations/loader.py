@@ -23,10 +23,10 @@ import logging
 import re
 from pathlib import Path
 
-from ..errors import PlanError
-from .builtins import LAST_BUILTIN
-from .model import Migration
-from .sqltext import IncompleteSQL, checksum, first_keyword, split_statements
+from zarchd.core.errors import PlanError
+from zarchd.migrations.builtins import LAST_BUILTIN
+from zarchd.migrations.model import Migration
+from zarchd.migrations.sqltext import IncompleteSQL, checksum, first_keyword, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,17 @@ FILE_NAME = re.compile(rf"^{_ID}\.sql$")
 ID = re.compile(rf"^{_ID}$")
 _MARKER = re.compile(r"^\s*--\s*migrate:(up|down)\s*$", re.IGNORECASE)
 _HEADER = re.compile(r"^\s*--\s*(name|depends)\s*:(.*)$", re.IGNORECASE)
-_FORBIDDEN = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM",
-              "ATTACH", "DETACH"}
+_FORBIDDEN = {
+    "BEGIN",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "VACUUM",
+    "ATTACH",
+    "DETACH",
+}
 # Writing sqlite_master directly can leave a schema SQLite cannot parse: never in a migration.
 _WRITABLE_SCHEMA = re.compile(r"writable_schema", re.IGNORECASE)
 
@@ -44,7 +53,9 @@ _WRITABLE_SCHEMA = re.compile(r"writable_schema", re.IGNORECASE)
 def load_dir(directory: Path) -> list[Migration]:
     """Every migration file in `directory`, by file name (ordering is the planner's job)."""
     if not directory.is_dir():
-        raise PlanError(f"the migrations directory {directory} does not exist or is not a directory")
+        raise PlanError(
+            f"the migrations directory {directory} does not exist or is not a directory"
+        )
     found = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or path.is_dir():
@@ -81,9 +92,15 @@ def parse(text: str, path: Path) -> Migration:
     down_sql = down.strip() + "\n" if down is not None and down_statements else None
     depends = _depends(headers.get("depends"), path, mig_id)
     name = (headers.get("name") or match.group(2).replace("_", " ").replace("-", " ")).strip()
-    return Migration(id=mig_id, name=name, depends=depends, source=str(path),
-                     checksum=checksum(text), up_sql=up.strip() + "\n",
-                     down_sql=down_sql)
+    return Migration(
+        id=mig_id,
+        name=name,
+        depends=depends,
+        source=str(path),
+        checksum=checksum(text),
+        up_sql=up.strip() + "\n",
+        down_sql=down_sql,
+    )
 
 
 def _sections(text: str, path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -98,12 +115,14 @@ def _sections(text: str, path: Path) -> tuple[dict[str, str], dict[str, str]]:
             if part in sections:
                 raise PlanError(f"{path}:{number}: a second '-- migrate:{part}' line")
             if part == "up" and "down" in sections:
-                raise PlanError(f"{path}:{number}: '-- migrate:up' must come before '-- migrate:down'")
+                raise PlanError(
+                    f"{path}:{number}: '-- migrate:up' must come before '-- migrate:down'"
+                )
             current = part
             sections[part] = []
         elif current is not None:
             sections[current].append(line)
-        elif (header := _HEADER.match(line)):
+        elif header := _HEADER.match(line):
             key = header.group(1).lower()
             if key in headers:
                 raise PlanError(f"{path}:{number}: '-- {key}:' given twice")
@@ -124,12 +143,16 @@ def _checked_statements(sql: str, path: Path, part: str) -> list[str]:
     for statement in statements:
         keyword = first_keyword(statement)
         if keyword in _FORBIDDEN:
-            raise PlanError(f"{path}: the '-- migrate:{part}' part uses {keyword}; zarchd runs "
-                            "each migration in its own transaction, leave transaction control out")
+            raise PlanError(
+                f"{path}: the '-- migrate:{part}' part uses {keyword}; zarchd runs "
+                "each migration in its own transaction, leave transaction control out"
+            )
         if keyword == "PRAGMA" and _WRITABLE_SCHEMA.search(statement):
-            raise PlanError(f"{path}: the '-- migrate:{part}' part uses PRAGMA writable_schema; "
-                            "editing sqlite_master directly can make the registry unreadable, "
-                            "change the schema with CREATE/ALTER/DROP instead")
+            raise PlanError(
+                f"{path}: the '-- migrate:{part}' part uses PRAGMA writable_schema; "
+                "editing sqlite_master directly can make the registry unreadable, "
+                "change the schema with CREATE/ALTER/DROP instead"
+            )
     return statements
 
 
@@ -139,8 +162,9 @@ def _depends(value: str | None, path: Path, mig_id: str) -> tuple[str, ...]:
     ids = tuple(dict.fromkeys(p for p in re.split(r"[,\s]+", value) if p))
     for dep in ids:
         if not ID.match(dep):
-            raise PlanError(f"{path}: '-- depends:' names {dep!r}, which is not a migration id "
-                            "(NNNN_slug)")
+            raise PlanError(
+                f"{path}: '-- depends:' names {dep!r}, which is not a migration id (NNNN_slug)"
+            )
         if dep == mig_id:
             raise PlanError(f"{path}: the migration depends on itself")
     return ids

@@ -6,11 +6,11 @@ from __future__ import annotations
 import heapq
 from pathlib import Path
 
-from ..errors import PlanError
-from .builtins import BUILTINS
-from .loader import load_dir
-from .model import BUILTIN, Migration
-from .sqltext import checksum
+from zarchd.core.errors import PlanError
+from zarchd.migrations.builtins import BUILTINS
+from zarchd.migrations.loader import load_dir
+from zarchd.migrations.model import BUILTIN, Migration
+from zarchd.migrations.sqltext import checksum
 
 
 def builtin_migrations() -> list[Migration]:
@@ -18,9 +18,17 @@ def builtin_migrations() -> list[Migration]:
     previous: tuple[str, ...] = ()
     for b in BUILTINS:
         definition = f"{b.id}\n{b.name}\n{b.up_sql}\n-- migrate:down\n{b.down_sql or ''}"
-        migrations.append(Migration(
-            id=b.id, name=b.name, depends=previous, source=BUILTIN, checksum=checksum(definition),
-            up_sql=b.up_sql, down_sql=b.down_sql))
+        migrations.append(
+            Migration(
+                id=b.id,
+                name=b.name,
+                depends=previous,
+                source=BUILTIN,
+                checksum=checksum(definition),
+                up_sql=b.up_sql,
+                down_sql=b.down_sql,
+            )
+        )
         previous = (b.id,)
     return migrations
 
@@ -37,11 +45,16 @@ def order(migrations: list[Migration]) -> list[Migration]:
     by_id: dict[str, Migration] = {}
     for m in migrations:
         if m.id in by_id:
-            raise PlanError(f"migration id {m.id} is defined twice ({by_id[m.id].source} and "
-                            f"{m.source})")
+            raise PlanError(
+                f"migration id {m.id} is defined twice ({by_id[m.id].source} and {m.source})"
+            )
         by_id[m.id] = m
-    missing = [f"{m.source if not m.builtin else m.id} depends on {dep}, which does not exist"
-               for m in migrations for dep in m.depends if dep not in by_id]
+    missing = [
+        f"{m.source if not m.builtin else m.id} depends on {dep}, which does not exist"
+        for m in migrations
+        for dep in m.depends
+        if dep not in by_id
+    ]
     if missing:
         raise PlanError("missing migration dependency: " + "; ".join(missing))
 

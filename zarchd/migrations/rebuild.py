@@ -15,15 +15,20 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from ..errors import MigrationError
-from ..progress import Progress, no_progress
-from ..registry import column_names, quote_ident, table_names
+from zarchd.core.errors import MigrationError
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import column_names, quote_ident, table_names
 
 _CREATE = r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
 
 
-def rebuild_table(conn: sqlite3.Connection, table: str, new_create_sql: str,
-                  select_columns: str | None = None, progress: Progress = no_progress) -> None:
+def rebuild_table(
+    conn: sqlite3.Connection,
+    table: str,
+    new_create_sql: str,
+    select_columns: str | None = None,
+    progress: Progress = no_progress,
+) -> None:
     """Rebuild `table` as `new_create_sql` (a CREATE TABLE statement naming `table`).
 
     `select_columns` is the SELECT list copied from the old table, in the new table's column
@@ -31,10 +36,14 @@ def rebuild_table(conn: sqlite3.Connection, table: str, new_create_sql: str,
     tables share, by name.
     """
     if not conn.in_transaction:
-        raise MigrationError(f"rebuilding table {table}: must run inside the migration's transaction")
+        raise MigrationError(
+            f"rebuilding table {table}: must run inside the migration's transaction"
+        )
     if conn.execute("PRAGMA foreign_keys").fetchone()[0]:
-        raise MigrationError(f"rebuilding table {table}: foreign keys must be OFF (turn them off "
-                             "before BEGIN; the migration runner does)")
+        raise MigrationError(
+            f"rebuilding table {table}: foreign keys must be OFF (turn them off "
+            "before BEGIN; the migration runner does)"
+        )
     if table not in table_names(conn):
         raise MigrationError(f"rebuilding table {table}: no such table")
     try:
@@ -43,18 +52,29 @@ def rebuild_table(conn: sqlite3.Connection, table: str, new_create_sql: str,
         raise MigrationError(f"rebuilding table {table} failed: {exc}") from exc
 
 
-def _rebuild(conn: sqlite3.Connection, table: str, new_create_sql: str,
-             select_columns: str | None, progress: Progress) -> None:
+def _rebuild(
+    conn: sqlite3.Connection,
+    table: str,
+    new_create_sql: str,
+    select_columns: str | None,
+    progress: Progress,
+) -> None:
     temp = f"zarchd_new_{table}"
     qt, qtemp = quote_ident(table), quote_ident(temp)
     create_temp = _retarget(new_create_sql, table, qtemp)
     # Step 3: remember the table's own indexes and triggers, and the views that read it.
     own = conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger')"
-        " AND sql IS NOT NULL ORDER BY rowid", (table,)).fetchall()
-    views = [(name, sql) for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid")
-        if _mentions(sql, table)]
+        " AND sql IS NOT NULL ORDER BY rowid",
+        (table,),
+    ).fetchall()
+    views = [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
+        )
+        if _mentions(sql, table)
+    ]
     sequence = _sequence(conn, table)
 
     progress({"stage": "rebuild", "table": table, "step": "copy"})
@@ -87,9 +107,14 @@ def _rebuild(conn: sqlite3.Connection, table: str, new_create_sql: str,
         conn.execute(f"SELECT * FROM {quote_ident(name)} LIMIT 0").fetchall()  # still valid?
     if sequence is not None:
         # AUTOINCREMENT must never reuse an id the old table handed out.
-        conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (sequence, table))
-        conn.execute("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
-                     "(SELECT 1 FROM sqlite_sequence WHERE name = ?)", (table, sequence, table))
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (sequence, table)
+        )
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM sqlite_sequence WHERE name = ?)",
+            (table, sequence, table),
+        )
     problems = conn.execute("PRAGMA foreign_key_check").fetchall()
     if problems:
         raise MigrationError(f"rebuilding table {table}: foreign key violations {problems[:5]}")
@@ -97,14 +122,19 @@ def _rebuild(conn: sqlite3.Connection, table: str, new_create_sql: str,
 
 def _retarget(create_sql: str, table: str, new_name: str) -> str:
     """`create_sql` with its table name replaced by `new_name`."""
-    names = [re.escape(table), re.escape(quote_ident(table)), re.escape(f"`{table}`"),
-             re.escape(f"[{table}]")]
+    names = [
+        re.escape(table),
+        re.escape(quote_ident(table)),
+        re.escape(f"`{table}`"),
+        re.escape(f"[{table}]"),
+    ]
     pattern = re.compile(_CREATE + r"(?:" + "|".join(names) + r")(?=[\s(]|$)", re.IGNORECASE)
     match = pattern.match(create_sql)
     if not match:
-        raise MigrationError(f"rebuilding table {table}: the new definition must be a "
-                             f"CREATE TABLE {table} statement")
-    return "CREATE TABLE " + new_name + create_sql[match.end():]
+        raise MigrationError(
+            f"rebuilding table {table}: the new definition must be a CREATE TABLE {table} statement"
+        )
+    return "CREATE TABLE " + new_name + create_sql[match.end() :]
 
 
 def _mentions(sql: str, name: str) -> bool:

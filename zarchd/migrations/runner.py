@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-from ..errors import MigrationError, NotFound, RegistryError
-from ..progress import Progress, no_progress
-from ..registry import connect
-from .model import MigrateResult, Migration
-from .status import read_status
-from .transaction import run_step
+from zarchd.core.errors import MigrationError, NotFound, RegistryError
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.registry import connect
+from zarchd.migrations.model import MigrateResult, Migration
+from zarchd.migrations.status import read_status
+from zarchd.migrations.transaction import run_step
 
 BeforeApply = Callable[[list[Migration]], None]
 T = TypeVar("T")
 
 
-def migrate(registry: Path, catalog: list[Migration], *, timeout: float, app_version: str,
-            progress: Progress = no_progress, before_apply: BeforeApply | None = None,
-            lock_timeout: float = 5.0) -> MigrateResult:
+def migrate(
+    registry: Path,
+    catalog: list[Migration],
+    *,
+    timeout: float,
+    app_version: str,
+    progress: Progress = no_progress,
+    before_apply: BeforeApply | None = None,
+    lock_timeout: float = 5.0,
+) -> MigrateResult:
     """Apply every catalog migration not recorded in `registry`, in catalog order.
 
     A missing registry is created (mode 0600) with the full schema. `before_apply(pending)` runs
@@ -45,15 +53,34 @@ def migrate(registry: Path, catalog: list[Migration], *, timeout: float, app_ver
             before_apply(todo)
         result = MigrateResult()
         for index, migration in enumerate(todo):
-            progress({"stage": "migrate", "migration": migration.id, "state": "running",
-                      "index": index, "count": len(todo)})
-            outcome = run_step(conn, migration, up=True, timeout=timeout, app_version=app_version,
-                               progress=progress, version_before=version)
+            progress(
+                {
+                    "stage": "migrate",
+                    "migration": migration.id,
+                    "state": "running",
+                    "index": index,
+                    "count": len(todo),
+                }
+            )
+            outcome = run_step(
+                conn,
+                migration,
+                up=True,
+                timeout=timeout,
+                app_version=app_version,
+                progress=progress,
+                version_before=version,
+            )
             if not outcome.ran:
                 continue  # another migrator applied it while we waited for the lock
             version = migration.id
-            result.applied.append({"id": migration.id, "name": migration.name,
-                                   "duration_s": round(outcome.duration_s, 6)})
+            result.applied.append(
+                {
+                    "id": migration.id,
+                    "name": migration.name,
+                    "duration_s": round(outcome.duration_s, 6),
+                }
+            )
             if outcome.found_present:
                 result.skipped_present.append(migration.id)
         result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
@@ -62,9 +89,16 @@ def migrate(registry: Path, catalog: list[Migration], *, timeout: float, app_ver
         conn.close()
 
 
-def rollback(registry: Path, catalog: list[Migration], to_id: str, *, timeout: float,
-             progress: Progress = no_progress, before_apply: BeforeApply | None = None,
-             lock_timeout: float = 5.0) -> MigrateResult:
+def rollback(
+    registry: Path,
+    catalog: list[Migration],
+    to_id: str,
+    *,
+    timeout: float,
+    progress: Progress = no_progress,
+    before_apply: BeforeApply | None = None,
+    lock_timeout: float = 5.0,
+) -> MigrateResult:
     """Run the down part of every migration applied after `to_id`, newest first, each in its
     own transaction. Refuses before changing anything when one of them has no down part."""
     if not registry.exists():
@@ -77,14 +111,18 @@ def rollback(registry: Path, catalog: list[Migration], to_id: str, *, timeout: f
         if to_id not in ids:
             what = "is not applied to" if to_id in by_id else "is not a known migration of"
             raise NotFound(f"{to_id} {what} {registry}; applied: {', '.join(ids) or 'none'}")
-        targets = list(reversed(ids[ids.index(to_id) + 1:]))
+        targets = list(reversed(ids[ids.index(to_id) + 1 :]))
         for mig_id in targets:
             if mig_id not in by_id:
-                raise MigrationError(f"cannot roll back to {to_id}: {mig_id} is recorded in the "
-                                     "registry but no migration here defines it; nothing was changed")
+                raise MigrationError(
+                    f"cannot roll back to {to_id}: {mig_id} is recorded in the "
+                    "registry but no migration here defines it; nothing was changed"
+                )
             if not by_id[mig_id].has_down:
-                raise MigrationError(f"cannot roll back to {to_id}: {mig_id} ({by_id[mig_id].source}) "
-                                     "has no down migration; nothing was changed")
+                raise MigrationError(
+                    f"cannot roll back to {to_id}: {mig_id} ({by_id[mig_id].source}) "
+                    "has no down migration; nothing was changed"
+                )
         if not targets:
             return MigrateResult(schema_version=status.schema_version)
         if before_apply is not None:
@@ -93,14 +131,33 @@ def rollback(registry: Path, catalog: list[Migration], to_id: str, *, timeout: f
         version: str | None = status.schema_version
         for position, mig_id in enumerate(targets):
             migration = by_id[mig_id]
-            progress({"stage": "rollback", "migration": mig_id, "state": "running",
-                      "index": position, "count": len(targets)})
-            outcome = run_step(conn, migration, up=False, timeout=timeout, app_version="",
-                               progress=progress, version_before=version)
+            progress(
+                {
+                    "stage": "rollback",
+                    "migration": mig_id,
+                    "state": "running",
+                    "index": position,
+                    "count": len(targets),
+                }
+            )
+            outcome = run_step(
+                conn,
+                migration,
+                up=False,
+                timeout=timeout,
+                app_version="",
+                progress=progress,
+                version_before=version,
+            )
             version = ids[ids.index(mig_id) - 1]
             if outcome.ran:
-                result.applied.append({"id": mig_id, "name": migration.name,
-                                       "duration_s": round(outcome.duration_s, 6)})
+                result.applied.append(
+                    {
+                        "id": mig_id,
+                        "name": migration.name,
+                        "duration_s": round(outcome.duration_s, 6),
+                    }
+                )
         result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
         return result
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..registry import column_names, index_names, quote_ident, table_names
+from zarchd.db.registry import column_names, index_names, quote_ident, table_names
 
 
 def has_table(conn: sqlite3.Connection, table: str) -> bool:
@@ -31,7 +31,8 @@ def _indexes(conn: sqlite3.Connection, table: str) -> list[tuple[str, bool, list
     """(name, made by a UNIQUE/PRIMARY KEY constraint, columns) for every index of `table`."""
     found = []
     for _seq, name, _unique, origin, _partial in conn.execute(
-            f"PRAGMA index_list({quote_ident(table)})").fetchall():
+        f"PRAGMA index_list({quote_ident(table)})"
+    ).fetchall():
         columns = [r[2] for r in conn.execute(f"PRAGMA index_info({quote_ident(name)})")]
         found.append((name, origin != "c", columns))
     return found
@@ -54,5 +55,9 @@ def drop_column_if_present(conn: sqlite3.Connection, table: str, column: str) ->
 
 def constrained_columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """Columns covered by an index SQLite made for a UNIQUE or PRIMARY KEY constraint."""
-    return {c for _name, by_constraint, columns in _indexes(conn, table) if by_constraint
-            for c in columns}
+    return {
+        c
+        for _name, by_constraint, columns in _indexes(conn, table)
+        if by_constraint
+        for c in columns
+    }

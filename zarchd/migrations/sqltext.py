@@ -23,7 +23,7 @@ def split_statements(sql: str) -> list[str]:
     for pos, char in enumerate(sql):
         if char != ";":
             continue
-        candidate = sql[start:pos + 1]
+        candidate = sql[start : pos + 1]
         if sqlite3.complete_statement(candidate):
             code = _code_start(candidate)
             if code >= 0:  # leading comments and blank lines are dropped

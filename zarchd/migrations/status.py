@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import RegistryError
-from ..registry import connect
-from . import ledger
-from .drift import find_drift, find_unreadable
-from .model import Migration, SchemaStatus
+from zarchd.core.errors import RegistryError
+from zarchd.db.registry import connect
+from zarchd.migrations import ledger
+from zarchd.migrations.drift import find_drift, find_unreadable
+from zarchd.migrations.model import Migration, SchemaStatus
 
 
 def inspect(registry: Path, catalog: list[Migration]) -> SchemaStatus:
@@ -27,7 +27,8 @@ def inspect(registry: Path, catalog: list[Migration]) -> SchemaStatus:
                 f"the registry {registry} has an unfinished transaction from a process that "
                 f"stopped (hot journal {registry.name}-journal); it is rolled back the next time "
                 "the registry is opened for writing, e.g. by 'zarchctl check' or 'zarchctl "
-                "migrate'") from exc
+                "migrate'"
+            ) from exc
         raise RegistryError(f"cannot read the migration state of {registry}: {exc}") from exc
     finally:
         conn.close()
@@ -39,19 +40,28 @@ def read_status(conn: sqlite3.Connection, catalog: list[Migration]) -> SchemaSta
     catalog_ids = {m.id for m in catalog}
     known = [rows[m.id] for m in catalog if m.id in rows]
     # Ids the catalog does not know (a newer application, a removed file) come last.
-    unknown = sorted((a for a in rows.values() if a.id not in catalog_ids),
-                     key=lambda a: (a.applied_at or "", a.id))
+    unknown = sorted(
+        (a for a in rows.values() if a.id not in catalog_ids),
+        key=lambda a: (a.applied_at or "", a.id),
+    )
     applied = known + unknown
     checksums = ledger.read_checksums(conn)
     changed = [
-        {"id": m.id, "message": f"{m.id}: the file {m.source} changed after it was applied "
-                                f"(checksum {checksums[m.id][:12]} recorded, now {m.checksum[:12]})"}
+        {
+            "id": m.id,
+            "message": f"{m.id}: the file {m.source} changed after it was applied "
+            f"(checksum {checksums[m.id][:12]} recorded, now {m.checksum[:12]})",
+        }
         for m in catalog
         if m.id in rows and not m.builtin and m.id in checksums and checksums[m.id] != m.checksum
     ]
     return SchemaStatus(
-        exists=True, applied=applied, pending=[m for m in catalog if m.id not in rows],
-        changed=changed, unknown=[a.id for a in unknown],
+        exists=True,
+        applied=applied,
+        pending=[m for m in catalog if m.id not in rows],
+        changed=changed,
+        unknown=[a.id for a in unknown],
         schema_version=ledger.schema_version(in_order),
         drift=[d.to_json() for d in find_drift(conn)],
-        unreadable=[d.to_json() for d in find_unreadable(conn)])
+        unreadable=[d.to_json() for d in find_unreadable(conn)],
+    )

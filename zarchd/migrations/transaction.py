@@ -8,14 +8,14 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from ..errors import MigrationError, MigrationTimeout, ZarchError
-from ..progress import Progress
-from ..registry import integrity_check
-from . import ledger
-from .builtins import BY_ID, verify
-from .context import DeadlinePassed, StepContext
-from .model import Migration
-from .sqltext import split_statements
+from zarchd.core.errors import MigrationError, MigrationTimeout, ZarchError
+from zarchd.core.progress import Progress
+from zarchd.db.registry import integrity_check
+from zarchd.migrations import ledger
+from zarchd.migrations.builtins import BY_ID, verify
+from zarchd.migrations.context import DeadlinePassed, StepContext
+from zarchd.migrations.model import Migration
+from zarchd.migrations.sqltext import split_statements
 
 PROGRESS_STEPS = 1000  # VM instructions between deadline checks
 
@@ -27,27 +27,52 @@ class StepOutcome:
     duration_s: float = 0.0
 
 
-def run_step(conn: sqlite3.Connection, migration: Migration, *, up: bool, timeout: float,
-             app_version: str, progress: Progress, version_before: str | None) -> StepOutcome:
+def run_step(
+    conn: sqlite3.Connection,
+    migration: Migration,
+    *,
+    up: bool,
+    timeout: float,
+    app_version: str,
+    progress: Progress,
+    version_before: str | None,
+) -> StepOutcome:
     foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: do it first
     try:
-        return _in_transaction(conn, migration, up=up, timeout=timeout, app_version=app_version,
-                               progress=progress, version_before=version_before)
+        return _in_transaction(
+            conn,
+            migration,
+            up=up,
+            timeout=timeout,
+            app_version=app_version,
+            progress=progress,
+            version_before=version_before,
+        )
     finally:
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool, timeout: float,
-                    app_version: str, progress: Progress, version_before: str | None) -> StepOutcome:
+def _in_transaction(
+    conn: sqlite3.Connection,
+    migration: Migration,
+    *,
+    up: bool,
+    timeout: float,
+    app_version: str,
+    progress: Progress,
+    version_before: str | None,
+) -> StepOutcome:
     verb = "migration" if up else "rollback of"
     try:
         conn.execute("BEGIN IMMEDIATE")  # lock waits are bounded by the busy timeout
     except sqlite3.OperationalError as exc:
-        raise MigrationError(f"{verb} {migration.id} could not start: {exc} (another process is "
-                             "changing the registry; try again when it is done)") from exc
+        raise MigrationError(
+            f"{verb} {migration.id} could not start: {exc} (another process is "
+            "changing the registry; try again when it is done)"
+        ) from exc
     started = time.monotonic()
     deadline = started + timeout
     timed_out = False
@@ -70,8 +95,9 @@ def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool,
         _execute(ctx, migration, up)
         duration = time.monotonic() - started
         if up:
-            ledger.record(conn, migration, duration_ms=round(duration * 1000),
-                          app_version=app_version)
+            ledger.record(
+                conn, migration, duration_ms=round(duration * 1000), app_version=app_version
+            )
         else:
             ledger.unrecord(conn, migration.id)
         problems = _validate(ctx, migration, up, schema_before=schema_before)
@@ -90,7 +116,8 @@ def _in_transaction(conn: sqlite3.Connection, migration: Migration, *, up: bool,
             detail = exc.message if isinstance(exc, ZarchError) else f"{exc}"
             raise MigrationError(
                 f"{verb} {migration.id} failed: {detail}; it was rolled back, the registry "
-                f"stays at {version_before or 'no schema'}") from exc
+                f"stays at {version_before or 'no schema'}"
+            ) from exc
         raise
     except BaseException:
         _rollback(conn)
@@ -117,8 +144,9 @@ def _execute(ctx: StepContext, migration: Migration, up: bool) -> None:
 
 def _schema_rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     # The rows themselves, not schema_version: a direct sqlite_master edit does not bump it.
-    return conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
-                        " ORDER BY rowid").fetchall()
+    return conn.execute(
+        "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rowid"
+    ).fetchall()
 
 
 def _schema_parses(conn: sqlite3.Connection) -> list[str]:
@@ -136,8 +164,13 @@ def _schema_parses(conn: sqlite3.Connection) -> list[str]:
     return []
 
 
-def _validate(ctx: StepContext, migration: Migration, up: bool, *,
-              schema_before: list[tuple[object, ...]] | None = None) -> list[str]:
+def _validate(
+    ctx: StepContext,
+    migration: Migration,
+    up: bool,
+    *,
+    schema_before: list[tuple[object, ...]] | None = None,
+) -> list[str]:
     problems = _schema_parses(ctx.conn)
     if problems:
         return problems  # nothing else can be checked against an unreadable schema
@@ -148,8 +181,9 @@ def _validate(ctx: StepContext, migration: Migration, up: bool, *,
     # A changed schema gets the full check: quick_check skips index contents and constraints.
     check = integrity_check(ctx.conn, quick=not schema_changed, max_errors=5)
     if check != ["ok"]:
-        problems.append(("integrity_check: " if schema_changed else "quick_check: ")
-                        + "; ".join(check))
+        problems.append(
+            ("integrity_check: " if schema_changed else "quick_check: ") + "; ".join(check)
+        )
     if up and migration.builtin:
         problems += verify(BY_ID[migration.id], ctx)
     return problems

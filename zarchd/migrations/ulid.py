@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 _RANDOM_BITS = 80
@@ -28,8 +28,11 @@ def encode(value: int) -> str:
 class UlidGenerator:
     """Callable making monotonic ULIDs; `now_ms` and `randbytes` are parameters for tests."""
 
-    def __init__(self, now_ms: Callable[[], int] | None = None,
-                 randbytes: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(
+        self,
+        now_ms: Callable[[], int] | None = None,
+        randbytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
         self._now_ms = now_ms or (lambda: time.time_ns() // 1_000_000)
         self._randbytes = randbytes
         self._last_ms = -1

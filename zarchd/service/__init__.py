@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from .install import install, is_zarchd_unit, uninstall
-from .locations import current_platform, unit_path
-from .render import LABEL, render
-from .spec import ServiceSpec, find_command, spec_from_config
+from zarchd.service.install import install, is_zarchd_unit, uninstall
+from zarchd.service.locations import current_platform, unit_path
+from zarchd.service.render import LABEL, render
+from zarchd.service.spec import ServiceSpec, find_command, spec_from_config
 
 __all__ = [
-    "LABEL", "ServiceSpec", "current_platform", "find_command", "install", "is_zarchd_unit",
-    "render", "spec_from_config", "uninstall", "unit_path",
+    "LABEL",
+    "ServiceSpec",
+    "current_platform",
+    "find_command",
+    "install",
+    "is_zarchd_unit",
+    "render",
+    "spec_from_config",
+    "uninstall",
+    "unit_path",
 ]

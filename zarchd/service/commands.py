@@ -6,13 +6,13 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from ..errors import ZarchError
-from .locations import UNIT_NAME, under_root
-from .render import LABEL
+from zarchd.core.errors import ZarchError
+from zarchd.service.locations import UNIT_NAME, under_root
+from zarchd.service.render import LABEL
 
 Out = Callable[[str], None]
 # `enable --now` waits for READY=1, which may follow a start-up migration (TimeoutStartSec=15min).
@@ -26,8 +26,8 @@ class Manager:
 
     platform: str
     scope: str
-    tool: str | None          # absolute path of systemctl / launchctl, None if we cannot use it
-    unavailable: str = ""     # why `tool` is None, in words
+    tool: str | None  # absolute path of systemctl / launchctl, None if we cannot use it
+    unavailable: str = ""  # why `tool` is None, in words
 
     def base(self) -> list[str]:
         name = _tool_name(self.platform)  # as the user types it
@@ -48,16 +48,25 @@ def _tool_name(platform: str) -> str:
     return "launchctl" if platform == "macos" else "systemctl"
 
 
-def detect(platform: str, scope: str, root: Path | None = None,
-           which: Callable[[str], str | None] = shutil.which) -> Manager:
+def detect(
+    platform: str,
+    scope: str,
+    root: Path | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+) -> Manager:
     """Find systemctl/launchctl; systemd must also be running (sd_booted: /run/systemd/system)."""
     name = _tool_name(platform)
     tool = which(name)
     if tool is None:
         return Manager(platform, scope, None, f"`{name}` was not found on PATH")
     if platform == "linux" and not under_root(Path("/run/systemd/system"), root).is_dir():
-        return Manager(platform, scope, None, "systemd is not running on this machine "
-                       "(no /run/systemd/system, as in most containers)")
+        return Manager(
+            platform,
+            scope,
+            None,
+            "systemd is not running on this machine "
+            "(no /run/systemd/system, as in most containers)",
+        )
     return Manager(platform, scope, tool)
 
 
@@ -68,8 +77,11 @@ def install_commands(mgr: Manager, unit: Path, *, replaced: bool, loaded: bool) 
         if loaded and not replaced:
             return []
         bootout = [[*base, "bootout", mgr.service_target]] if loaded else []
-        return [*bootout, [*base, "enable", mgr.service_target],
-                [*base, "bootstrap", mgr.domain, str(unit)]]
+        return [
+            *bootout,
+            [*base, "enable", mgr.service_target],
+            [*base, "bootstrap", mgr.domain, str(unit)],
+        ]
     restart = [[*base, "restart", UNIT_NAME]] if replaced else []
     return [[*base, "daemon-reload"], [*base, "enable", "--now", UNIT_NAME], *restart]
 
@@ -87,8 +99,12 @@ def is_loaded(mgr: Manager) -> bool:
     if mgr.platform != "macos" or mgr.tool is None:
         return False
     try:
-        done = subprocess.run([*mgr.base(), "print", mgr.service_target], capture_output=True,
-                              text=True, timeout=PROBE_TIMEOUT)
+        done = subprocess.run(
+            [*mgr.base(), "print", mgr.service_target],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

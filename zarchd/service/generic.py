@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .render import LABEL, render
-from .spec import ServiceSpec
+from zarchd.service.render import LABEL, render
+from zarchd.service.spec import ServiceSpec
 
 _HOME = Path("/home/you")
 _MAC_HOME = Path("/Users/you")
@@ -25,15 +25,25 @@ def generic_specs() -> dict[str, ServiceSpec]:
     """Repository-relative file name -> the spec it is rendered from."""
     return {
         "systemd/zarchd.service": ServiceSpec(
-            platform="linux", scope="user", command=(str(_HOME / ".local/bin/zarchd"),),
-            writable=(_HOME / ".7zarch-go", _HOME / ".local/state/zarchd"), home=_HOME),
+            platform="linux",
+            scope="user",
+            command=(str(_HOME / ".local/bin/zarchd"),),
+            writable=(_HOME / ".7zarch-go", _HOME / ".local/state/zarchd"),
+            home=_HOME,
+        ),
         "systemd/zarchd-system.service": ServiceSpec(
-            platform="linux", scope="system", command=("/usr/local/bin/zarchd",),
+            platform="linux",
+            scope="system",
+            command=("/usr/local/bin/zarchd",),
             writable=(Path("/var/lib/7zarch-go"),),
-            environment=(("ZARCH_REGISTRY", "/var/lib/7zarch-go/registry.db"),)),
+            environment=(("ZARCH_REGISTRY", "/var/lib/7zarch-go/registry.db"),),
+        ),
         f"launchd/{LABEL}.plist": ServiceSpec(
-            platform="macos", scope="user", command=("/usr/local/bin/zarchd",),
-            log_dir=_MAC_HOME / "Library/Logs/zarchd"),
+            platform="macos",
+            scope="user",
+            command=("/usr/local/bin/zarchd",),
+            log_dir=_MAC_HOME / "Library/Logs/zarchd",
+        ),
     }
 
 

@@ -10,16 +10,16 @@ import grp
 import plistlib
 import pwd
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from ..errors import ZarchError
-from ..fsutil import atomic_write_text
-from . import commands
-from .commands import Manager, Out
-from .locations import unit_path, under_root
-from .render import LABEL, MARKER, render
-from .spec import ServiceSpec
+from zarchd.core.errors import ZarchError
+from zarchd.core.fsutil import atomic_write_text
+from zarchd.service import commands
+from zarchd.service.commands import Manager, Out
+from zarchd.service.locations import under_root, unit_path
+from zarchd.service.render import LABEL, MARKER, render
+from zarchd.service.spec import ServiceSpec
 
 MAX_DIFF_LINES = 40
 Which = Callable[[str], str | None]
@@ -36,8 +36,15 @@ def is_zarchd_unit(text: str, platform: str) -> bool:
     return isinstance(data, dict) and data.get("Label") == LABEL
 
 
-def install(spec: ServiceSpec, *, root: Path | None = None, force: bool = False,
-            dry_run: bool = False, out: Out = print, which: Which = shutil.which) -> str:
+def install(
+    spec: ServiceSpec,
+    *,
+    root: Path | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    which: Which = shutil.which,
+) -> str:
     """Write the unit and enable/start it. Returns 'new', 'same' or 'replaced'."""
     unit = under_root(unit_path(spec.platform, spec.scope), root)
     content = render(spec)
@@ -69,8 +76,15 @@ def install(spec: ServiceSpec, *, root: Path | None = None, force: bool = False,
     return state
 
 
-def uninstall(platform: str, scope: str, *, root: Path | None = None, dry_run: bool = False,
-              out: Out = print, which: Which = shutil.which) -> bool:
+def uninstall(
+    platform: str,
+    scope: str,
+    *,
+    root: Path | None = None,
+    dry_run: bool = False,
+    out: Out = print,
+    which: Which = shutil.which,
+) -> bool:
     """Stop, disable and remove the unit zarchd wrote. Returns False when there was none."""
     unit = under_root(unit_path(platform, scope), root)
     existing = _read(unit)
@@ -110,13 +124,24 @@ def uninstall(platform: str, scope: str, *, root: Path | None = None, dry_run: b
 
 
 def _refusal(unit: Path, old: str, new: str, platform: str) -> str:
-    diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"{unit} (installed)",
-                                     f"{unit} (zarchd would write)", lineterm="", n=1))
+    diff = list(
+        difflib.unified_diff(
+            old.splitlines(),
+            new.splitlines(),
+            f"{unit} (installed)",
+            f"{unit} (zarchd would write)",
+            lineterm="",
+            n=1,
+        )
+    )
     if len(diff) > MAX_DIFF_LINES:
         diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
     owner = "" if is_zarchd_unit(old, platform) else " (and was not written by zarchd)"
-    return (f"{unit} already exists and differs from the unit zarchd would write{owner}:\n"
-            + "\n".join(diff) + "\nRun again with --force to replace it.")
+    return (
+        f"{unit} already exists and differs from the unit zarchd would write{owner}:\n"
+        + "\n".join(diff)
+        + "\nRun again with --force to replace it."
+    )
 
 
 def _check_account(spec: ServiceSpec, dry_run: bool, out: Out) -> None:
@@ -127,9 +152,11 @@ def _check_account(spec: ServiceSpec, dry_run: bool, out: Out) -> None:
     try:
         pwd.getpwnam(spec.run_as)
     except KeyError:
-        problems.append(f"the user {spec.run_as!r} does not exist: create it with `sudo useradd "
-                        f"--system --home-dir /var/lib/zarchd --shell /usr/sbin/nologin "
-                        f"{spec.run_as}`, or choose another with --run-as USER")
+        problems.append(
+            f"the user {spec.run_as!r} does not exist: create it with `sudo useradd "
+            f"--system --home-dir /var/lib/zarchd --shell /usr/sbin/nologin "
+            f"{spec.run_as}`, or choose another with --run-as USER"
+        )
     if spec.group:
         try:
             grp.getgrnam(spec.group)
@@ -152,8 +179,15 @@ def _dirs_to_create(spec: ServiceSpec, root: Path | None) -> list[Path]:
     return [under_root(d, root) for d in wanted]
 
 
-def _report_dry_install(unit: Path, content: str, state: str, dirs: list[Path], mgr: Manager,
-                        todo: list[list[str]], out: Out) -> None:
+def _report_dry_install(
+    unit: Path,
+    content: str,
+    state: str,
+    dirs: list[Path],
+    mgr: Manager,
+    todo: list[list[str]],
+    out: Out,
+) -> None:
     for directory in dirs:
         out(f"would create {directory}")
     if state == "same":
@@ -179,17 +213,22 @@ def _run_all(mgr: Manager, todo: list[list[str]], unit: Path, out: Out) -> None:
             commands.run(argv, out)
         except ZarchError as exc:
             rest = "\n".join(f"  {commands.show(a)}" for a in todo[i:])
-            raise ZarchError(f"{exc.message}\nThe unit is in place at {unit}; after fixing the "
-                             f"problem, run:\n{rest}") from None
+            raise ZarchError(
+                f"{exc.message}\nThe unit is in place at {unit}; after fixing the "
+                f"problem, run:\n{rest}"
+            ) from None
 
 
 def _status_hint(spec: ServiceSpec) -> str:
     if spec.platform == "macos":
-        return (f"see it with: zarchctl status; launchctl print gui/$(id -u)/{LABEL}; "
-                f"log: {spec.log_dir}/zarchd.log")
+        return (
+            f"see it with: zarchctl status; launchctl print gui/$(id -u)/{LABEL}; "
+            f"log: {spec.log_dir}/zarchd.log"
+        )
     flag = "--user " if spec.scope == "user" else ""
-    return (f"see it with: zarchctl status; systemctl {flag}status zarchd; "
-            f"journalctl {flag}-u zarchd")
+    return (
+        f"see it with: zarchctl status; systemctl {flag}status zarchd; journalctl {flag}-u zarchd"
+    )
 
 
 def _read(path: Path) -> str | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
-from ..errors import UsageError
-from .render import LABEL
-from .spec import check_target
+from zarchd.core.errors import UsageError
+from zarchd.service.render import LABEL
+from zarchd.service.spec import check_target
 
 UNIT_NAME = "zarchd.service"
 
@@ -22,12 +22,15 @@ def current_platform(name: str | None = None) -> str:
         return "linux"
     if name in ("darwin", "macos"):
         return "macos"
-    raise UsageError(f"no service manager support for platform {name!r}: zarchd knows systemd "
-                     "(Linux) and launchd (macOS); run `zarchd run` from your own supervisor")
+    raise UsageError(
+        f"no service manager support for platform {name!r}: zarchd knows systemd "
+        "(Linux) and launchd (macOS); run `zarchd run` from your own supervisor"
+    )
 
 
-def unit_path(platform: str, scope: str, *, home: Path | None = None,
-              env: Mapping[str, str] | None = None) -> Path:
+def unit_path(
+    platform: str, scope: str, *, home: Path | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """The path the service manager reads the unit from (before any root prefix)."""
     check_target(platform, scope)
     env = os.environ if env is None else env

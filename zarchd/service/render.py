@@ -7,7 +7,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from .spec import ServiceSpec
+from zarchd.service.spec import ServiceSpec
 
 LABEL = "com.zarchd.zarchd"
 MARKER = "# Managed by zarchd"
@@ -60,7 +60,7 @@ def render_launchd(spec: ServiceSpec) -> str:
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},  # restart after a crash, not after `zarchctl stop`
         "ThrottleInterval": 10,
-        "ExitTimeOut": 20,                        # SIGTERM, then SIGKILL after this many seconds
+        "ExitTimeOut": 20,  # SIGTERM, then SIGKILL after this many seconds
         "ProcessType": "Background",
         "StandardOutPath": log,
         "StandardErrorPath": log,
@@ -107,8 +107,11 @@ def _path(spec: ServiceSpec, path: Path) -> str:
 def _word(spec: ServiceSpec, text: str, *, exec_line: bool = False, escaped: bool = False) -> str:
     """One word of a setting: %-specifiers escaped, `$` too on command lines, quoted if needed."""
     if not escaped:
-        text = _path(spec, Path(text)) if exec_line and text.startswith("/") else (
-            _escape_specifiers(text))
+        text = (
+            _path(spec, Path(text))
+            if exec_line and text.startswith("/")
+            else (_escape_specifiers(text))
+        )
     if exec_line:
         text = text.replace("$", "$$")
     if _NEEDS_QUOTES.search(text) or not text:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
-from ..config import Config
-from ..errors import UsageError
+from zarchd.core.config import Config
+from zarchd.core.errors import UsageError
 
 PLATFORMS = ("linux", "macos")
 SCOPES = ("user", "system")
@@ -32,18 +32,18 @@ def check_target(platform: str, scope: str) -> None:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    platform: str                        # "linux" (systemd) or "macos" (launchd)
-    scope: str                           # "user" or "system"
-    command: tuple[str, ...]             # how to start zarchd, e.g. ("/usr/local/bin/zarchd",)
-    config_file: Path | None = None      # passed as `run --config PATH`
-    writable: tuple[Path, ...] = ()      # directories the sandbox must leave writable
+    platform: str  # "linux" (systemd) or "macos" (launchd)
+    scope: str  # "user" or "system"
+    command: tuple[str, ...]  # how to start zarchd, e.g. ("/usr/local/bin/zarchd",)
+    config_file: Path | None = None  # passed as `run --config PATH`
+    writable: tuple[Path, ...] = ()  # directories the sandbox must leave writable
     environment: tuple[tuple[str, str], ...] = ()
-    log_dir: Path | None = None          # launchd: StandardOutPath/StandardErrorPath live here
-    run_as: str = DEFAULT_RUN_AS         # system unit: User=
-    group: str | None = None             # system unit: Group= (default: the user's own group)
-    sandbox: bool = True                 # namespace-based hardening (needs user namespaces)
+    log_dir: Path | None = None  # launchd: StandardOutPath/StandardErrorPath live here
+    run_as: str = DEFAULT_RUN_AS  # system unit: User=
+    group: str | None = None  # system unit: Group= (default: the user's own group)
+    sandbox: bool = True  # namespace-based hardening (needs user namespaces)
     watchdog_sec: int = 60
-    home: Path | None = None             # systemd: write paths under it as %h (portable units)
+    home: Path | None = None  # systemd: write paths under it as %h (portable units)
 
     def __post_init__(self) -> None:
         check_target(self.platform, self.scope)
@@ -57,8 +57,11 @@ class ServiceSpec:
         return [*self.command, "run", *extra]
 
 
-def find_command(argv0: str | None = None, executable: str | None = None,
-                 which: Callable[[str], str | None] = shutil.which) -> tuple[str, ...]:
+def find_command(
+    argv0: str | None = None,
+    executable: str | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+) -> tuple[str, ...]:
     """The command that starts this installation of zarchd, as an absolute path.
 
     Paths are made absolute but symlinks are kept: pipx's ~/.local/bin/zarchd and Homebrew's
@@ -92,10 +95,18 @@ def _dedupe(paths: list[Path]) -> tuple[Path, ...]:
     return tuple(seen)
 
 
-def spec_from_config(cfg: Config, *, platform: str, scope: str, command: tuple[str, ...],
-                     home: Path | None = None, run_as: str = DEFAULT_RUN_AS,
-                     group: str | None = None, sandbox: bool = True,
-                     env: Mapping[str, str] | None = None) -> ServiceSpec:
+def spec_from_config(
+    cfg: Config,
+    *,
+    platform: str,
+    scope: str,
+    command: tuple[str, ...],
+    home: Path | None = None,
+    run_as: str = DEFAULT_RUN_AS,
+    group: str | None = None,
+    sandbox: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> ServiceSpec:
     """The spec for this machine: configured registry/backup dirs, this zarchd, this user's home."""
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
@@ -112,7 +123,14 @@ def spec_from_config(cfg: Config, *, platform: str, scope: str, command: tuple[s
     if platform == "macos" and config_file:
         environment["ZARCH_CONFIG"] = str(config_file)
     return ServiceSpec(
-        platform=platform, scope=scope, command=command, config_file=config_file,
-        writable=_dedupe(writable), environment=tuple(sorted(environment.items())),
+        platform=platform,
+        scope=scope,
+        command=command,
+        config_file=config_file,
+        writable=_dedupe(writable),
+        environment=tuple(sorted(environment.items())),
         log_dir=home / "Library" / "Logs" / "zarchd" if platform == "macos" else None,
-        run_as=run_as, group=group, sandbox=sandbox)
+        run_as=run_as,
+        group=group,
+        sandbox=sandbox,
+    )

@@ -1,0 +1,1 @@
+"""The use cases: the command table, the operations, status and daemon state."""

@@ -1,0 +1,537 @@
+"""The verbs (backup, migrate, restore, ...) shared by the daemon and `zarchctl --local`.
+
+One implementation, two transports: the daemon calls these from its control server and jobs,
+the CLI calls them in-process under the same single-writer lock. Every verb returns a JSON-able
+dict and raises ZarchError subclasses for expected failures; every failure is recorded so
+`status` shows it as the last error. Registry-writing verbs are serialised by one re-entrant
+lock, so inside the daemon two never run at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from zarchd import backups, migrations
+from zarchd.app.state import State
+from zarchd.backups.trust import check_backup_dir
+from zarchd.core.appversion import app_version
+from zarchd.core.clock import Clock, iso, utcnow
+from zarchd.core.config import Config
+from zarchd.core.errors import Cancelled, IntegrityFailure, RegistryError, UsageError, ZarchError
+from zarchd.core.progress import Progress, no_progress
+from zarchd.db.lock import GuardedRLock
+from zarchd.db.registry import check_file, connect, journal_path
+
+log = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(self, config: Config, *, now: Clock = utcnow, state: State | None = None) -> None:
+        self.config = config
+        self.now = now
+        self.state = state or State(config.state_dir)
+        # The daemon sets write_lock.guard: every job first re-checks the registry's writer lock.
+        self.write_lock = GuardedRLock()
+        # Set when the daemon stops: a running backup copy aborts and cleans up.
+        self.cancel = threading.Event()
+        self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> Path:
+        return self.config.registry_path
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.config.backup_dir
+
+    def catalog(self) -> list[migrations.Migration]:
+        return migrations.load_catalog(self.config.migrations.dir)
+
+    def app_version(self) -> str:
+        return app_version(self.config.migrations.app_version_file)
+
+    @contextlib.contextmanager
+    def _job(self, job: str, **details: Any) -> Iterator[dict[str, Any]]:
+        """Record the job in the history; a failure also becomes `status`'s last error."""
+        started = time.monotonic()
+        extra: dict[str, Any] = {}
+        try:
+            yield extra
+        except Cancelled as exc:  # the daemon is stopping: history, not an error to show
+            self._record(job, False, started, cancelled=exc.message, **details)
+            raise
+        except ZarchError as exc:
+            self._record(job, False, started, error=exc.message, **details)
+            raise
+        self._record(job, True, started, **details, **extra)
+
+    def _record(self, job: str, ok: bool, started: float, **details: Any) -> None:
+        entry = {
+            "job": job,
+            "ok": ok,
+            "at": iso(self.now()),
+            "duration_s": round(time.monotonic() - started, 3),
+            **details,
+        }
+        self.state.record_job(entry)
+        if not ok:
+            self.state.update(
+                last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
+            )
+
+    def _require_registry(self) -> None:
+        missing = self.missing_problem()
+        if missing:
+            raise RegistryError(missing)
+        if not self.registry.exists():
+            raise RegistryError(
+                f"the registry {self.registry} does not exist; run `zarchctl migrate` to create it"
+                " or set registry.path / ZARCH_REGISTRY"
+            )
+
+    def registry_had_data(self) -> bool:
+        """A registry with data existed here: backups of it, or state from working on it."""
+        if backups.backed_up_with_data(self.registry, self.backup_dir):
+            return True
+        state = self.state.snapshot()
+        return bool(state.get("last_backup") or state.get("migrated_app_version"))
+
+    def empty_problem(self) -> str | None:
+        """Why a 0-byte registry is damage here (it held data), or None."""
+        return backups.empty_registry_problem(
+            self.registry, self.backup_dir, had_data=self.registry_had_data()
+        )
+
+    def missing_problem(self) -> str | None:
+        """Why a missing registry must not be created empty (it held data), or None."""
+        if self.registry.exists() or not self.registry_had_data():
+            return None
+        return (
+            f"the registry {self.registry} is missing, but a registry with data was there "
+            f"(zarchd has backups or records of it); run `zarchctl recover` to restore the "
+            f"newest good backup (or `zarchctl migrate` to start a new, empty registry)"
+        )
+
+    def remove_leftovers(self) -> None:
+        """Temporary files a killed backup, restore or salvage left behind, and sidecars whose
+        backup is gone. Only call this while holding the registry's writer lock: then no other
+        zarchd process can be writing them.
+
+        A recovery a crash interrupted is finished (or undone) first: its prepared copy is one
+        of these files, and it must not go while the registry is missing."""
+        try:
+            resumed = backups.resume_swap(self.registry)
+        except ZarchError as exc:
+            log.error("%s", exc.message)
+            return  # keep every file for a person to look at
+        except OSError as exc:
+            log.error("cannot finish an interrupted recovery of %s: %s", self.registry, exc)
+            return
+        if resumed:
+            log.warning("%s", resumed)
+            self.resumed = resumed  # `recover` reports it
+        for directory in {self.backup_dir, self.registry.parent}:
+            if directory.is_dir():
+                for leftover in backups.remove_temp_files(directory, self.registry.stem):
+                    log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+        if self.backup_dir.is_dir():
+            for orphan in backups.remove_orphan_sidecars(self.backup_dir, self.registry.stem):
+                log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
+
+    def check_backup_dir(self) -> None:
+        """UnsafeDirectory (exit 2) when other users could plant or swap files in it."""
+        check_backup_dir(self.backup_dir)
+
+    def settle_hot_journal(self) -> None:
+        """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
+
+        Read-only connections (status, backups) cannot undo a hot journal; opening the registry
+        for writing and reading one row does, as SQLite does for any writer. Rollback-journal
+        mode only, so this never checkpoints a WAL.
+        """
+        journal = journal_path(self.registry)
+        if _size(journal) == 0:
+            return  # no journal (or an empty, finished one): nothing to settle
+        try:
+            conn = connect(self.registry, timeout=1.0)
+        except ZarchError:
+            return  # the registry went away meanwhile
+        try:
+            # A hot journal is rolled back by this read; a live writer's journal just makes us
+            # wait a moment. Either way nothing of the application's is changed.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            log.debug(
+                "the registry is busy (%s); a hot journal, if any, is left to the next writer", exc
+            )
+        finally:
+            conn.close()
+        if _size(journal) == 0:
+            log.info("rolled back an unfinished transaction left in %s", journal.name)
+
+    def _backup_first(
+        self, progress: Progress, reason: str
+    ) -> tuple[Callable[[list[migrations.Migration]], None], dict[str, str]]:
+        """The engine's before_apply hook: one backup before the first change; its name kept."""
+        taken: dict[str, str] = {}
+
+        def before_apply(pending: list[migrations.Migration]) -> None:
+            same = self._backup_of_unchanged_registry()
+            if same is not None:  # e.g. a retried auto-migration: the copy would be identical
+                log.info(
+                    "the registry is unchanged since backup %s: using it as the backup before %s",
+                    same.name,
+                    reason,
+                )
+                taken["name"] = same.name
+                return
+            info = self.backup(progress=progress, reason=reason)
+            taken["name"] = info["backup"]["name"]
+
+        return before_apply, taken
+
+    def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
+        """The newest verified backup of ours when the registry has not changed since it was
+        taken (same fingerprint as recorded in its sidecar), else None."""
+        latest = backups.latest_backup(self.registry, self.backup_dir)
+        if latest is None or latest.verified is not True or not latest.fingerprint:
+            return None
+        try:
+            current = backups.fingerprint(self.registry)
+        except RegistryError:
+            return None
+        return latest if current == latest.fingerprint else None
+
+    # ---- backups --------------------------------------------------------------------------
+
+    def backup(
+        self, *, progress: Progress = no_progress, reason: str = "manual", force: bool = True
+    ) -> dict[str, Any]:
+        """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
+        self._require_registry()
+        self.check_backup_dir()
+        with self.write_lock:
+            if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
+                return {"skipped": True, "reason": "unchanged since the last backup"}
+            with self._job("backup", reason=reason) as extra:
+                empty = self.empty_problem()
+                if empty:  # never a 0-byte "backup" over the good ones
+                    raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
+                info = backups.take_backup(
+                    self.registry,
+                    self.backup_dir,
+                    now=self.now,
+                    progress=progress,
+                    reason=reason,
+                    cancel=self.cancel,
+                )
+                extra["name"] = info.name
+            self.state.update(
+                last_backup={
+                    "name": info.name,
+                    "at": iso(info.created_at),
+                    "fingerprint": info.fingerprint,
+                }
+            )
+            return {"skipped": False, "backup": info.to_json()}
+
+    def _last_fingerprint(self) -> str | None:
+        last = self.state.get("last_backup") or {}
+        if last.get("fingerprint"):
+            return str(last["fingerprint"])
+        latest = backups.latest_backup(self.registry, self.backup_dir)
+        return latest.fingerprint if latest else None
+
+    def backups(self) -> dict[str, Any]:
+        self.check_backup_dir()
+        ignored: list[dict[str, str]] = []
+        items = backups.list_backups(self.registry, self.backup_dir, ignored)
+        return {
+            "dir": str(self.backup_dir),
+            "backups": [b.to_json() for b in items],
+            "ignored": ignored,
+        }
+
+    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
+        with self.write_lock:
+            if dry_run:
+                decisions = backups.prune(
+                    self.registry,
+                    self.backup_dir,
+                    self.config.retention,
+                    now=self.now,
+                    dry_run=True,
+                )
+                deleted: list[str] = []
+            else:
+                with self._job("prune") as extra:
+                    decisions = backups.prune(
+                        self.registry, self.backup_dir, self.config.retention, now=self.now
+                    )
+                    deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
+        return {
+            "dry_run": dry_run,
+            "decisions": [
+                {"name": d.name, "keep": d.keep, "reasons": list(d.reasons)} for d in decisions
+            ],
+            "deleted": deleted,
+        }
+
+    def verify(
+        self, name: str | None = None, *, progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """Re-hash and integrity-check backups (verification results are written to sidecars)."""
+        self.check_backup_dir()
+        with self.write_lock:
+            if name is not None:
+                targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
+            else:
+                targets = [
+                    b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours
+                ]
+            results = []
+            for i, info in enumerate(targets, 1):
+                progress(
+                    {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
+                )
+                res = backups.verify_backup(info, now=self.now)
+                results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
+            progress({"stage": "verify", "done": len(targets), "total": len(targets)})
+        bad = [r["name"] for r in results if not r["ok"]]
+        if bad:
+            self.state.update(
+                last_error={
+                    "at": iso(self.now()),
+                    "job": "verify",
+                    "message": f"bad backup(s): {', '.join(bad)}",
+                }
+            )
+        return {"results": results, "bad": bad}
+
+    # ---- restore / recover ----------------------------------------------------------------
+
+    def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
+        with self.write_lock, self._job("restore", name=name):
+            result = backups.restore_backup(
+                self.registry, self.backup_dir, name, now=self.now, progress=progress
+            )
+            self.state.update(last_backup=None)
+            result["migrated"] = self._migrate_after_restore(result, progress)
+            return result
+
+    def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self.check_backup_dir()
+        with self.write_lock, self._job("recover") as extra:
+            resumed, self.resumed = self.resumed, None
+            try:
+                result = backups.recover_registry(
+                    self.registry, self.backup_dir, now=self.now, progress=progress
+                )
+            except UsageError:
+                if resumed is None:
+                    raise
+                # Nothing left to recover because the interrupted recovery was just finished.
+                result = {"registry": str(self.registry), "resumed": resumed, "restored": None}
+            extra["restored"] = result.get("restored")
+            self.state.update(last_backup=None)
+            result["migrated"] = self._migrate_after_restore(result, progress)
+            return result
+
+    def _migrate_after_restore(
+        self, restored: dict[str, Any], progress: Progress
+    ) -> list[dict[str, Any]]:
+        """An old backup comes back at the current schema (no second backup: the safety one exists)."""
+        try:
+            result = migrations.migrate(
+                self.registry,
+                self.catalog(),
+                timeout=self.config.migrations.timeout,
+                app_version=self.app_version(),
+                progress=progress,
+            )
+        except ZarchError as exc:
+            safety = restored.get("safety_backup")
+            raise type(exc)(
+                f"the registry was replaced by {restored.get('restored')}, but bringing it to "
+                f"the current schema failed: {exc.message}"
+                + (f"\nThe registry as it was before is in {safety}." if safety else "")
+            ) from exc
+        return result.applied
+
+    # ---- migrations -----------------------------------------------------------------------
+
+    def migrate(
+        self,
+        *,
+        dry_run: bool = False,
+        backup_only: bool = False,
+        progress: Progress = no_progress,
+        reason: str = "manual",
+    ) -> dict[str, Any]:
+        catalog = self.catalog()
+        if dry_run or backup_only:
+            status = migrations.inspect(self.registry, catalog)
+            pending = [{"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending]
+            if dry_run:
+                return {
+                    "dry_run": True,
+                    "pending": pending,
+                    "applied": [],
+                    "schema_version": status.schema_version,
+                }
+            taken = self.backup(progress=progress, reason="pre-migrate")
+            return {
+                "backup_only": True,
+                "backup": taken["backup"],
+                "pending": pending,
+                "applied": [],
+                "schema_version": status.schema_version,
+            }
+        with self.write_lock:
+            return self._apply(catalog, progress, reason)
+
+    def _apply(
+        self, catalog: list[migrations.Migration], progress: Progress, reason: str
+    ) -> dict[str, Any]:
+        try:
+            self.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise RegistryError(
+                f"cannot create the registry directory {self.registry.parent}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        before_apply, taken = self._backup_first(progress, "pre-migrate")
+        backup_dir = self.backup_dir  # as it is now: a reload may change it meanwhile
+        started = time.monotonic()
+        try:
+            result = migrations.migrate(
+                self.registry,
+                catalog,
+                timeout=self.config.migrations.timeout,
+                app_version=self.app_version(),
+                progress=progress,
+                before_apply=before_apply,
+            )
+        except ZarchError as exc:
+            message = exc.message
+            if taken:
+                message += (
+                    f"\nA backup taken before migrating is {taken['name']} in "
+                    f"{backup_dir}; to go back to it: zarchctl restore {taken['name']}"
+                )
+            self._record("migrate", False, started, reason=reason, error=message)
+            raise type(exc)(message) from exc
+        self.state.update(migrated_app_version=self.app_version())
+        if result.applied:
+            self._record(
+                "migrate", True, started, reason=reason, applied=[a["id"] for a in result.applied]
+            )
+        return {
+            "dry_run": False,
+            "applied": result.applied,
+            "backup": taken.get("name"),
+            "recorded_present": result.skipped_present,
+            "schema_version": result.schema_version,
+        }
+
+    def rollback(self, to: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+        self._require_registry()
+        catalog = self.catalog()
+        with self.write_lock, self._job("rollback", to=to) as extra:
+            before_apply, taken = self._backup_first(progress, "pre-rollback")
+            result = migrations.rollback(
+                self.registry,
+                catalog,
+                to,
+                timeout=self.config.migrations.timeout,
+                progress=progress,
+                before_apply=before_apply,
+            )
+            extra["reverted"] = [a["id"] for a in result.applied]
+            return {
+                "reverted": result.applied,
+                "backup": taken.get("name"),
+                "schema_version": result.schema_version,
+            }
+
+    # ---- checks ---------------------------------------------------------------------------
+
+    def check(self) -> dict[str, Any]:
+        """Full PRAGMA integrity_check of the registry now; the result is remembered for status.
+
+        A registry another process keeps locked raises RegistryError ("could not check"): that
+        is not damage, and must never lead anyone to `recover` a sound registry.
+        """
+        self._require_registry()
+        started = time.monotonic()
+        # Under the write lock: a check racing our own restore or recover would see a registry
+        # that is briefly missing or locked and report a false error.
+        with self.write_lock:
+            self.settle_hot_journal()
+            try:
+                empty = self.empty_problem()
+                problems = [empty] if empty else check_file(self.registry)
+            except ZarchError as exc:
+                self._record("check", False, started, error=exc.message)
+                raise
+        ok = problems == ["ok"]
+        self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
+        self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
+        # Schema validation: what the recorded migrations should have made, against what is there.
+        schema = migrations.inspect(self.registry, self.catalog()) if ok else None
+        return {
+            "ok": ok,
+            "problems": [] if ok else problems,
+            "path": str(self.registry),
+            "schema_drift": schema.drift if schema else [],
+            "unreadable_by_7zarch_go": schema.unreadable if schema else [],
+        }
+
+    def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+        """Re-apply the missing, idempotent parts of recorded built-in migrations, backup first."""
+        self._require_registry()
+        if dry_run:
+            plan = migrations.drift.inspect_repair(self.registry)
+            return {
+                "dry_run": True,
+                "drift": [d.to_json() for d in plan.drift],
+                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "reapply": plan.reapply,
+                "refused": plan.refused,
+            }
+        with self.write_lock, self._job("repair") as extra:
+            taken: dict[str, str] = {}
+
+            def backup_first() -> None:
+                taken["name"] = self.backup(progress=progress, reason="pre-repair")["backup"][
+                    "name"
+                ]
+
+            plan = migrations.drift.repair(self.registry, backup_first)
+            extra["reapplied"] = plan.reapply
+            return {
+                "dry_run": False,
+                "drift": [d.to_json() for d in plan.drift],
+                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "reapply": plan.reapply,
+                "backup": taken.get("name"),
+            }
+
+
+def _size(path: Path) -> int:
+    """Size of a file that may vanish at any moment (a journal); 0 when it is not there."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

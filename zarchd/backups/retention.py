@@ -1,0 +1,118 @@
+"""Which backups to keep: grandfather-father-son, as a pure function of (backups, policy, now, tz).
+
+Semantics (restic's, not borg's):
+
+- Every rule works on its own over the same list. `keep_last = N` keeps the N newest backups;
+  `keep_hourly/daily/weekly/monthly/yearly = N` keeps the newest backup of each of the N most
+  recent hours/days/ISO weeks/months/years *that have backups* (periods without a backup are
+  skipped, they do not use up N).
+- A backup kept by one rule ALSO counts for the other rules: if the newest backup of today is
+  kept by keep_last, it is still "today's backup" for keep_daily and "this week's" for
+  keep_weekly. So the kept set is exactly the union of what each rule selects, and a backup's
+  reasons list every rule that selected it. (borg differs: there a backup taken by one rule is
+  not available to the next.)
+- Periods are local calendar periods in `tz` (the machine's time zone), weeks are ISO weeks
+  (Monday first, week-numbering year). Hours are real hours: in the autumn DST change the
+  repeated hour 02:00-03:00 is two periods, told apart by their UTC offset.
+- The newest verified backup is always kept ("newest verified"), whatever the policy says.
+- Backups that failed verification (`verified=False`) take part in no rule, so a broken backup
+  never takes the slot of a good one, and they are never deleted automatically: one may be the
+  last salvage material left (say the registry was emptied and only that empty state got
+  backed up since). They are kept with the reason "failed verification: kept for inspection;
+  delete it by hand" until a person deletes them (file and its `.json`).
+
+Only backups zarchd made are given to `decide`; the caller keeps every other file untouched.
+`now` is taken for future rules that measure age (keep_within); today no decision depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from zarchd.core.config import RetentionPolicy
+
+NEWEST_VERIFIED = "newest verified"
+NO_RULE = "no rule keeps it"
+FAILED_KEPT = "failed verification: kept for inspection; delete it by hand"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    created_at: datetime  # aware
+    verified: bool
+    # Tie-break for equal times, older first (a `-1` name suffix sorts before the plain name,
+    # so the name itself cannot order backups taken within one second).
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    keep: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def _hour(t: datetime) -> str:
+    offset = t.strftime("%z")
+    return f"{t:%Y-%m-%d %H}:00{offset[:3]}:{offset[3:]}"
+
+
+def _week(t: datetime) -> str:
+    year, week, _ = t.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# rule name -> period key of a local time
+PERIODS: dict[str, Callable[[datetime], str]] = {
+    "keep_hourly": _hour,
+    "keep_daily": lambda t: f"{t:%Y-%m-%d}",
+    "keep_weekly": _week,
+    "keep_monthly": lambda t: f"{t:%Y-%m}",
+    "keep_yearly": lambda t: f"{t:%Y}",
+}
+
+
+def _newest_first(backups: Sequence[Candidate]) -> list[Candidate]:
+    return sorted(backups, key=lambda b: (b.created_at, b.order, b.name), reverse=True)
+
+
+def rule_selections(
+    backups: Sequence[Candidate], policy: RetentionPolicy, tz: tzinfo
+) -> dict[str, list[str]]:
+    """name -> reasons, for the verified backups each rule selects (on its own)."""
+    good = _newest_first([b for b in backups if b.verified])
+    reasons: dict[str, list[str]] = {}
+    for i, b in enumerate(good[: max(policy.keep_last, 0)]):
+        reasons.setdefault(b.name, []).append(f"keep_last #{i + 1}")
+    for rule, key_of in PERIODS.items():
+        limit = getattr(policy, rule)
+        seen: set[str] = set()
+        for b in good:
+            if len(seen) >= limit:
+                break
+            key = key_of(b.created_at.astimezone(tz))
+            if key not in seen:  # newest first: the first one met is the period's newest
+                seen.add(key)
+                reasons.setdefault(b.name, []).append(f"{rule} {key}")
+    if good:
+        reasons.setdefault(good[0].name, []).append(NEWEST_VERIFIED)
+    return reasons
+
+
+def decide(
+    backups: Sequence[Candidate], policy: RetentionPolicy, now: datetime, tz: tzinfo
+) -> list[Decision]:
+    """One decision per backup, newest first, each with at least one reason."""
+    selected = rule_selections(backups, policy, tz)
+    decisions = []
+    for b in _newest_first(backups):
+        if b.name in selected:
+            decisions.append(Decision(b.name, True, selected[b.name]))
+        elif b.verified:
+            decisions.append(Decision(b.name, False, [NO_RULE]))
+        else:  # never deleted automatically, whatever newer backups exist
+            decisions.append(Decision(b.name, True, [FAILED_KEPT]))
+    return decisions

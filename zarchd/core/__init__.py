@@ -1,0 +1,1 @@
+"""Small utilities every layer uses: clock, errors, config, paths, fs helpers, progress, logging."""

@@ -1,0 +1,33 @@
+"""The clock is a parameter (`now=`), so retention, scheduling and catch-up are tested without sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; the default clock everywhere."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None, *, precise: bool = False) -> str | None:
+    """UTC ISO-8601 text for JSON output and state files; `precise` keeps the microseconds
+    (backup metadata: several backups can fall in one second and must still be ordered)."""
+    if moment is None:
+        return None
+    spec = "microseconds" if precise else "seconds"
+    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def parse_iso(text: object) -> datetime | None:
+    """An aware datetime from our ISO text; None for anything else (absent, damaged, naive)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

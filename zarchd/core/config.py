@@ -1,0 +1,337 @@
+"""Typed configuration: defaults, TOML file, environment overrides, every problem reported at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from zarchd.core import paths
+from zarchd.core.errors import ConfigError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# Longer than any sensible schedule, short enough for APScheduler and timedelta to hold.
+MAX_DURATION_S = 10 * 366 * 86400.0
+# AF_UNIX socket paths hold at most 107 bytes (plus the NUL) on Linux, 103 on macOS.
+MAX_SOCKET_PATH = 103
+# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs a second).
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+DURATION_FORMS = "a duration like '30s', '5m', '1h', '7d' or whole seconds"
+# Floors that keep a typo from turning the daemon into a busy loop (README, Configuration).
+MIN_SECONDS = {
+    "backup.interval": 1,
+    "backup.debounce": 1,
+    "check.interval": 60,
+    "migrations.timeout": 1,
+}
+
+
+def parse_duration(value: object) -> float:
+    """'30s', '5m', '1h', '7d' or integer seconds -> seconds. Raises ValueError."""
+    seconds: float | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            seconds = float(int(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+    if seconds is None:
+        raise ValueError(DURATION_FORMS)
+    if seconds < 0:
+        raise ValueError("a duration that is not negative")
+    if seconds > MAX_DURATION_S:
+        raise ValueError("a duration of at most 10 years")
+    return seconds
+
+
+def _duration_at_least(key: str) -> Callable[[object], float]:
+    minimum = MIN_SECONDS[key]
+
+    def convert(value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds < minimum:
+            raise ValueError(f"{DURATION_FORMS}, at least {format_duration(minimum)}")
+        return seconds
+
+    return convert
+
+
+def format_duration(seconds: float) -> str:
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    keep_last: int = 10
+    keep_hourly: int = 24
+    keep_daily: int = 7
+    keep_weekly: int = 4
+    keep_monthly: int = 12
+    keep_yearly: int = 2
+
+
+@dataclass(frozen=True)
+class RegistrySection:
+    # Expanded when a config is built, not at import, so $HOME is read when it matters.
+    path: Path = field(default_factory=lambda: Path(paths.DEFAULT_REGISTRY).expanduser())
+
+
+@dataclass(frozen=True)
+class BackupSection:
+    dir: Path | None = None  # None: the registry's own directory
+    interval: float = 3600.0
+    cron: str = ""
+    on_change: bool = True
+    debounce: float = 30.0
+
+
+@dataclass(frozen=True)
+class MigrationsSection:
+    auto: bool = True
+    timeout: float = 30.0
+    dir: Path | None = None
+    app_version_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class CheckSection:
+    interval: float = 86400.0
+
+
+@dataclass(frozen=True)
+class ControlSection:
+    socket: Path | None = None  # None: paths.default_socket()
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    registry: RegistrySection = field(default_factory=RegistrySection)
+    backup: BackupSection = field(default_factory=BackupSection)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    migrations: MigrationsSection = field(default_factory=MigrationsSection)
+    check: CheckSection = field(default_factory=CheckSection)
+    control: ControlSection = field(default_factory=ControlSection)
+    log: LogSection = field(default_factory=LogSection)
+    source: Path | None = None  # the file it was read from, if any
+
+    @property
+    def registry_path(self) -> Path:
+        return self.registry.path
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.registry.path.parent
+
+    @property
+    def socket_path(self) -> Path:
+        return self.control.socket or paths.default_socket()
+
+    @property
+    def state_dir(self) -> Path:
+        return paths.state_dir_for(self.registry.path)
+
+
+# ---- validation -------------------------------------------------------------------------------
+
+Converter = Callable[[object], Any]
+
+
+def _path(value: object) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a path (non-empty string)")
+    if "\0" in value:
+        raise ValueError("a path without NUL characters")
+    return Path(value).expanduser()
+
+
+def socket_path(value: object) -> Path:
+    """A control socket path: a path short enough for AF_UNIX."""
+    path = _path(value)
+    if len(os.fsencode(str(path.absolute()))) > MAX_SOCKET_PATH:
+        raise ValueError(
+            f"a socket path of at most {MAX_SOCKET_PATH} bytes (this one is too "
+            "long for a Unix socket); choose a shorter directory"
+        )
+    return path.absolute()
+
+
+def _opt_socket(value: object) -> Path | None:
+    return None if value == "" else socket_path(value)
+
+
+def _opt_path(value: object) -> Path | None:
+    if value == "":
+        return None
+    return _path(value)
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("a whole number, 0 or more")
+    return value
+
+
+def _cron(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a crontab expression string like '0 * * * *', or \"\"")
+    if value.strip():
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"a valid crontab expression like '0 * * * *' ({exc})") from None
+    return value.strip()
+
+
+def _level(value: object) -> str:
+    if isinstance(value, str) and value.strip().lower() in LOG_LEVELS:
+        return value.strip().lower()
+    raise ValueError("one of " + ", ".join(LOG_LEVELS))
+
+
+_SCHEMA: dict[str, dict[str, Converter]] = {
+    "registry": {"path": _path},
+    "backup": {
+        "dir": _opt_path,
+        "interval": _duration_at_least("backup.interval"),
+        "cron": _cron,
+        "on_change": _bool,
+        "debounce": _duration_at_least("backup.debounce"),
+    },
+    "retention": {k: _count for k in RetentionPolicy.__dataclass_fields__},
+    "migrations": {
+        "auto": _bool,
+        "timeout": _duration_at_least("migrations.timeout"),
+        "dir": _opt_path,
+        "app_version_file": _opt_path,
+    },
+    "check": {"interval": _duration_at_least("check.interval")},
+    "control": {"socket": _opt_socket},
+    "log": {"level": _level},
+}
+_SECTION_TYPES = {
+    "registry": RegistrySection,
+    "backup": BackupSection,
+    "retention": RetentionPolicy,
+    "migrations": MigrationsSection,
+    "check": CheckSection,
+    "control": ControlSection,
+    "log": LogSection,
+}
+_ENV: dict[str, tuple[str, str]] = {
+    "ZARCH_REGISTRY": ("registry", "path"),
+    "ZARCH_SOCKET": ("control", "socket"),
+    "ZARCH_LOG_LEVEL": ("log", "level"),
+    "ZARCH_DB_AUTOMIGRATE": ("migrations", "auto"),
+}
+
+
+_PATH_KEYS = {
+    ("registry", "path"),
+    ("backup", "dir"),
+    ("migrations", "dir"),
+    ("migrations", "app_version_file"),
+    ("control", "socket"),
+}
+
+
+def _anchor(section: str, key: str, value: object, base: Path) -> object:
+    """Relative paths are relative to the config file (or, from the environment, the current
+    directory), never to wherever a service manager happens to start the daemon. Done before
+    conversion so that checks on the final path (the socket's length) see the real one."""
+    if (section, key) not in _PATH_KEYS or not isinstance(value, str) or not value.strip():
+        return value
+    if os.path.isabs(os.path.expanduser(value)):
+        return value
+    return str(base / value)
+
+
+def find_config_file(explicit: Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The file to read and whether the user named it (a named file must exist)."""
+    if explicit is not None:
+        return explicit.expanduser(), True
+    if env.get("ZARCH_CONFIG"):
+        return Path(env["ZARCH_CONFIG"]).expanduser(), True
+    return paths.config_file(), False
+
+
+def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read config from `explicit` / $ZARCH_CONFIG / the user config dir; apply env overrides.
+
+    Raises ConfigError listing every problem found (file, key, what was expected).
+    """
+    env = os.environ if env is None else env
+    path, named = find_config_file(explicit, env)
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    source: Path | None = None
+    if path.exists() or named:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            source = path
+        except FileNotFoundError:
+            problems.append(f"{path}: the config file does not exist")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: cannot read the config file ({exc})")
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"{path}: not valid TOML ({exc})")
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SCHEMA}
+    for section, content in raw.items():
+        if section not in _SCHEMA:
+            problems.append(f"{path}: unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+            continue
+        if not isinstance(content, dict):
+            problems.append(f"{path}: '{section}' must be a table [{section}]")
+            continue
+        for key, value in content.items():
+            conv = _SCHEMA[section].get(key)
+            if conv is None:
+                known = ", ".join(_SCHEMA[section])
+                problems.append(f"{path}: unknown key {section}.{key} (known: {known})")
+                continue
+            try:
+                values[section][key] = conv(_anchor(section, key, value, path.parent.absolute()))
+            except ValueError as exc:
+                problems.append(f"{path}: {section}.{key} = {value!r}: expected {exc}")
+    for var, (section, key) in _ENV.items():
+        if var in env:
+            try:
+                values[section][key] = _SCHEMA[section][key](
+                    _anchor(section, key, env[var], Path.cwd())
+                )
+            except ValueError as exc:
+                problems.append(f"environment {var}={env[var]!r}: expected {exc}")
+    if problems:
+        raise ConfigError(problems)
+    sections = {name: _SECTION_TYPES[name](**values[name]) for name in _SCHEMA}
+    return Config(**sections, source=source)
+
+
+def with_registry(config: Config, registry: Path) -> Config:
+    """A copy of `config` aimed at another registry (used by tests and `--registry`)."""
+    return replace(config, registry=RegistrySection(path=registry))

@@ -1,0 +1,53 @@
+"""Show untrusted text (paths, names, file content) on a terminal or in a log without letting it
+act: control characters become visible escapes (`\\n`, `\\x1b`), so a file name cannot add fake
+lines, move the cursor or recolour the screen. JSON output never goes through here: it stays
+exact."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Format characters that reorder or hide text (bidi overrides, isolates, line separators).
+_INVISIBLE = {
+    "\u2028",
+    "\u2029",
+    "\u200e",
+    "\u200f",
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _unsafe(ch: str, keep_newlines: bool) -> bool:
+    if ch == "\n" and keep_newlines:
+        return False
+    # Cc: C0/DEL/C1 controls; Cs: lone surrogates from undecodable file names.
+    return unicodedata.category(ch) in ("Cc", "Cs") or ch in _INVISIBLE
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with every control character shown as an escape; newlines kept if asked (for
+    zarchd's own multi-line messages, whose other parts may still carry a hostile path)."""
+    if text.isprintable():
+        return text  # the common case, fast
+    return "".join(_escape_char(ch) if _unsafe(ch, keep_newlines) else ch for ch in text)
+
+
+def escape_all(value: Any) -> Any:
+    """A copy of a JSON-like value with every string (keys too) passed through escape_controls."""
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {escape_all(k): escape_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [escape_all(v) for v in value]
+    return value

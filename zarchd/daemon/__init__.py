@@ -1,0 +1,1 @@
+"""The long-running process: daemon lifecycle, scheduler, watcher, sd_notify."""

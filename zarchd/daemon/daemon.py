@@ -1,0 +1,477 @@
+"""zarchd run: composes the scheduler, the watcher and the control server around Operations.
+
+Lifecycle (uvicorn's habit): signal handlers only set a flag and wake the main loop through a
+self-pipe; the main loop reloads, pings the systemd watchdog, and on stop shuts everything down
+within a bound. All registry-writing work goes through Operations, whose lock serialises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from zarchd import __version__, backups, migrations
+from zarchd.app.dispatch import call_verb
+from zarchd.app.operations import Operations
+from zarchd.app.state import State
+from zarchd.app.status import build_status
+from zarchd.control.server import ControlServer
+from zarchd.core import logsetup
+from zarchd.core.clock import Clock, iso, parse_iso, utcnow
+from zarchd.core.config import Config, load_config
+from zarchd.core.errors import ConfigError, LockHeld, UsageError, ZarchError
+from zarchd.core.progress import Progress
+from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
+from zarchd.daemon.sdnotify import Notifier
+from zarchd.daemon.watcher import RegistryWatcher
+from zarchd.db.lock import WriterLock
+
+log = logging.getLogger("zarchd")
+# SIGTERM to exit stays inside the 10 s the issue allows, with room for the socket's grace.
+SHUTDOWN_BOUND_S = 6.0
+# How often the daemon makes sure its writer lock file is still the one it holds.
+LOCK_CHECK_S = 2.0
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, *, now: Clock = utcnow) -> None:
+        self.config_path = config_path
+        self.config: Config = load_config(config_path)
+        self.now = now
+        self.notifier = Notifier.from_env()
+        self.started = time.monotonic()
+        self._stopping = False
+        self._reload_lock = threading.Lock()
+        self._reload_requested = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._warned_versions: set[str] = set()
+        self.ops: Operations | None = None
+        self.scheduler: Scheduler | None = None
+        self.watcher: RegistryWatcher | None = None
+        self.server: ControlServer | None = None
+        self.lock: WriterLock | None = None
+        self.exit_code = 0
+        self._lock_check = threading.Lock()
+        self._lock_lost = False
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def run(self) -> int:
+        logsetup.setup(self.config.log.level)
+        self._install_signal_handlers()
+        try:
+            self._start()
+            self._loop()
+        finally:
+            self._shutdown()
+        return self.exit_code
+
+    def _start(self) -> None:
+        cfg = self.config
+        registry = cfg.registry_path
+        log.info(
+            "zarchd %s starting: registry %s, backups in %s, config %s",
+            __version__,
+            registry,
+            cfg.backup_dir,
+            cfg.source or "defaults",
+        )
+        _make_dir(registry.parent, "registry directory")
+        try:
+            self.lock = WriterLock(registry, role="zarchd").acquire()
+        except LockHeld as exc:
+            raise LockHeld(f"zarchd is already running for {registry}: {exc.message}") from None
+        state = State(cfg.state_dir)
+        self.ops = Operations(cfg, now=self.now, state=state)
+        self.ops.write_lock.guard = self._guard_write
+        _make_dir(cfg.backup_dir, "backup directory")
+        self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
+        self.ops.remove_leftovers()  # we hold the writer lock
+        self.ops.resumed = None  # logged; a later `recover` starts afresh
+        if registry.exists():
+            self.ops.settle_hot_journal()
+        server = ControlServer(cfg.socket_path, self.handle)
+        server.start()
+        self.server = server  # only a started server is ours to stop (and its socket to remove)
+        self.auto_migrate("start")
+        if self._stopping:  # SIGTERM during a long start-up migration
+            return
+        now = self.now()
+        last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
+        if last_backup is None:
+            latest = backups.latest_backup(registry, cfg.backup_dir)
+            last_backup = latest.created_at if latest else None
+        last_check = parse_iso((state.get("last_check") or {}).get("at"))
+        self.scheduler = Scheduler(
+            backup_interval=cfg.backup.interval,
+            backup_cron=cfg.backup.cron,
+            check_interval=cfg.check.interval,
+            run_backup=self.run_backup,
+            run_check=self.run_check,
+        )
+        self.scheduler.start(
+            catch_up_backup=registry.exists()
+            and backup_due_at_start(last_backup, cfg.backup.interval, now),
+            catch_up_check=registry.exists()
+            and check_due_at_start(last_check, cfg.check.interval, now),
+        )
+        self._start_watcher()
+        self.notifier.ready(self._status_line())
+        log.info("zarchd ready (pid %d)", os.getpid())
+
+    def _start_watcher(self, cfg: Config | None = None) -> None:
+        cfg = cfg or self.config
+        extra_files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
+        extra_dirs = (
+            [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
+        )
+        watcher = RegistryWatcher(
+            cfg.registry_path,
+            self.on_registry_change,
+            extra_files=extra_files,
+            extra_dirs=extra_dirs,
+            on_extra_change=self.on_extra_change,
+        )
+        watcher.start()
+        self.watcher = watcher
+
+    def _loop(self) -> None:
+        if self.scheduler is None:
+            return  # asked to stop while starting
+        interval = self.notifier.watchdog_interval()
+        timeout = LOCK_CHECK_S if interval is None else min(interval, LOCK_CHECK_S)
+        while not self._stopping:
+            ready, _, _ = select.select([self._wake_r], [], [], timeout)
+            if ready:
+                os.read(self._wake_r, 4096)
+            self._check_lock()
+            if self._reload_requested:
+                self._reload_requested = False
+                try:
+                    self.reload()
+                except ZarchError:
+                    pass  # logged by reload(); the running config stays
+            if interval is not None and not self._stopping and self._healthy():
+                self.notifier.watchdog()
+                self.notifier.status(self._status_line())
+
+    def _guard_write(self) -> None:
+        """Before each job: still the registry's only writer? (else LockHeld, nothing written)"""
+        self._check_lock()
+        if self._lock_lost:
+            raise LockHeld(
+                f"zarchd (pid {os.getpid()}) lost the registry's writer lock to "
+                f"another process and is stopping; nothing was written"
+            )
+
+    def _check_lock(self) -> None:
+        """Our lock file vanished or was replaced (its directory deleted and made again): a
+        second daemon could take a new lock meanwhile. Re-take it, or stop if someone did."""
+        with self._lock_check:  # the main loop and job threads both check
+            if self.lock is None or self._lock_lost or self.lock.still_held():
+                return
+            self._retake_lock()
+
+    def _retake_lock(self) -> None:
+        assert self.lock is not None
+        log.error(
+            "the writer lock %s is no longer the file this daemon locked (deleted or "
+            "replaced); taking it again",
+            self.lock.path,
+        )
+        old, self.lock = self.lock, None
+        try:
+            self.lock = WriterLock(self.config.registry_path, role="zarchd").acquire()
+        except ZarchError as exc:
+            self.lock = old  # keep the old flock until we are gone: our work may still be running
+            log.error(
+                "zarchd is STOPPING: it cannot hold the registry's writer lock again: %s",
+                exc.message,
+            )
+            self._lock_lost = True
+            self.exit_code = 1
+            self.request_stop()
+            return
+        old.release()
+        log.warning("writer lock %s taken again", self.lock.path)
+
+    def _healthy(self) -> bool:
+        """Ping systemd's watchdog only while the threads doing the work are alive."""
+        return bool(self.scheduler and self.scheduler.alive and self.server and self.server.alive)
+
+    def _shutdown(self) -> None:
+        """Stop within SHUTDOWN_BOUND_S: a running backup is cancelled (its temp file removed);
+        work that still does not stop is abandoned: `zarchd run` then exits hard, which SQLite
+        survives (an unfinished transaction is rolled back from its journal by the next writer)."""
+        self.notifier.stopping()
+        log.info("zarchd stopping")
+        deadline = time.monotonic() + SHUTDOWN_BOUND_S
+        if self.watcher:
+            self.watcher.stop(timeout=2.0)
+        if self.scheduler:
+            self.scheduler.shutdown(wait=False)
+        finished = True
+        if self.ops:
+            self.ops.cancel.set()
+            finished = self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
+        if self.server:
+            self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
+        if not finished:
+            # The lock stays held until the process is gone (the kernel drops it): nobody may
+            # clean up temp files the abandoned work may still be writing.
+            log.warning(
+                "work still running after %.0fs was abandoned; zarchd stopped", SHUTDOWN_BOUND_S
+            )
+        else:
+            if self.lock:
+                self.lock.release()
+            log.info("zarchd stopped")
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full: the loop is going to wake anyway
+
+    def _install_signal_handlers(self) -> None:
+        def on_stop(signum: int, frame: object) -> None:
+            self.request_stop()
+
+        def on_hup(signum: int, frame: object) -> None:
+            self._reload_requested = True
+            self._wake()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+        # Over a file-size limit, fail the write (BackupError) instead of being killed.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    # ---- jobs -----------------------------------------------------------------------------
+
+    def run_backup(self, reason: str) -> None:
+        """Scheduled, catch-up or change-triggered backup: skipped when unchanged, then prune."""
+        assert self.ops is not None
+        if self._stopping:
+            return
+        if not self.config.registry_path.exists():
+            log.info("backup (%s) skipped: the registry does not exist", reason)
+            return
+        try:
+            result = self.ops.backup(reason=reason, force=False)
+            if result.get("skipped"):
+                log.info("backup (%s) skipped: %s", reason, result["reason"])
+                return
+            log.info("backup (%s) written: %s", reason, result["backup"]["name"])
+            pruned = self.ops.prune()
+            if pruned["deleted"]:
+                log.info("retention deleted %s", ", ".join(pruned["deleted"]))
+        except ZarchError as exc:
+            log.error("backup (%s) failed: %s", reason, exc.message)
+        self.notifier.status(self._status_line())
+
+    def run_check(self) -> None:
+        assert self.ops is not None
+        if not self.config.registry_path.exists():
+            return
+        try:
+            result = self.ops.check()
+        except ZarchError as exc:
+            log.error("integrity check failed to run: %s", exc.message)
+            return
+        if result["ok"]:
+            log.info("integrity check ok")
+        else:
+            log.error(
+                "the registry is DAMAGED: %s; run `zarchctl recover`",
+                "; ".join(result["problems"][:3]),
+            )
+
+    def auto_migrate(self, reason: str) -> None:
+        """Apply pending migrations when allowed; otherwise warn once per app version."""
+        assert self.ops is not None
+        missing = self.ops.missing_problem()
+        if missing:  # never replace a registry that held data with a new empty one
+            log.error("%s", missing)
+            return
+        try:
+            pending = migrations.inspect(self.config.registry_path, self.ops.catalog()).pending
+        except ZarchError as exc:
+            log.error("cannot check migrations (%s): %s", reason, exc.message)
+            return
+        if not pending:
+            return
+        ids = ", ".join(m.id for m in pending)
+        if not self.config.migrations.auto:
+            key = f"{self.ops.app_version()}:{ids}"
+            if key not in self._warned_versions:
+                self._warned_versions.add(key)
+                log.warning(
+                    "%d migration(s) pending (%s) for app version %s and auto-migration "
+                    "is off; apply them with `zarchctl migrate`",
+                    len(pending),
+                    ids,
+                    self.ops.app_version(),
+                )
+            return
+        log.info("applying %d pending migration(s) (%s): %s", len(pending), reason, ids)
+        try:
+            result = self.ops.migrate(reason=reason)
+            log.info("schema now %s", result["schema_version"])
+        except ZarchError as exc:
+            log.error("migration failed: %s", exc.message)
+
+    def on_registry_change(self, kind: str) -> None:
+        assert self.scheduler is not None
+        if kind in ("replaced", "created", "deleted"):
+            log.info("registry %s", kind)
+            if kind != "deleted":
+                self.scheduler.add_oneoff("registry-replaced", self._after_replace)
+        if self.config.backup.on_change:
+            # While paused the scheduler remembers the change and backs up on resume.
+            self.scheduler.changed(self.config.backup.debounce)
+
+    def _after_replace(self) -> None:
+        assert self.ops is not None
+        self.ops.settle_hot_journal()
+        self.run_check()
+        self.auto_migrate("registry replaced")
+
+    def on_extra_change(self, path: Path) -> None:
+        assert self.scheduler is not None
+        log.info("application version input changed: %s", path)
+        self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("app version changed"))
+
+    # ---- reload ---------------------------------------------------------------------------
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read the config; a bad one is refused and the running config kept."""
+        with self._reload_lock:  # SIGHUP and `zarchctl reload` may arrive together
+            return self._reload()
+
+    def _reload(self) -> dict[str, Any]:
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", exc.message)
+            raise
+        for what, old_value, new_value in (
+            ("registry.path", self.config.registry_path, new.registry_path),
+            ("control.socket", self.config.socket_path, new.socket_path),
+        ):
+            if old_value != new_value:
+                message = (
+                    f"reload refused: {what} changed ({old_value} -> {new_value}); "
+                    "restart zarchd for that change"
+                )
+                log.error(message)
+                raise UsageError(message)
+        old = self.config
+        assert self.ops is not None and self.scheduler is not None
+        watch_changed = (old.migrations.app_version_file, old.migrations.dir) != (
+            new.migrations.app_version_file,
+            new.migrations.dir,
+        )
+        if watch_changed:
+            # The new watcher first: if it cannot start, the old config and watcher stay.
+            previous = self.watcher
+            self._start_watcher(new)
+            if previous:
+                previous.stop()
+        self.config = new
+        self.ops.config = new
+        logsetup.set_level(new.log.level)
+        self.scheduler.reconfigure(
+            backup_interval=new.backup.interval,
+            backup_cron=new.backup.cron,
+            check_interval=new.check.interval,
+        )
+        if watch_changed or (new.migrations.auto and not old.migrations.auto):
+            self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("config reloaded"))
+        log.info("config reloaded from %s", new.source or "defaults")
+        return {"reloaded": True, "config": str(new.source) if new.source else None}
+
+    # ---- control --------------------------------------------------------------------------
+
+    def daemon_info(self) -> dict[str, Any]:
+        return {
+            "running": True,
+            "pid": os.getpid(),
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "paused": self.paused,
+            "app_version": self.ops.app_version() if self.ops else None,
+            "migrated_for_app_version": self.ops.state.get("migrated_app_version")
+            if self.ops
+            else None,
+            "socket": str(self.config.socket_path),
+        }
+
+    def handle(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
+        assert self.ops is not None
+        if method == "ping":
+            return {"pong": True, "pid": os.getpid(), "version": __version__}
+        if method == "status":
+            next_run = self.scheduler.next_backup_run() if self.scheduler else None
+            return build_status(self.ops, self.daemon_info(), iso(next_run))
+        if method in ("pause", "resume", "reload") and self.scheduler is None:
+            raise ZarchError(
+                "zarchd is still starting (applying start-up migrations); "
+                f"try `{method}` again in a moment"
+            )
+        if method == "pause":
+            if self.scheduler:
+                self.scheduler.pause()
+            log.info("paused: scheduled and change-triggered backups stopped")
+            return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
+        if method == "resume":
+            if self.scheduler:
+                self.scheduler.resume()
+            log.info("resumed")
+            return {"paused": False, "message": "resumed"}
+        if method == "reload":
+            result = self.reload()
+            result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
+            return result
+        if method == "stop":
+            threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
+            return {"stopping": True, "message": "zarchd is stopping"}
+        return call_verb(self.ops, method, params, progress)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.scheduler and self.scheduler.paused)
+
+    def _status_line(self) -> str:
+        if self.ops is None:
+            return "starting"
+        last = self.ops.state.get("last_backup") or {}
+        at = parse_iso(last.get("at"))
+        if at is None:
+            line = "no backup yet"
+        else:
+            line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
+        return line + (" (paused)" if self.paused else "")
+
+
+def _make_dir(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ZarchError(
+            f"the {what} {path} is not a directory (a file is in the way); move it "
+            f"or choose another place in the configuration"
+        ) from exc
+    except OSError as exc:
+        raise ZarchError(f"cannot create the {what} {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,263 @@
+"""Watch the registry's directory (and the app's version file and migrations dir) with watchdog.
+
+Rules learnt by watching SQLite itself (inotify, WAL and rollback journal):
+- a WAL commit writes only `registry.db-wal`; a checkpoint later writes `registry.db`;
+- a READER (the daemon's own integrity check or backup) creates and deletes `-wal`/`-shm` and
+  closes `registry.db` as opened-for-write (IN_CLOSE_WRITE, watchdog's "closed") without
+  changing a byte.
+So only real writes count: "modified" of the registry or its `-wal`/`-journal`, plus the
+registry file itself being created, deleted or moved over. Companion create/delete and
+"closed" events are ignored, which keeps the daemon from triggering itself. Debounce lives in
+the scheduler; callbacks here must be quick.
+
+inotify watches an inode, not a path: when the registry's directory is deleted (or moved away)
+and recreated, the old watch ends or follows the old inode and no event for the new directory
+ever arrives. A small guard thread therefore compares the directory's identity with the watched
+one every `guard_interval` seconds (and at once when watchdog reports the directory deleted),
+logs the loss, polls until the directory is back and re-arms the watch there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from watchdog.events import (
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+from zarchd.core.errors import RegistryError, ZarchError
+from zarchd.db.registry import COMMIT_COMPANIONS
+
+log = logging.getLogger(__name__)
+
+# Only these kinds reach the handler (and the inotify mask): reads make no events at all.
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+]
+COMPANION_SUFFIXES = COMMIT_COMPANIONS  # not -shm: a reader opening the registry changes it
+# The dispatcher wakes this often when idle; stop() does not wait for it (a sentinel is queued).
+IDLE_TIMEOUT_S = 30.0
+# How often the guard checks that the watched directory is still the one at the registry's path.
+GUARD_INTERVAL_S = 1.0
+
+
+def _dir_identity(path: str) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the directory at `path`, or None when there is no directory there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if os.path.isdir(path) else None
+
+
+def _abs(path: Path) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: RegistryWatcher) -> None:
+        self._watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            if event.event_type in ("deleted", "moved"):
+                self._watcher._poke_guard()  # maybe the watched directory itself went
+            return
+        try:
+            self._watcher._route(event)
+        except Exception:  # never let a callback kill the observer thread
+            log.exception("file watch callback failed for %s", event)
+
+
+class RegistryWatcher:
+    def __init__(
+        self,
+        registry: Path,
+        on_registry_change: Callable[[str], None],
+        *,
+        extra_files: Sequence[Path] = (),
+        extra_dirs: Sequence[Path] = (),
+        on_extra_change: Callable[[Path], None] | None = None,
+        guard_interval: float = GUARD_INTERVAL_S,
+    ) -> None:
+        self._registry = _abs(registry)
+        self._reg_dir = os.path.dirname(self._registry)
+        self._companions = {self._registry + s for s in COMPANION_SUFFIXES}
+        self._on_registry_change = on_registry_change
+        self._extra_files = {_abs(p) for p in extra_files}
+        self._extra_dirs = {_abs(p) for p in extra_dirs}
+        self._on_extra_change = on_extra_change
+        self._observer: BaseObserver | None = None
+        self._handler = _Handler(self)
+        self._guard_interval = guard_interval
+        self._guard_wake = threading.Event()
+        self._guard_stop = threading.Event()
+        self._guard: threading.Thread | None = None
+        self._reg_watch: ObservedWatch | None = None
+        self._reg_dir_id: tuple[int, int] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        reg_dir = os.path.dirname(self._registry)
+        if not os.path.isdir(reg_dir):
+            raise RegistryError(
+                f"cannot watch the registry: its directory {reg_dir} does not exist "
+                f"(create it, or set [registry] path to where the registry lives)"
+            )
+        dirs = {reg_dir}
+        if self._on_extra_change is not None:
+            for extra in [os.path.dirname(f) for f in self._extra_files] + sorted(self._extra_dirs):
+                if os.path.isdir(extra):
+                    dirs.add(extra)
+                else:  # not fatal: the daemon still guards the registry
+                    log.warning("not watching %s: directory does not exist", extra)
+        observer = Observer(timeout=IDLE_TIMEOUT_S)
+        try:
+            self._reg_dir_id = _dir_identity(reg_dir)
+            for directory in sorted(dirs):
+                watch = observer.schedule(
+                    self._handler, directory, recursive=False, event_filter=EVENT_FILTER
+                )
+                if directory == reg_dir:
+                    self._reg_watch = watch
+            observer.start()
+        except OSError as exc:  # e.g. inotify watch limit reached
+            raise ZarchError(
+                f"cannot watch {sorted(dirs)}: {exc} (on Linux, raise "
+                f"fs.inotify.max_user_watches / max_user_instances)"
+            ) from None
+        self._observer = observer
+        self._guard_stop.clear()
+        self._guard = threading.Thread(
+            target=self._guard_loop, name="zarchd-watch-guard", daemon=True
+        )
+        self._guard.start()
+        log.info("watching %s", ", ".join(sorted(dirs)))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        observer, self._observer = self._observer, None
+        if observer is None:
+            return
+        self._guard_stop.set()
+        self._guard_wake.set()
+        if self._guard is not None:
+            self._guard.join(timeout)
+            self._guard = None
+        observer.stop()
+        observer.join(timeout)
+        if observer.is_alive():
+            log.warning("file watcher did not stop within %.1f s", timeout)
+
+    # -- guard: keep the registry directory's watch on the directory at its path --------------------
+
+    def _poke_guard(self) -> None:
+        self._guard_wake.set()
+
+    def _guard_loop(self) -> None:
+        lost = False
+        while not self._guard_stop.is_set():
+            self._guard_wake.wait(self._guard_interval)
+            self._guard_wake.clear()
+            if self._guard_stop.is_set():
+                return
+            current = _dir_identity(self._reg_dir)
+            if current is not None and current == self._reg_dir_id and self._reg_watch_alive():
+                continue
+            if not lost:
+                log.warning(
+                    "the registry's directory %s was %s: watch lost; polling for it every %.1f s",
+                    self._reg_dir,
+                    "deleted" if current is None else "replaced",
+                    self._guard_interval,
+                )
+                self._drop_reg_watch()
+                lost = True
+            if current is not None and self._rearm(current):
+                lost = False
+
+    def _reg_watch_alive(self) -> bool:
+        # watchdog's inotify emitter ends itself when its directory is deleted; the inode number
+        # of a recreated directory may be the old one, so identity alone cannot tell.
+        observer, watch = self._observer, self._reg_watch
+        if observer is None or watch is None:
+            return False
+        return any(e.watch == watch and e.is_alive() for e in observer.emitters)
+
+    def _drop_reg_watch(self) -> None:
+        observer, watch, self._reg_watch = self._observer, self._reg_watch, None
+        if observer is None or watch is None:
+            return
+        try:
+            observer.unschedule(watch)
+        except (KeyError, OSError):  # the emitter already ended with its directory
+            pass
+
+    def _rearm(self, identity: tuple[int, int]) -> bool:
+        observer = self._observer
+        if observer is None:
+            return False
+        try:
+            self._reg_watch = observer.schedule(
+                self._handler, self._reg_dir, recursive=False, event_filter=EVENT_FILTER
+            )
+        except OSError as exc:  # gone again, or out of watches: keep polling
+            log.warning("cannot watch %s yet: %s", self._reg_dir, exc)
+            return False
+        self._reg_dir_id = identity
+        log.warning("the registry's directory %s is back: watching it again", self._reg_dir)
+        if os.path.exists(self._registry):
+            # Whatever was written before the new watch existed must not go unnoticed.
+            self._emit("replaced")
+        return True
+
+    # -- routing (observer thread) ----------------------------------------------------------------
+
+    def _route(self, event: FileSystemEvent) -> None:
+        src = os.fsdecode(event.src_path)
+        dest = os.fsdecode(event.dest_path) if isinstance(event, FileMovedEvent) else ""
+        kind = event.event_type
+        self._route_registry(kind, src, dest)
+        if self._on_extra_change is not None:
+            self._route_extra(kind, src, dest)
+
+    def _route_registry(self, kind: str, src: str, dest: str) -> None:
+        if kind == "moved":
+            if dest == self._registry:
+                self._emit("replaced")
+            elif src == self._registry:
+                self._emit("deleted")  # moved away: the registry is gone from its path
+            elif dest in self._companions:
+                self._emit("modified")
+        elif src == self._registry:
+            self._emit(kind)  # modified / created / deleted
+        elif src in self._companions and kind == "modified":
+            self._emit("modified")
+
+    def _emit(self, kind: str) -> None:
+        log.debug("registry %s", kind)
+        self._on_registry_change(kind)
+
+    def _route_extra(self, kind: str, src: str, dest: str) -> None:
+        assert self._on_extra_change is not None
+        path = dest if kind == "moved" else src
+        if path in self._extra_files or (
+            kind != "deleted"
+            and path.endswith(".sql")
+            and os.path.dirname(path) in self._extra_dirs
+        ):
+            self._on_extra_change(Path(path))

@@ -1,0 +1,1 @@
+"""The only code that opens SQLite files: registry access, fingerprints, the writer lock."""
