@@ -8,6 +8,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import typer
@@ -74,14 +75,29 @@ def execute(
     logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(SafeFormatter("zarchctl: %(message)s"))
-    # SIGTERM ends zarchctl like Ctrl-C: a running migration rolls back and says so.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A KeyboardInterrupt raised while SQLite runs a progress handler is swallowed by the sqlite3
+    # module, which only aborts the statement ("interrupted"): remember the signal so the error
+    # it causes is still reported as an interruption, not as a deadline or a failure.
+    signals: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
+        raise KeyboardInterrupt
+
+    # SIGTERM ends zarchctl like Ctrl-C: a running migration rolls back and says so. A SIGINT
+    # ignored from the start (a background job of a script) stays ignored.
+    signal.signal(signal.SIGTERM, interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
     progress = ProgressView(enabled=not json_out)
     try:
         cfg = load(config_path, socket)
         result = (run_local if local else run_remote)(cfg, method, params, progress)
     except ZarchError as exc:
         progress.close()
+        if signals:  # the error is the interruption's doing: say so, exit as for Ctrl-C
+            exc = ZarchError(f"interrupted; {exc.message}")
+            exc.code, exc.exit_code = "interrupted", 130
         _fail(exc, json_out)
     except OSError as exc:
         # A file-system failure no layer anticipated: still a sentence, never a traceback.
