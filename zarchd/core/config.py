@@ -1,4 +1,4 @@
-"""Typed configuration: defaults, TOML file, environment overrides, every problem reported at once."""
+"""Typed configuration: defaults, TOML file, environment overrides; all problems told at once."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_DURATION_S = 10 * 366 * 86400.0
 # AF_UNIX socket paths hold at most 107 bytes (plus the NUL) on Linux, 103 on macOS.
 MAX_SOCKET_PATH = 103
-# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs a second).
+# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs/second).
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 DURATION_FORMS = "a duration like '30s', '5m', '1h', '7d' or whole seconds"
