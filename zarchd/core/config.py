@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -330,8 +330,3 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         raise ConfigError(problems)
     sections = {name: _SECTION_TYPES[name](**values[name]) for name in _SCHEMA}
     return Config(**sections, source=source)
-
-
-def with_registry(config: Config, registry: Path) -> Config:
-    """A copy of `config` aimed at another registry (used by tests and `--registry`)."""
-    return replace(config, registry=RegistrySection(path=registry))
