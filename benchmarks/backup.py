@@ -36,7 +36,9 @@ WRITER = textwrap.dedent("""
     open(out + ".ready", "w").close()
     while not os.path.exists(stop):
         t = time.perf_counter()
-        conn.execute("INSERT INTO archives (name, payload) VALUES (?, ?)", (os.urandom(8).hex(), "w" * 300))
+        conn.execute(
+            "INSERT INTO archives (name, payload) VALUES (?, ?)", (os.urandom(8).hex(), "w" * 300)
+        )
         lat.append(time.perf_counter() - t)
         time.sleep(0.005)
     with open(out, "w") as fh:
@@ -187,7 +189,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         work = Path(tmp)
         print(
-            f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+            f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs"
         )
         for mb in sizes:
             reg = work / f"registry-{mb}.db"

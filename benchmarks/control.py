@@ -216,7 +216,8 @@ def real_daemon(work: Path, runs: int) -> None:
         ]
         median, code = wall(argv, runs, env)
         print(
-            f"  {'zarchctl status --json (whole process)':<44} median {median * 1000:7.1f} ms   exit {code}"
+            f"  {'zarchctl status --json (whole process)':<44} "
+            f"median {median * 1000:7.1f} ms   exit {code}"
         )
         argv_h = argv[:4] + argv[5:]
         median, code = wall(argv_h, runs, env)
@@ -247,7 +248,8 @@ def main() -> None:
         try:
             status_bytes = len(json.dumps(call(server.address, "status")))
             print(
-                f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; status answer {status_bytes} bytes; "
+                f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+                f"status answer {status_bytes} bytes; "
                 f"handler reads {registry.name} ({registry.stat().st_size} bytes) on every call"
             )
             print("round trips over the socket (client.call: one connection per call):")
@@ -268,14 +270,15 @@ def main() -> None:
             print("process wall time (median):")
             bare, _ = wall([sys.executable, "-c", "pass"], runs)
             one = (
-                "import sys; from pathlib import Path; sys.path.insert(0, %r); "
-                "from zarchd.control.client import call; call(Path(%r), 'status')"
-                % (str(ROOT), str(server.address))
+                f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
+                "from zarchd.control.client import call; "
+                f"call(Path({str(server.address)!r}), 'status')"
             )
             client_only, code = wall([sys.executable, "-c", one], runs)
             print(f"  {'python -c pass':<44} median {bare * 1000:7.1f} ms")
             print(
-                f"  {'python: import client + one status call':<44} median {client_only * 1000:7.1f} ms   "
+                f"  {'python: import client + one status call':<44} "
+                f"median {client_only * 1000:7.1f} ms   "
                 f"exit {code}   (+{(client_only - bare) * 1000:.1f} ms over bare python)"
             )
         finally:

@@ -61,7 +61,8 @@ def main() -> None:
             cpu1, t1 = cpu_seconds(pid), time.monotonic()
             print(f"idle period          {t1 - t0:.1f} s")
             print(
-                f"CPU used while idle  {cpu1 - cpu0:.3f} s  ({(cpu1 - cpu0) / (t1 - t0) * 100:.3f}% of one core)"
+                f"CPU used while idle  {cpu1 - cpu0:.3f} s  "
+                f"({(cpu1 - cpu0) / (t1 - t0) * 100:.3f}% of one core)"
             )
             print(f"RSS                  {rss_kib(pid) / 1024:.1f} MiB")
             print(f"threads              {threads(pid)}")

@@ -1,4 +1,4 @@
-"""Shared test fixtures: isolated user dirs, the real 7zarch-go registry, generated old registries."""
+"""Shared fixtures: isolated user dirs, the real 7zarch-go registry, generated old registries."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> P
                 i % 2,
                 "s3" if i % 5 == 0 else None,
                 None,
-                '{"n": %d}' % i if i % 4 == 0 else None,
+                f'{{"n": {i}}}' if i % 4 == 0 else None,
             )
             for i in range(rows)
         ),

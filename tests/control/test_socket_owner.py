@@ -1,4 +1,4 @@
-"""Another user can neither own the socket's directory nor pose as the daemon (issue 9, defect 8)."""
+"""Another user can neither own the socket directory nor pose as the daemon (issue 9, defect 8)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_the_client_refuses_a_daemon_of_another_user(sock_dir: Path) -> None:
             call(path, "backup")
         assert f"uid {NOBODY}" in info.value.message and "refusing to trust" in info.value.message
         res = subprocess.run(
-            command("zarchctl") + ["stop", "--socket", str(path)],
+            [*command("zarchctl"), "stop", "--socket", str(path)],
             capture_output=True,
             text=True,
             timeout=60,

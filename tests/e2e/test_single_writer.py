@@ -25,7 +25,7 @@ def test_backup_local_never_writes_through_a_planted_lock_symlink(
         assert str(lock) in res.stderr and "symbolic link" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr
     run = subprocess.run(
-        command("zarchd") + ["run", "--config", str(d.config)],
+        [*command("zarchd"), "run", "--config", str(d.config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -299,7 +299,7 @@ class Operations:
                 targets = [
                     b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours
                 ]
-            results = []
+            results: list[dict[str, Any]] = []
             for i, info in enumerate(targets, 1):
                 progress(
                     {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
@@ -351,7 +351,7 @@ class Operations:
     def _migrate_after_restore(
         self, restored: dict[str, Any], progress: Progress
     ) -> list[dict[str, Any]]:
-        """An old backup comes back at the current schema (no second backup: the safety one exists)."""
+        """An old backup comes back at the current schema (no second backup: one was taken)."""
         try:
             result = migrations.migrate(
                 self.registry,

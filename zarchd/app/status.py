@@ -1,4 +1,7 @@
-"""The `status` report: registry, migrations, backups and last error, as DESIGN.md fixes its fields."""
+"""The `status` report: registry, migrations, backups and last error.
+
+Scripts rely on its fields (`zarchctl status --json`); docs/ARCHITECTURE.md lists them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backups of the registry: take (online, atomic, verified), list, verify, prune, restore, recover."""
+"""Registry backups: take (online, atomic, verified), list, verify, prune, restore, recover."""
 
 from zarchd.backups.emptiness import backed_up_with_data, empty_registry_problem
 from zarchd.backups.listing import latest_backup, list_backups, resolve_name

@@ -31,7 +31,7 @@ def list_backups(
         return []
     except OSError as exc:  # a file in the way, no permission: say which, never a traceback
         raise BackupError(dir_problem(backup_dir, exc)) from exc
-    found: list[tuple[tuple, BackupInfo]] = []
+    found: list[tuple[tuple[datetime, int, str], BackupInfo]] = []
     tz = names.local_tz()
     for entry in entries:
         parsed = names.parse(stem, entry.name)

@@ -58,7 +58,7 @@ def set_aside(registry: Path, now: Clock, to: Path | None = None) -> Path:
     aside = to or aside_name(registry, now)
     moved: list[tuple[Path, Path]] = []
     try:
-        for comp, target in zip(companions(registry), companions(aside)):
+        for comp, target in zip(companions(registry), companions(aside), strict=True):
             if comp.exists():
                 os.rename(comp, target)
                 moved.append((comp, target))
@@ -264,7 +264,7 @@ def _put_back(aside: Path, registry: Path) -> None:
     if os.path.lexists(registry):  # something else took the path: keep both, as they are
         return
     os.rename(aside, registry)
-    for comp, original in zip(companions(aside), companions(registry)):
+    for comp, original in zip(companions(aside), companions(registry), strict=True):
         if comp.exists() and not os.path.lexists(original):
             os.rename(comp, original)
     fsync_dir(registry.parent)

@@ -103,7 +103,7 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
     ):
         log.warning("ignoring %s: not an intent zarchd wrote", path)
         return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def resume_swap(registry: Path) -> str | None:
@@ -119,7 +119,7 @@ def resume_swap(registry: Path) -> str | None:
     aside = registry.with_name(intent["aside"])
     if os.path.lexists(registry):
         if not os.path.lexists(aside):  # crashed while setting aside: companions first
-            for moved, original in zip(companions(aside), companions(registry)):
+            for moved, original in zip(companions(aside), companions(registry), strict=True):
                 if moved.exists() and not os.path.lexists(original):
                     os.rename(moved, original)
             fsync_dir(registry.parent)

@@ -216,9 +216,10 @@ def remove_temp_files(backup_dir: Path, stem: str) -> list[Path]:
 
     Only safe while holding the registry's writer lock (no other zarchd run can be writing
     one): the daemon calls it at start. Covers backup copies (`.zarchd-<stem>-XXXXXXXX.bak.tmp`),
-    half-written sidecars (`.<backup name>.json.XXXXXXXX.tmp`) and restore/salvage copies (`.zarchd-restore-<stem>-XXXXXXXX.tmp`, `.zarchd-salvage-...`),
-    with their -journal/-wal/-shm. Restore/salvage copies live in the registry's directory:
-    call it for that directory too when backups go elsewhere.
+    half-written sidecars (`.<backup name>.json.XXXXXXXX.tmp`) and restore/salvage copies
+    (`.zarchd-restore-<stem>-XXXXXXXX.tmp`, `.zarchd-salvage-...`), with their -journal/-wal/-shm.
+    Restore/salvage copies live in the registry's directory: call it for that directory too
+    when backups go elsewhere.
     """
     return _remove_temps(backup_dir, stem, None)
 
@@ -236,7 +237,7 @@ def temp_name_pattern(stem: str) -> re.Pattern[str]:
 def _remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]:
     """Ours only (exact name pattern, regular files); with `cutoff` only older ones and only
     backup copies (a restore in another process may be running)."""
-    removed = []
+    removed: list[Path] = []
     match = temp_name_pattern(stem).fullmatch
     try:
         entries = sorted(directory.iterdir())

@@ -114,7 +114,10 @@ def backup(r: dict[str, Any]) -> str:
     if r.get("skipped"):
         return f"no backup taken: {r.get('reason')}"
     b = r["backup"]
-    return f"backup {b['name']} written ({size(b.get('size_bytes'))}, verified, sha256 {str(b.get('sha256'))[:16]}…)"
+    return (
+        f"backup {b['name']} written ({size(b.get('size_bytes'))}, verified, "
+        f"sha256 {str(b.get('sha256'))[:16]}…)"
+    )
 
 
 def backups(r: dict[str, Any]) -> str:

@@ -1,4 +1,7 @@
-"""Carries one zarchctl command out, locally or through the daemon; the only place errors become exit codes."""
+"""Carries one zarchctl command out, locally or through the daemon.
+
+The only place errors become exit codes.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ def execute(
     except KeyboardInterrupt:
         progress.close()
         print("zarchctl: interrupted", file=sys.stderr)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     progress.close()
     if json_out:
         print(json.dumps(result, indent=2, default=str))

@@ -127,7 +127,7 @@ def restore(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""
+    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
     execute(
         "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
@@ -142,7 +142,7 @@ def recover(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""
+    """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     confirm("Set the registry aside and restore the newest backup that verifies?", yes)
     execute("recover", {}, json_out=json, config_path=config, socket=socket, local=local)
 
@@ -161,7 +161,7 @@ def migrate(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""
+    """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     execute(
         "migrate",
         {"dry_run": dry_run, "backup_only": backup_only},

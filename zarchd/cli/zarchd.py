@@ -80,7 +80,7 @@ def run(
         os._exit(code)
 
 
-from zarchd.cli.service_cmd import app as service_app  # noqa: E402
+from zarchd.cli.service_cmd import app as service_app
 
 app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
 

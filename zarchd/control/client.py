@@ -34,8 +34,9 @@ _REQUEST_ID = 1
 
 def not_running_message(path: Path) -> str:
     return (
-        f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
-        f"or `zarchd run`, or run this command with --local."
+        f"zarchd is not running (no socket at {path}). "
+        "Start it with `systemctl --user start zarchd` "
+        "or `zarchd run`, or run this command with --local."
     )
 
 
@@ -114,8 +115,8 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
         )
     if isinstance(exc, TimeoutError):
         return ZarchError(
-            f"zarchd at {path} did not accept the connection within {timeout}s; it may be overloaded "
-            f"or hung: see its log (journalctl --user -u zarchd)"
+            f"zarchd at {path} did not accept the connection within {timeout}s; "
+            "it may be overloaded or hung: see its log (journalctl --user -u zarchd)"
         )
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOTDIR:

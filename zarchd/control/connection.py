@@ -8,6 +8,7 @@ which also keeps them ahead of the final answer (the answer is scheduled the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -76,10 +77,8 @@ class _Request:
         except (TypeError, ValueError) as exc:
             log.warning("dropped a progress event that is not JSON (%s)", exc)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
             self.loop.call_soon_threadsafe(self._push, line)
-        except RuntimeError:
-            pass  # the loop is closed: the server is stopping
 
     def _push(self, line: bytes) -> None:
         transport = self.writer.transport
@@ -106,7 +105,7 @@ def _call(handler: Handler, method: str, params: dict[str, Any], request: _Reque
 async def serve(
     settings: Settings, state: ConnState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """The whole life of one connection. Never raises: a broken client only closes its own socket."""
+    """The life of one connection. Never raises: a broken client closes only its own socket."""
     try:
         if not await _admit(settings, writer):
             return
@@ -156,10 +155,8 @@ async def _admit(settings: Settings, writer: asyncio.StreamWriter) -> bool:
             f"{os.geteuid()}); run zarchctl as that user or as root"
         )
     writer.write(error_line(None, Forbidden.code, message))
-    try:
+    with contextlib.suppress(TimeoutError, ConnectionError):
         await asyncio.wait_for(writer.drain(), REFUSAL_DRAIN)
-    except (TimeoutError, ConnectionError):
-        pass
     return False
 
 

@@ -1,7 +1,8 @@
-"""The control protocol: newline-delimited JSON, one request line in, progress lines and one answer out.
+"""The control protocol: newline-delimited JSON; a request line in, progress lines, one answer out.
 
 Request  {"id": 1, "method": "backup", "params": {}}
-Answers  {"id": 1, "progress": {...}}*  then  {"id": 1, "result": ...} | {"id": 1, "error": {"code", "message"}}
+Answers  {"id": 1, "progress": {...}}*  then  {"id": 1, "result": ...}
+                                        or    {"id": 1, "error": {"code", "message"}}
 
 Validation is strict (unknown fields and params are errors) so a client/daemon version mismatch
 shows up as a clear message instead of a silently ignored option.

@@ -7,6 +7,7 @@ within a bound. All registry-writing work goes through Operations, whose lock se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -154,10 +155,8 @@ class Daemon:
             self._check_lock()
             if self._reload_requested:
                 self._reload_requested = False
-                try:
+                with contextlib.suppress(ZarchError):  # logged by reload(); the config stays
                     self.reload()
-                except ZarchError:
-                    pass  # logged by reload(); the running config stays
             if interval is not None and not self._stopping and self._healthy():
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
@@ -239,10 +238,8 @@ class Daemon:
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: the loop wakes anyway
             os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: the loop is going to wake anyway
 
     def _install_signal_handlers(self) -> None:
         def on_stop(signum: int, frame: object) -> None:
