@@ -20,7 +20,7 @@ from typing import Any
 
 from zarchd import backups, migrations
 from zarchd.app.state import State
-from zarchd.backups.trust import check_backup_dir
+from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.config import Config
@@ -42,6 +42,7 @@ class Operations:
         # Set when the daemon stops: a running backup copy aborts and cleans up.
         self.cancel = threading.Event()
         self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
+        self._store: tuple[Path, BackupStore] | None = None
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -52,6 +53,13 @@ class Operations:
     @property
     def backup_dir(self) -> Path:
         return self.config.backup_dir
+
+    @property
+    def store(self) -> BackupStore:
+        """Where backups live: built from the config once (again after a reload moved it)."""
+        if self._store is None or self._store[0] != self.config.backup_dir:
+            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir))
+        return self._store[1]
 
     def catalog(self) -> list[migrations.Migration]:
         return migrations.load_catalog(self.config.migrations.dir)
@@ -100,7 +108,7 @@ class Operations:
 
     def registry_had_data(self) -> bool:
         """A registry with data existed here: backups of it, or state from working on it."""
-        if backups.backed_up_with_data(self.registry, self.backup_dir):
+        if backups.backed_up_with_data(self.registry, self.store):
             return True
         state = self.state.snapshot()
         return bool(state.get("last_backup") or state.get("migrated_app_version"))
@@ -108,7 +116,7 @@ class Operations:
     def empty_problem(self) -> str | None:
         """Why a 0-byte registry is damage here (it held data), or None."""
         return backups.empty_registry_problem(
-            self.registry, self.backup_dir, had_data=self.registry_had_data()
+            self.registry, self.store, had_data=self.registry_had_data()
         )
 
     def missing_problem(self) -> str | None:
@@ -139,17 +147,18 @@ class Operations:
         if resumed:
             log.warning("%s", resumed)
             self.resumed = resumed  # `recover` reports it
-        for directory in {self.backup_dir, self.registry.parent}:
-            if directory.is_dir():
-                for leftover in backups.remove_temp_files(directory, self.registry.stem):
-                    log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
-        if self.backup_dir.is_dir():
-            for orphan in backups.remove_orphan_sidecars(self.backup_dir, self.registry.stem):
-                log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
+        stem = self.registry.stem
+        leftovers = self.store.remove_temps(stem)
+        if self.registry.parent != self.backup_dir and self.registry.parent.is_dir():
+            leftovers += backups.remove_temp_files(self.registry.parent, stem)  # restore copies
+        for leftover in leftovers:
+            log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+        for orphan in self.store.remove_orphan_sidecars(stem):
+            log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
 
     def check_backup_dir(self) -> None:
         """UnsafeDirectory (exit 2) when other users could plant or swap files in it."""
-        check_backup_dir(self.backup_dir)
+        self.store.check()
 
     def settle_hot_journal(self) -> None:
         """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
@@ -202,7 +211,7 @@ class Operations:
     def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
         """The newest verified backup of ours when the registry has not changed since it was
         taken (same fingerprint as recorded in its sidecar), else None."""
-        latest = backups.latest_backup(self.registry, self.backup_dir)
+        latest = backups.latest_backup(self.registry, self.store)
         if latest is None or latest.verified is not True or not latest.fingerprint:
             return None
         try:
@@ -228,7 +237,7 @@ class Operations:
                     raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
                 info = backups.take_backup(
                     self.registry,
-                    self.backup_dir,
+                    self.store,
                     now=self.now,
                     progress=progress,
                     reason=reason,
@@ -248,15 +257,15 @@ class Operations:
         last = self.state.get("last_backup") or {}
         if last.get("fingerprint"):
             return str(last["fingerprint"])
-        latest = backups.latest_backup(self.registry, self.backup_dir)
+        latest = backups.latest_backup(self.registry, self.store)
         return latest.fingerprint if latest else None
 
     def backups(self) -> dict[str, Any]:
         self.check_backup_dir()
         ignored: list[dict[str, str]] = []
-        items = backups.list_backups(self.registry, self.backup_dir, ignored)
+        items = backups.list_backups(self.registry, self.store, ignored)
         return {
-            "dir": str(self.backup_dir),
+            "dir": str(self.store),
             "backups": [b.to_json() for b in items],
             "ignored": ignored,
         }
@@ -267,7 +276,7 @@ class Operations:
             if dry_run:
                 decisions = backups.prune(
                     self.registry,
-                    self.backup_dir,
+                    self.store,
                     self.config.retention,
                     now=self.now,
                     dry_run=True,
@@ -276,7 +285,7 @@ class Operations:
             else:
                 with self._job("prune") as extra:
                     decisions = backups.prune(
-                        self.registry, self.backup_dir, self.config.retention, now=self.now
+                        self.registry, self.store, self.config.retention, now=self.now
                     )
                     deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
         return {
@@ -294,17 +303,15 @@ class Operations:
         self.check_backup_dir()
         with self.write_lock:
             if name is not None:
-                targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
+                targets = [backups.resolve_name(self.registry, self.store, name)]
             else:
-                targets = [
-                    b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours
-                ]
+                targets = [b for b in backups.list_backups(self.registry, self.store) if b.ours]
             results: list[dict[str, Any]] = []
             for i, info in enumerate(targets, 1):
                 progress(
                     {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
                 )
-                res = backups.verify_backup(info, now=self.now)
+                res = backups.verify_backup(info, now=self.now, store=self.store)
                 results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
             progress({"stage": "verify", "done": len(targets), "total": len(targets)})
         bad = [r["name"] for r in results if not r["ok"]]
@@ -324,7 +331,7 @@ class Operations:
         self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(
-                self.registry, self.backup_dir, name, now=self.now, progress=progress
+                self.registry, self.store, name, now=self.now, progress=progress
             )
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
@@ -336,7 +343,7 @@ class Operations:
             resumed, self.resumed = self.resumed, None
             try:
                 result = backups.recover_registry(
-                    self.registry, self.backup_dir, now=self.now, progress=progress
+                    self.registry, self.store, now=self.now, progress=progress
                 )
             except UsageError:
                 if resumed is None:
@@ -412,7 +419,7 @@ class Operations:
                 f"{exc.strerror or exc}"
             ) from exc
         before_apply, taken = self._backup_first(progress, "pre-migrate")
-        backup_dir = self.backup_dir  # as it is now: a reload may change it meanwhile
+        store = self.store  # as it is now: a reload may change it meanwhile
         started = time.monotonic()
         try:
             result = migrations.migrate(
@@ -428,7 +435,7 @@ class Operations:
             if taken:
                 message += (
                     f"\nA backup taken before migrating is {taken['name']} in "
-                    f"{backup_dir}; to go back to it: zarchctl restore {taken['name']}"
+                    f"{store}; to go back to it: zarchctl restore {taken['name']}"
                 )
             self._record("migrate", False, started, reason=reason, error=message)
             raise type(exc)(message) from exc

@@ -95,10 +95,10 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, An
 
 def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
     try:
-        items = backups.list_backups(ops.registry, ops.backup_dir)
+        items = backups.list_backups(ops.registry, ops.store)
     except BackupError as exc:  # status still reports everything else, and says what is wrong
         return {
-            "dir": str(ops.backup_dir),
+            "dir": str(ops.store),
             "count": 0,
             "ours": 0,
             "total_bytes": 0,
@@ -109,7 +109,7 @@ def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
     ours = [b for b in items if b.ours]
     latest = ours[-1] if ours else None
     return {
-        "dir": str(ops.backup_dir),
+        "dir": str(ops.store),
         "count": len(items),
         "ours": len(ours),
         "total_bytes": sum(b.size_bytes for b in items),

@@ -18,8 +18,9 @@ from typing import Any
 from zarchd.backups import names
 from zarchd.backups.emptiness import empty_registry_problem
 from zarchd.backups.listing import list_backups
+from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.swap import resume_swap, swap_in
-from zarchd.backups.take import TEMP_PREFIX
+from zarchd.backups.temps import TEMP_PREFIX
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.errors import BackupError, RegistryError, UnsafePath, UsageError
@@ -74,7 +75,7 @@ def set_aside(registry: Path, now: Clock, to: Path | None = None) -> Path:
 
 
 def _temp_prefix(kind: str, registry: Path) -> str:
-    # take.temp_name_pattern / remove_temp_files know these names
+    # temps.temp_name_pattern / take.remove_temp_files know these names
     return f"{TEMP_PREFIX}{kind}-{names.stem_of(registry)}-"
 
 
@@ -139,7 +140,7 @@ def _move_stray_companions(registry: Path) -> None:
 
 def recover_registry(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore | Path,
     *,
     now: Clock = utcnow,
     progress: Progress = no_progress,
@@ -157,14 +158,14 @@ def recover_registry(
     `lock_timeout` bounds the wait for another process's lock during that check.
     """
     try:
-        return _recover(registry, backup_dir, now, progress, force, lock_timeout)
+        return _recover(registry, as_store(store), now, progress, force, lock_timeout)
     except OSError as exc:
         raise BackupError(f"recovering {registry} failed: {exc}; nothing was deleted") from exc
 
 
 def _recover(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore,
     now: Clock,
     progress: Progress,
     force: bool,
@@ -181,14 +182,14 @@ def _recover(
     if resumed is not None:  # a recovery a crash interrupted: finished (or undone) first
         progress({"stage": "recover", "step": "resumed", "message": resumed})
         result["resumed"] = resumed
-        if registry.exists() and proven_damage(registry, backup_dir, lock_timeout) == ["ok"]:
+        if registry.exists() and proven_damage(registry, store, lock_timeout) == ["ok"]:
             return result
     mode = 0o600
     exists = registry.exists()
     if exists:
         refuse_if_written(registry)
         try:
-            problems = proven_damage(registry, backup_dir, lock_timeout)
+            problems = proven_damage(registry, store, lock_timeout)
         except RegistryError as exc:
             raise RegistryError(f"{exc.message} (recover refused: nothing was moved)") from exc
         if problems == ["ok"] and not force:
@@ -199,14 +200,14 @@ def _recover(
         mode = registry.stat().st_mode & 0o777
     sqlite3_bin = shutil.which("sqlite3")
     with contextlib.ExitStack() as stack:
-        ready = _from_backups(registry, backup_dir, mode, result, progress, now, stack)
+        ready = _from_backups(registry, store, mode, result, progress, now, stack)
         if ready is None and exists and sqlite3_bin:
             progress({"stage": "recover", "step": "salvage"})
             salvaged = salvage(registry, sqlite3_bin, mode, stack)
             if salvaged is not None:
                 ready, result["salvaged"] = salvaged
         if ready is None:
-            raise BackupError(_nothing_message(registry, backup_dir, result, exists, sqlite3_bin))
+            raise BackupError(_nothing_message(registry, store, result, exists, sqlite3_bin))
         if not exists:
             put_in_place(ready, registry)
             return result
@@ -229,11 +230,11 @@ def refuse_if_written(registry: Path) -> None:
         )
 
 
-def proven_damage(registry: Path, backup_dir: Path, lock_timeout: float) -> list[str]:
+def proven_damage(registry: Path, store: BackupStore | Path, lock_timeout: float) -> list[str]:
     """['ok'], or damage that two independent checks agree on (each on a new connection,
     retried while the registry is busy): never a lock artefact of one read. An empty file where
     backups show a registry with data was counts as damage."""
-    empty = empty_registry_problem(registry, backup_dir)
+    empty = empty_registry_problem(registry, store)
     if empty:
         return [empty]
     first = _check_retrying(registry, lock_timeout)
@@ -272,7 +273,7 @@ def _put_back(aside: Path, registry: Path) -> None:
 
 def _from_backups(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore,
     mode: int,
     result: dict[str, Any],
     progress: Progress,
@@ -281,7 +282,7 @@ def _from_backups(
 ) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     ignored: list[dict[str, str]] = []
-    listed = list_backups(registry, backup_dir, ignored)
+    listed = list_backups(registry, store, ignored)
     result["skipped"] += [{"name": i["name"], "problems": [i["reason"]]} for i in ignored]
     for info in reversed(listed):
         if info.untrusted:
@@ -294,12 +295,13 @@ def _from_backups(
                 }
             )
             continue
-        problems = backup_problems(info, progress, now)
+        problems = backup_problems(info, progress, now, store)
         if not problems:
             try:
-                ready = stack.enter_context(
-                    prepared_copy(info.path, registry, mode, expect=info.ident)
-                )
+                with store.open(info.name) as source:  # the copy outlives a downloaded source
+                    ready = stack.enter_context(
+                        prepared_copy(source, registry, mode, expect=info.ident)
+                    )
             except BackupError as exc:
                 problems = [exc.message]
             else:
@@ -310,9 +312,13 @@ def _from_backups(
 
 
 def _nothing_message(
-    registry: Path, backup_dir: Path, result: dict[str, Any], exists: bool, sqlite3_bin: str | None
+    registry: Path,
+    store: BackupStore,
+    result: dict[str, Any],
+    exists: bool,
+    sqlite3_bin: str | None,
 ) -> str:
-    why = "no backup verifies" if result["skipped"] else f"there are no backups in {backup_dir}"
+    why = "no backup verifies" if result["skipped"] else f"there are no backups in {store}"
     if not exists:
         return (
             f"cannot recover {registry}: there is no registry and {why}; put a good copy of "
@@ -328,7 +334,7 @@ def _nothing_message(
         f"cannot recover {registry}: {why} and {salvage_}; the damaged registry was left "
         f"where it was, unchanged (nothing moved). Stop 7zarch-go and zarchd before trying "
         f"by hand (e.g. `sqlite3 {registry} .recover`), or copy a good backup into "
-        f"{backup_dir} and run recover again"
+        f"{store} and run recover again"
     )
 
 

@@ -107,7 +107,7 @@ class Daemon:
         now = self.now()
         last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
         if last_backup is None:
-            latest = backups.latest_backup(registry, cfg.backup_dir)
+            latest = backups.latest_backup(registry, self.ops.store)
             last_backup = latest.created_at if latest else None
         last_check = parse_iso((state.get("last_check") or {}).get("at"))
         self.scheduler = Scheduler(
