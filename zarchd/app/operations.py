@@ -528,6 +528,14 @@ class Operations:
                 "backup": taken.get("name"),
             }
 
+    # ---- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The status report without a daemon (`--local`, or when none runs)."""
+        from zarchd.app.status import build_status  # status.py imports this module
+
+        return build_status(self)
+
 
 def _size(path: Path) -> int:
     """Size of a file that may vanish at any moment (a journal); 0 when it is not there."""

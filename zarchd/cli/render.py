@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from zarchd.app.commands import COMMANDS
 from zarchd.core.clock import parse_iso
 from zarchd.core.textsafe import escape_all
 
@@ -269,22 +270,13 @@ def simple(r: Any) -> str:
     return "ok" if r in (None, True, {}) else str(r)
 
 
-RENDERERS: dict[str, Callable[[Any], str]] = {
-    "status": status,
-    "backup": backup,
-    "backups": backups,
-    "prune": prune,
-    "verify": verify,
-    "migrate": migrate,
-    "rollback": rollback,
-    "restore": restore,
-    "recover": restore,
-    "check": check,
-    "ping": ping,
-    "repair": repair,
-}
+def renderer(command: str) -> Callable[[Any], str]:
+    """The function the command table names for `command` (plain `simple` for unknown ones)."""
+    entry = COMMANDS.get(command)
+    fn = globals().get(entry.renderer) if entry else simple
+    return fn if callable(fn) else simple
 
 
-def render(method: str, result: Any) -> str:
+def render(command: str, result: Any) -> str:
     # Paths and names may hold control characters: shown escaped here, exact in --json.
-    return RENDERERS.get(method, simple)(escape_all(result))
+    return renderer(command)(escape_all(result))

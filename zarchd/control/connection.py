@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from zarchd.app.commands import QUICK
+from zarchd.app.commands import is_quick
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import (
     BAD_REQUEST,
@@ -193,7 +193,7 @@ async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter)
     loop = asyncio.get_running_loop()
     request = _Request(request_id, loop, writer)
     # Cheap methods get their own pool, so long operations filling the other never delay them.
-    pool = settings.quick_pool if method in QUICK else settings.work_pool
+    pool = settings.quick_pool if is_quick(method) else settings.work_pool
     try:
         future = loop.run_in_executor(pool, _call, settings.handler, method, params, request)
         while not (await asyncio.wait({future}, timeout=settings.keepalive))[0]:

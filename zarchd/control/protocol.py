@@ -13,35 +13,21 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from zarchd.app.commands import COMMANDS, NoneType, ParamType
 from zarchd.core.errors import ProtocolError
 from zarchd.core.progress import Progress
 
 MAX_LINE = 1024 * 1024  # bytes in one request line, newline excluded
 
-NoneType = type(None)
-
-# method -> allowed params and their types. Every param is optional unless listed in REQUIRED.
-METHODS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "ping": {},
-    "status": {},
-    "backup": {},
-    "backups": {},
-    "prune": {"dry_run": bool},
-    "verify": {"name": (str, NoneType)},
-    "restore": {"name": str},
-    "recover": {},
-    "migrate": {"dry_run": bool, "backup_only": bool},
-    "rollback": {"to": str},
-    "check": {},
-    "repair": {"dry_run": bool},
-    "pause": {},
-    "resume": {},
-    "reload": {},
-    "stop": {},
+# command -> accepted params and their types, and the required ones: read from the command table.
+# (The request field stays "method": it is the wire contract zarchctl and scripts speak.)
+METHODS: dict[str, dict[str, ParamType]] = {
+    name: {key: spec.type for key, spec in entry.params.items()} for name, entry in COMMANDS.items()
 }
 REQUIRED: dict[str, frozenset[str]] = {
-    "restore": frozenset({"name"}),
-    "rollback": frozenset({"to"}),
+    name: required
+    for name, entry in COMMANDS.items()
+    if (required := frozenset(key for key, spec in entry.params.items() if spec.required))
 }
 # Error codes the protocol layer itself produces (besides the handler's ZarchError codes).
 BAD_REQUEST = "bad_request"
@@ -70,13 +56,13 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
+def _type_name(expected: ParamType) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
     names = {bool: "true/false", str: "a string", int: "an integer", NoneType: "null"}
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
-def _type_ok(value: object, expected: type | tuple[type, ...]) -> bool:
+def _type_ok(value: object, expected: ParamType) -> bool:
     types = expected if isinstance(expected, tuple) else (expected,)
     # bool is an int subclass in Python; JSON keeps them apart, so do we.
     if isinstance(value, bool):
