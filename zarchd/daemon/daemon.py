@@ -19,6 +19,7 @@ from typing import Any
 from zarchd import __version__, backups, migrations
 from zarchd.app.dispatch import command_entry, dispatch
 from zarchd.app.operations import Operations
+from zarchd.app.results import DaemonInfo, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
 from zarchd.control.server import ControlServer
@@ -404,7 +405,7 @@ class Daemon:
 
     # ---- control --------------------------------------------------------------------------
 
-    def daemon_info(self) -> dict[str, Any]:
+    def daemon_info(self) -> DaemonInfo:
         return {
             "running": True,
             "pid": os.getpid(),
@@ -426,10 +427,10 @@ class Daemon:
 
     # ---- the daemon's own commands (runs_in="daemon" in zarchd.app.commands) ----------
 
-    def ping(self) -> dict[str, Any]:
+    def ping(self) -> PingResult:
         return {"pong": True, "pid": os.getpid(), "version": __version__}
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusReport:
         assert self.ops is not None
         next_run = self.scheduler.next_backup_run() if self.scheduler else None
         return build_status(self.ops, self.daemon_info(), iso(next_run))
@@ -442,12 +443,12 @@ class Daemon:
             )
         return self.scheduler
 
-    def pause(self) -> dict[str, Any]:
+    def pause(self) -> MessageResult:
         self._started("pause").pause()
         log.info("paused: scheduled and change-triggered backups stopped")
         return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
 
-    def resume(self) -> dict[str, Any]:
+    def resume(self) -> MessageResult:
         self._started("resume").resume()
         log.info("resumed")
         return {"paused": False, "message": "resumed"}
@@ -458,7 +459,7 @@ class Daemon:
         result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
         return result
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> MessageResult:
         threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
         return {"stopping": True, "message": "zarchd is stopping"}
 
