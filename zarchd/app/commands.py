@@ -95,7 +95,8 @@ COMMANDS: Mapping[str, Command] = {c.name: c for c in _TABLE}
 PING_TIMEOUT_S = 5.0
 QUICK_TIMEOUT_S = 30.0  # status may wait for a registry another process keeps locked
 # While a request works the daemon sends a progress line this often, so zarchctl can tell a long
-# operation (or one queued behind the write lock) from a hung daemon; keep it well below the timeout.
+# operation (or one queued behind the write lock) from a hung daemon; keep it well below the
+# timeout.
 KEEPALIVE_S = 20.0
 LONG_TIMEOUT_S = 120.0
 
