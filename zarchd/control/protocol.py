@@ -93,7 +93,7 @@ def request_id_of(obj: object) -> RequestId:
 
 
 def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
-    """Check a decoded request; returns (id, method, params) or raises ProtocolError."""
+    """Check a decoded request; returns (id, command, params) or raises ProtocolError."""
     if not isinstance(obj, dict):
         raise protocol_error(
             BAD_REQUEST, f"a request must be a JSON object, not {type(obj).__name__}"
@@ -106,38 +106,38 @@ def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
     extra = sorted(set(obj) - _FIELDS)
     if extra:
         raise protocol_error(BAD_REQUEST, f"unknown request field(s): {_short(extra)}", rid)
-    method = obj.get("method")
-    if not isinstance(method, str):
+    command = obj.get("method")
+    if not isinstance(command, str):
         raise protocol_error(BAD_REQUEST, "request has no method (a string)", rid)
-    if method not in METHODS:
+    if command not in METHODS:
         known = ", ".join(sorted(METHODS))
         raise protocol_error(
-            UNKNOWN_METHOD, f"unknown method {_short(method)}; known: {known}", rid
+            UNKNOWN_METHOD, f"unknown method {_short(command)}; known: {known}", rid
         )
     params = obj.get("params")
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise protocol_error(BAD_PARAMS, f"{method}: params must be a JSON object", rid)
-    allowed = METHODS[method]
+        raise protocol_error(BAD_PARAMS, f"{command}: params must be a JSON object", rid)
+    allowed = METHODS[command]
     for key, value in params.items():
         if key not in allowed:
             accepted = ", ".join(sorted(allowed)) or "none"
             raise protocol_error(
-                BAD_PARAMS, f"{method}: unknown param {_short(key)} (accepted: {accepted})", rid
+                BAD_PARAMS, f"{command}: unknown param {_short(key)} (accepted: {accepted})", rid
             )
         if not _type_ok(value, allowed[key]):
             raise protocol_error(
                 BAD_PARAMS,
-                f"{method}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}",
+                f"{command}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}",
                 rid,
             )
-    missing = sorted(REQUIRED.get(method, frozenset()) - set(params))
+    missing = sorted(REQUIRED.get(command, frozenset()) - set(params))
     if missing:
         raise protocol_error(
-            BAD_PARAMS, f"{method}: missing required param(s): {', '.join(missing)}", rid
+            BAD_PARAMS, f"{command}: missing required param(s): {', '.join(missing)}", rid
         )
-    return rid, method, dict(params)
+    return rid, command, dict(params)
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -145,8 +145,8 @@ def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
-def request(request_id: RequestId, method: str, params: dict[str, Any] | None = None) -> bytes:
-    return encode({"id": request_id, "method": method, "params": params or {}})
+def request(request_id: RequestId, command: str, params: dict[str, Any] | None = None) -> bytes:
+    return encode({"id": request_id, "method": command, "params": params or {}})
 
 
 def error_line(request_id: RequestId, code: str, message: str) -> bytes:
