@@ -16,9 +16,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zarchd import backups, migrations
+from zarchd.app.results import (
+    BackupJson,
+    BackupResult,
+    BackupsResult,
+    CheckResult,
+    DriftJson,
+    IgnoredJson,
+    MigrateResult,
+    MigrationRunJson,
+    PendingSqlJson,
+    PruneResult,
+    RepairResult,
+    RestoreResult,
+    RollbackResult,
+    StatusReport,
+    VerifiedJson,
+    VerifyResult,
+)
 from zarchd.app.state import State
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
@@ -224,7 +242,7 @@ class Operations:
 
     def backup(
         self, *, progress: Progress = no_progress, reason: str = "manual", force: bool = True
-    ) -> dict[str, Any]:
+    ) -> BackupResult:
         """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
         self._require_registry()
         self.check_backup_dir()
@@ -251,7 +269,7 @@ class Operations:
                     "fingerprint": info.fingerprint,
                 }
             )
-            return {"skipped": False, "backup": info.to_json()}
+            return {"skipped": False, "backup": cast(BackupJson, info.to_json())}
 
     def _last_fingerprint(self) -> str | None:
         last = self.state.get("last_backup") or {}
@@ -260,17 +278,17 @@ class Operations:
         latest = backups.latest_backup(self.registry, self.store)
         return latest.fingerprint if latest else None
 
-    def backups(self) -> dict[str, Any]:
+    def backups(self) -> BackupsResult:
         self.check_backup_dir()
         ignored: list[dict[str, str]] = []
         items = backups.list_backups(self.registry, self.store, ignored)
         return {
             "dir": str(self.store),
-            "backups": [b.to_json() for b in items],
-            "ignored": ignored,
+            "backups": [cast(BackupJson, b.to_json()) for b in items],
+            "ignored": cast(list[IgnoredJson], ignored),
         }
 
-    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
             if dry_run:
@@ -296,9 +314,7 @@ class Operations:
             "deleted": deleted,
         }
 
-    def verify(
-        self, name: str | None = None, *, progress: Progress = no_progress
-    ) -> dict[str, Any]:
+    def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
         self.check_backup_dir()
         with self.write_lock:
@@ -306,7 +322,7 @@ class Operations:
                 targets = [backups.resolve_name(self.registry, self.store, name)]
             else:
                 targets = [b for b in backups.list_backups(self.registry, self.store) if b.ours]
-            results: list[dict[str, Any]] = []
+            results: list[VerifiedJson] = []
             for i, info in enumerate(targets, 1):
                 progress(
                     {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
@@ -327,7 +343,7 @@ class Operations:
 
     # ---- restore / recover ----------------------------------------------------------------
 
-    def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def restore(self, name: str, *, progress: Progress = no_progress) -> RestoreResult:
         self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(
@@ -335,9 +351,9 @@ class Operations:
             )
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
-            return result
+            return cast(RestoreResult, result)
 
-    def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
         self.check_backup_dir()
         with self.write_lock, self._job("recover") as extra:
             resumed, self.resumed = self.resumed, None
@@ -353,7 +369,7 @@ class Operations:
             extra["restored"] = result.get("restored")
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
-            return result
+            return cast(RestoreResult, result)
 
     def _migrate_after_restore(
         self, restored: dict[str, Any], progress: Progress
@@ -385,11 +401,13 @@ class Operations:
         backup_only: bool = False,
         progress: Progress = no_progress,
         reason: str = "manual",
-    ) -> dict[str, Any]:
+    ) -> MigrateResult:
         catalog = self.catalog()
         if dry_run or backup_only:
             status = migrations.inspect(self.registry, catalog)
-            pending = [{"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending]
+            pending: list[PendingSqlJson] = [
+                {"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending
+            ]
             if dry_run:
                 return {
                     "dry_run": True,
@@ -410,7 +428,7 @@ class Operations:
 
     def _apply(
         self, catalog: list[migrations.Migration], progress: Progress, reason: str
-    ) -> dict[str, Any]:
+    ) -> MigrateResult:
         try:
             self.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -446,13 +464,13 @@ class Operations:
             )
         return {
             "dry_run": False,
-            "applied": result.applied,
+            "applied": cast(list[MigrationRunJson], result.applied),
             "backup": taken.get("name"),
             "recorded_present": result.skipped_present,
             "schema_version": result.schema_version,
         }
 
-    def rollback(self, to: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def rollback(self, to: str, *, progress: Progress = no_progress) -> RollbackResult:
         self._require_registry()
         catalog = self.catalog()
         with self.write_lock, self._job("rollback", to=to) as extra:
@@ -467,14 +485,14 @@ class Operations:
             )
             extra["reverted"] = [a["id"] for a in result.applied]
             return {
-                "reverted": result.applied,
+                "reverted": cast(list[MigrationRunJson], result.applied),
                 "backup": taken.get("name"),
                 "schema_version": result.schema_version,
             }
 
     # ---- checks ---------------------------------------------------------------------------
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> CheckResult:
         """Full PRAGMA integrity_check of the registry now; the result is remembered for status.
 
         A registry another process keeps locked raises RegistryError ("could not check"): that
@@ -501,19 +519,19 @@ class Operations:
             "ok": ok,
             "problems": [] if ok else problems,
             "path": str(self.registry),
-            "schema_drift": schema.drift if schema else [],
-            "unreadable_by_7zarch_go": schema.unreadable if schema else [],
+            "schema_drift": cast(list[DriftJson], schema.drift if schema else []),
+            "unreadable_by_7zarch_go": cast(list[DriftJson], schema.unreadable if schema else []),
         }
 
-    def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+    def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> RepairResult:
         """Re-apply the missing, idempotent parts of recorded built-in migrations, backup first."""
         self._require_registry()
         if dry_run:
             plan = migrations.drift.inspect_repair(self.registry)
             return {
                 "dry_run": True,
-                "drift": [d.to_json() for d in plan.drift],
-                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "drift": _drift(plan.drift),
+                "unreadable_by_7zarch_go": _drift(plan.unreadable),
                 "reapply": plan.reapply,
                 "refused": plan.refused,
             }
@@ -529,11 +547,19 @@ class Operations:
             extra["reapplied"] = plan.reapply
             return {
                 "dry_run": False,
-                "drift": [d.to_json() for d in plan.drift],
-                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "drift": _drift(plan.drift),
+                "unreadable_by_7zarch_go": _drift(plan.unreadable),
                 "reapply": plan.reapply,
                 "backup": taken.get("name"),
             }
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def status(self) -> StatusReport:
+        """The status report without a daemon (`--local`, or when none runs)."""
+        from zarchd.app.status import build_status  # status.py imports this module
+
+        return build_status(self)
 
 
 def _size(path: Path) -> int:
@@ -542,3 +568,7 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _drift(found: list[migrations.drift.Drift]) -> list[DriftJson]:
+    return [cast(DriftJson, d.to_json()) for d in found]

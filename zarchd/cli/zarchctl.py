@@ -213,12 +213,12 @@ def repair(
     )
 
 
-def _daemon_command(method: str, doc: str) -> None:
+def _daemon_command(name: str, doc: str) -> None:
     def command(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
-        execute(method, {}, json_out=json, config_path=config, socket=socket, local=False)
+        execute(name, {}, json_out=json, config_path=config, socket=socket, local=False)
 
     command.__doc__ = doc
-    app.command(name=method)(command)
+    app.command(name=name)(command)
 
 
 _daemon_command("pause", "Stop scheduled and change-triggered backups until `resume`.")

@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from zarchd.app.commands import QUICK
+from zarchd.app.commands import is_quick
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import (
     BAD_REQUEST,
@@ -54,7 +54,7 @@ class Settings:
     work_pool: Executor
     idle_timeout: float | None
     allowed_uids: frozenset[int]
-    keepalive: float  # seconds between keep-alive progress lines (methods.KEEPALIVE_S)
+    keepalive: float  # seconds between keep-alive progress lines (commands.KEEPALIVE_S)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -91,11 +91,11 @@ class _Request:
         self.writer.write(line)
 
 
-def _call(handler: Handler, method: str, params: dict[str, Any], request: _Request) -> Any:
+def _call(handler: Handler, command: str, params: dict[str, Any], request: _Request) -> Any:
     """Runs in a worker thread. BaseExceptions become plain ones so they cannot stop the loop."""
     worker_state.active = True
     try:
-        return handler(method, params, request.progress)
+        return handler(command, params, request.progress)
     except (KeyboardInterrupt, SystemExit) as exc:
         raise RuntimeError(f"handler raised {type(exc).__name__}({exc})") from exc
     finally:
@@ -184,22 +184,22 @@ async def _read_line(
 async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter) -> bytes:
     """The final answer line for one request line."""
     try:
-        request_id, method, params = validate_request(parse_line(line))
+        request_id, command, params = validate_request(parse_line(line))
     except ProtocolError as exc:
         return error_line(getattr(exc, "request_id", None), exc.code, exc.message)
     loop = asyncio.get_running_loop()
     request = _Request(request_id, loop, writer)
-    # Cheap methods get their own pool, so long operations filling the other never delay them.
-    pool = settings.quick_pool if method in QUICK else settings.work_pool
+    # Cheap commands get their own pool, so long operations filling the other never delay them.
+    pool = settings.quick_pool if is_quick(command) else settings.work_pool
     try:
-        future = loop.run_in_executor(pool, _call, settings.handler, method, params, request)
+        future = loop.run_in_executor(pool, _call, settings.handler, command, params, request)
         while not (await asyncio.wait({future}, timeout=settings.keepalive))[0]:
-            request.progress({"stage": method, "message": "still working", "keepalive": True})
+            request.progress({"stage": command, "message": "still working", "keepalive": True})
         return encode({"id": request_id, "result": future.result()})
     except ZarchError as exc:
         return error_line(request_id, exc.code, exc.message)
     except Exception as exc:
-        log.error("control method %r failed", method, exc_info=exc)
+        log.error("control command %r failed", command, exc_info=exc)
         return error_line(
             request_id, INTERNAL, f"internal error: {type(exc).__name__}: {exc}; see the daemon log"
         )

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from zarchd import __version__, backups, migrations
-from zarchd.app.dispatch import call_verb
+from zarchd.app.dispatch import command_entry, dispatch
 from zarchd.app.operations import Operations
+from zarchd.app.results import DaemonInfo, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
 from zarchd.control.server import ControlServer
@@ -401,7 +402,7 @@ class Daemon:
 
     # ---- control --------------------------------------------------------------------------
 
-    def daemon_info(self) -> dict[str, Any]:
+    def daemon_info(self) -> DaemonInfo:
         return {
             "running": True,
             "pid": os.getpid(),
@@ -415,36 +416,49 @@ class Daemon:
             "socket": str(self.config.socket_path),
         }
 
-    def handle(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
+    def handle(self, command: str, params: dict[str, Any], progress: Progress) -> Any:
+        """Answer one control request: the command table says whether we or Operations do."""
         assert self.ops is not None
-        if method == "ping":
-            return {"pong": True, "pid": os.getpid(), "version": __version__}
-        if method == "status":
-            next_run = self.scheduler.next_backup_run() if self.scheduler else None
-            return build_status(self.ops, self.daemon_info(), iso(next_run))
-        if method in ("pause", "resume", "reload") and self.scheduler is None:
+        target = self if command_entry(command).runs_in == "daemon" else self.ops
+        return dispatch(target, command, params, progress)
+
+    # ---- the daemon's own commands (runs_in="daemon" in zarchd.app.commands) ----------
+
+    def ping(self) -> PingResult:
+        return {"pong": True, "pid": os.getpid(), "version": __version__}
+
+    def status(self) -> StatusReport:
+        assert self.ops is not None
+        next_run = self.scheduler.next_backup_run() if self.scheduler else None
+        return build_status(self.ops, self.daemon_info(), iso(next_run))
+
+    def _started(self, command: str) -> Scheduler:
+        if self.scheduler is None:
             raise ZarchError(
                 "zarchd is still starting (applying start-up migrations); "
-                f"try `{method}` again in a moment"
+                f"try `{command}` again in a moment"
             )
-        if method == "pause":
-            if self.scheduler:
-                self.scheduler.pause()
-            log.info("paused: scheduled and change-triggered backups stopped")
-            return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
-        if method == "resume":
-            if self.scheduler:
-                self.scheduler.resume()
-            log.info("resumed")
-            return {"paused": False, "message": "resumed"}
-        if method == "reload":
-            result = self.reload()
-            result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
-            return result
-        if method == "stop":
-            threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
-            return {"stopping": True, "message": "zarchd is stopping"}
-        return call_verb(self.ops, method, params, progress)
+        return self.scheduler
+
+    def pause(self) -> MessageResult:
+        self._started("pause").pause()
+        log.info("paused: scheduled and change-triggered backups stopped")
+        return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
+
+    def resume(self) -> MessageResult:
+        self._started("resume").resume()
+        log.info("resumed")
+        return {"paused": False, "message": "resumed"}
+
+    def reload_config(self) -> dict[str, Any]:
+        self._started("reload")
+        result = self.reload()
+        result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
+        return result
+
+    def stop(self) -> MessageResult:
+        threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
+        return {"stopping": True, "message": "zarchd is stopping"}
 
     @property
     def paused(self) -> bool:
