@@ -1,0 +1,178 @@
+"""The guards of restore, recover, verify and take that the happy paths never reach, through
+Operations (what the daemon and `zarchctl --local` call): each refuses, or undoes, and says so."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from zarchd.app.operations import Operations
+from zarchd.backups import recover as recover_mod
+from zarchd.backups.swap import intent_path
+from zarchd.core.config import load_config
+from zarchd.core.errors import BackupError, IntegrityFailure, UsageError
+
+from .conftest import corrupt, make_registry
+
+FOREIGN = "registry-20260101-120000.bak"  # 7zarch-go's own naming: no -zarchd, no sidecar
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ops_for(registry: Path) -> Operations:
+    return Operations(load_config(None, {"ZARCH_REGISTRY": str(registry)}))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Path:
+    return make_registry(tmp_path / "reg" / "registry.db", rows=400)
+
+
+def rows(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    finally:
+        conn.close()
+
+
+# ---- restore ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../registry.db", "reg/registry.db", "..", ""])
+def test_restore_refuses_a_path_as_name(registry: Path, name: str) -> None:
+    """Refused as "not a backup name" before anything is looked up: not merely "not found"."""
+    ops = ops_for(registry)
+    ops.backup()
+    before = sha(registry)
+    with pytest.raises(UsageError, match="is not a backup name"):
+        ops.restore(name)
+    assert sha(registry) == before
+
+
+def test_good_foreign_backup_is_restored(registry: Path) -> None:
+    """A 7zarch-go backup (no zarchd sidecar) is integrity-checked and put back."""
+    foreign = registry.parent / FOREIGN
+    shutil.copyfile(registry, foreign)
+    conn = sqlite3.connect(registry)
+    conn.execute("DELETE FROM items WHERE id > 100")
+    conn.commit()
+    conn.close()
+    result = ops_for(registry).restore(FOREIGN)
+    assert result["restored"] == FOREIGN and result["safety_backup"]
+    assert rows(registry) == 400
+    assert not Path(f"{foreign}.json").exists(), "a foreign backup never gets a sidecar"
+
+
+def test_damaged_foreign_backup_is_not_restored(registry: Path) -> None:
+    foreign = registry.parent / FOREIGN
+    shutil.copyfile(registry, foreign)
+    corrupt(foreign)
+    before = sha(registry)
+    with pytest.raises(IntegrityFailure, match=f"backup {FOREIGN} failed verification"):
+        ops_for(registry).restore(FOREIGN)
+    assert sha(registry) == before, "nothing may be changed"
+    assert not list(registry.parent.glob("*-zarchd.bak")), "no safety backup either"
+
+
+# ---- recover ---------------------------------------------------------------------------------
+
+
+def test_recover_puts_the_registry_back_when_publishing_fails(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The damaged registry was moved aside, then publishing its replacement failed (a link
+    refused by the disk; injected at the one call, as a full disk cannot be made on demand):
+    the damaged registry is back at its path, nothing set aside, no intent left."""
+    ops = ops_for(registry)
+    ops.backup()
+    corrupt(registry)
+    damaged = sha(registry)
+    real_publish = recover_mod.publish
+
+    def publish(tmp: Path, final: Path) -> None:
+        if final == registry:
+            assert not registry.exists(), "publishing only happens once it was moved aside"
+            raise OSError(errno.EIO, "Input/output error", str(final))
+        real_publish(tmp, final)
+
+    monkeypatch.setattr(recover_mod, "publish", publish)
+    with pytest.raises(BackupError, match="nothing was deleted"):
+        ops.recover()
+    assert registry.exists() and sha(registry) == damaged
+    assert not list(registry.parent.glob("registry.db.corrupted-*"))
+    assert not intent_path(registry).exists()
+    assert not list(registry.parent.glob(".zarchd-restore-*")), "the prepared copy is removed"
+
+
+def test_recover_with_the_registry_missing_puts_the_newest_good_backup_back(
+    registry: Path,
+) -> None:
+    ops = ops_for(registry)
+    ops.backup()
+    registry.unlink()
+    result = ops_for(registry).recover()
+    assert result["restored"] and result["corrupted_saved_as"] is None
+    assert rows(registry) == 400
+
+
+# ---- verify ----------------------------------------------------------------------------------
+
+
+def _one_backup(registry: Path) -> tuple[Operations, Path]:
+    ops = ops_for(registry)
+    name = ops.backup()["backup"]["name"]
+    return ops, registry.parent / name
+
+
+def test_verify_reports_a_missing_sidecar(registry: Path) -> None:
+    ops, backup = _one_backup(registry)
+    Path(f"{backup}.json").unlink()
+    # Without its sidecar it is listed as a foreign backup: integrity-checked, never "ours".
+    listed = {b["name"]: b for b in ops.backups()["backups"]}
+    assert listed[backup.name]["ours"] is False
+    assert ops.verify(backup.name)["bad"] == []
+
+
+def test_verify_reports_a_size_mismatch(registry: Path) -> None:
+    ops, backup = _one_backup(registry)
+    sidecar = Path(f"{backup}.json")
+    meta = json.loads(sidecar.read_text())
+    meta["size_bytes"] += 1
+    sidecar.write_text(json.dumps(meta))
+    result = ops.verify(backup.name)
+    assert result["bad"] == [backup.name]
+    problems = result["results"][0]["problems"]
+    assert any(f"size is {meta['size_bytes'] - 1} bytes" in p for p in problems), problems
+
+
+def test_verify_reports_a_backup_removed_after_listing(registry: Path) -> None:
+    """verify_backup on a listed backup whose file is then gone says so (not a traceback)."""
+    from zarchd.backups import list_backups, verify_backup
+
+    _ops, backup = _one_backup(registry)
+    info = next(b for b in list_backups(registry, registry.parent) if b.name == backup.name)
+    backup.unlink()
+    res = verify_backup(info)
+    assert not res.ok and res.problems == [f"{backup.name}: the file is missing"]
+
+
+# ---- take ------------------------------------------------------------------------------------
+
+
+def test_take_refuses_a_registry_that_is_not_a_database(tmp_path: Path) -> None:
+    registry = tmp_path / "reg" / "registry.db"
+    registry.parent.mkdir()
+    registry.write_bytes(b"this is not an SQLite database, just text\n" * 200)
+    with pytest.raises(IntegrityFailure, match=r"no backup taken \(file is not a database\)"):
+        ops_for(registry).backup()
+    assert not list(registry.parent.glob("*.bak")), "nothing published"
+    assert not list(registry.parent.glob(".zarchd-*")), "no temp file left"
