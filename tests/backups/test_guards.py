@@ -176,3 +176,62 @@ def test_take_refuses_a_registry_that_is_not_a_database(tmp_path: Path) -> None:
         ops_for(registry).backup()
     assert not list(registry.parent.glob("*.bak")), "nothing published"
     assert not list(registry.parent.glob(".zarchd-*")), "no temp file left"
+
+
+def test_recover_skips_a_backup_whose_prepared_copy_fails_its_check(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest backup verifies, but its copy next to the registry comes out damaged (disk
+    trouble, made here by wrecking the copy once it is written): recover says so and uses the
+    next good backup instead; nothing half-done is left."""
+    ops = ops_for(registry)
+    older = ops.backup()["backup"]["name"]
+    newer = ops.backup()["backup"]["name"]
+    corrupt(registry)
+    real_copy = recover_mod.copy_into
+    wrecked: list[Path] = []
+
+    def copy_into(source: Path, target: Path, **kw: object) -> None:
+        real_copy(source, target, **kw)  # type: ignore[arg-type]
+        if not wrecked:
+            wrecked.append(target)
+            with open(target, "r+b") as fh:
+                fh.seek(4096)
+                fh.write(b"\xff\x13" * 4096)
+
+    monkeypatch.setattr(recover_mod, "copy_into", copy_into)
+    result = ops.recover()
+    assert result["restored"] == older
+    skipped = {s["name"]: s["problems"] for s in result["skipped"]}
+    assert any("failed its integrity check" in p for p in skipped[newer]), skipped
+    assert rows(registry) == 400
+    assert not wrecked[0].exists(), "the damaged copy is removed"
+
+
+def test_take_with_the_registry_locked_gives_up_after_its_deadline(registry: Path) -> None:
+    """Another process holds an exclusive lock: the copy waits up to its deadline, then a
+    clear error; nothing published, no temp file left."""
+    from zarchd.backups import take_backup
+
+    holder = sqlite3.connect(registry, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO items (payload) VALUES ('uncommitted')")
+    try:
+        with pytest.raises(BackupError, match="stayed locked by another process"):
+            take_backup(registry, registry.parent, deadline_s=0.5)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not list(registry.parent.glob("*.bak")), "nothing published"
+    assert not list(registry.parent.glob(".zarchd-*")), "no temp file left"
+
+
+def test_verify_reports_a_sidecar_removed_after_listing(registry: Path) -> None:
+    from zarchd.backups import list_backups, verify_backup
+
+    _ops, backup = _one_backup(registry)
+    info = next(b for b in list_backups(registry, registry.parent) if b.name == backup.name)
+    Path(f"{backup}.json").unlink()
+    res = verify_backup(info)
+    assert not res.ok
+    assert res.problems == [f"{backup.name}: its metadata file is missing or unreadable"]
