@@ -54,7 +54,9 @@ MUTANTS = [
                 '        conn.execute("COMMIT")\n        return StepOutcome(ran=True',
                 '        conn.execute("COMMIT")\n'
                 "        if up:\n"
-                "            ledger.record(conn, migration, duration_ms=0, app_version=app_version)\n"
+                "            ledger.record(\n"
+                "                conn, migration, duration_ms=0, app_version=app_version\n"
+                "            )\n"
                 "        return StepOutcome(ran=True",
             ),
         ),
@@ -89,7 +91,9 @@ MUTANTS = [
         "zarchd/backups/swap.py",
         (
             (
-                "        except BaseException:\n            _put_back(aside, registry)\n            raise\n",
+                "        except BaseException:\n"
+                "            _put_back(aside, registry)\n"
+                "            raise\n",
                 "        except BaseException:\n            raise\n",
             ),
         ),
@@ -142,6 +146,61 @@ MUTANTS = [
         (("    names.check_plain_name(name)\n", "    pass  # MUTANT\n"),),
         ("tests/backups/test_guards.py::test_restore_refuses_a_path_as_name",),
     ),
+    # -- beyond the list: guards of paths that were never run, and one bug found here --
+    Mutant(
+        "prune-no-protected-guard",
+        "zarchd/backups/prune.py",
+        (
+            (
+                "        if name in protected:  # belt and braces: decide() never drops it\n"
+                "            continue\n",
+                "",
+            ),
+        ),
+        ("tests/backups/test_guards.py::test_prune_keeps_the_protected_and_the_no_longer_ours",),
+    ),
+    Mutant(
+        "prune-no-recheck",
+        "zarchd/backups/prune.py",
+        (
+            (
+                "        if read_sidecar(path) is None:"
+                "  # re-check right before deleting: only ours\n"
+                "            continue\n",
+                "",
+            ),
+        ),
+        ("tests/backups/test_guards.py::test_prune_keeps_the_protected_and_the_no_longer_ours",),
+    ),
+    Mutant(
+        "locked-reported-as-damage",
+        "zarchd/backups/take.py",
+        (
+            (
+                "            raise  # a lock held past the timeout, not damage: _copy says so\n",
+                "            raise _damaged(exc) from exc  # MUTANT\n",
+            ),
+        ),
+        (
+            "tests/backups/test_guards.py"
+            "::test_take_with_the_registry_locked_gives_up_after_its_deadline",
+        ),
+    ),
+    Mutant(
+        "start-continues-after-sigterm",
+        "zarchd/daemon/daemon.py",
+        (
+            (
+                "        if self._stopping:  # SIGTERM during a long start-up migration\n"
+                "            return\n",
+                "",
+            ),
+        ),
+        (
+            "tests/e2e/test_daemon_failures.py"
+            "::test_sigterm_during_a_start_up_migration_stops_with_the_registry_unchanged",
+        ),
+    ),
 ]
 
 
@@ -188,9 +247,8 @@ def main(argv: list[str]) -> int:
             # The unmutated copy must pass: a test that fails anyway proves nothing.
             base = run_tests(tree, mutant.tests)
             if base.returncode != 0:
-                print(
-                    f"{mutant.name:30} BROKEN   (fails without the bug)\n{(base.stdout + base.stderr)[-2000:]}"
-                )
+                output = (base.stdout + base.stderr)[-2000:]
+                print(f"{mutant.name:30} BROKEN   (fails without the bug)\n{output}")
                 failed += 1
                 continue
             stale = apply(mutant, tree)

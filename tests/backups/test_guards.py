@@ -3,8 +3,10 @@ Operations (what the daemon and `zarchctl --local` call): each refuses, or undoe
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
+import importlib
 import json
 import shutil
 import sqlite3
@@ -235,3 +237,57 @@ def test_verify_reports_a_sidecar_removed_after_listing(registry: Path) -> None:
     res = verify_backup(info)
     assert not res.ok
     assert res.problems == [f"{backup.name}: its metadata file is missing or unreadable"]
+
+
+# ---- races, made to happen at the one moment they can ------------------------------------------
+
+
+def test_a_name_taken_while_publishing_goes_to_the_next_free_name(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer creates the chosen name between the choice and the link: nothing is
+    overwritten, the backup gets the next name, the other file and no orphan sidecar remain."""
+    take_mod = importlib.import_module("zarchd.backups.take")
+    real_publish = take_mod.publish
+    planted: list[Path] = []
+
+    def publish(tmp: Path, final: Path) -> None:
+        if not planted:
+            final.write_bytes(b"someone else's file\n")  # just after next_free checked it
+            planted.append(final)
+        real_publish(tmp, final)
+
+    monkeypatch.setattr(take_mod, "publish", publish)
+    info = ops_for(registry).backup()["backup"]
+    assert info["name"] != planted[0].name
+    assert planted[0].read_bytes() == b"someone else's file\n", "never overwritten"
+    assert not Path(f"{planted[0]}.json").exists(), "the sidecar went with the lost name"
+    assert Path(f"{registry.parent / info['name']}.json").exists()
+    assert rows(registry.parent / info["name"]) == 400
+
+
+def test_prune_keeps_the_protected_and_the_no_longer_ours(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prune's last guards, under a policy decision that drops everything: the newest verified
+    backup is never deleted, nor one whose sidecar vanished after the listing (not ours)."""
+    prune_mod = importlib.import_module("zarchd.backups.prune")
+    ops = ops_for(registry)
+    names = [ops.backup()["backup"]["name"] for _ in range(4)]
+    newest, lost = names[-1], names[-2]
+    real_decide = prune_mod.decide
+
+    def decide(*args: object, **kw: object) -> list[object]:
+        faulty = [  # a faulty policy decision: drop everything
+            dataclasses.replace(d, keep=False, reasons=[prune_mod.NEWEST_VERIFIED])
+            if d.name == newest
+            else dataclasses.replace(d, keep=False)
+            for d in real_decide(*args, **kw)
+        ]
+        Path(f"{registry.parent / lost}.json").unlink()  # e.g. 7zarch-go took the name over
+        return faulty
+
+    monkeypatch.setattr(prune_mod, "decide", decide)
+    ops.prune()
+    left = sorted(p.name for p in registry.parent.glob("*-zarchd*.bak"))
+    assert left == sorted([newest, lost])
