@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 # `1234 fsync(4</dir/file>) = 0` with -y; the pid prefix comes from -f.
 CALL = re.compile(r"^(?:\d+\s+)?(\w+)\((.*)\)\s+=\s+(-?\d+)")
+STRACE = ["strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,link,linkat,openat,close"]
 FD_PATH = re.compile(r"^\d+<(.*)>$")
 
 
@@ -34,10 +35,7 @@ def traced_backup(tmp_path: Path) -> tuple[Path, list[Call]]:
     registry = make_baseline_registry(tmp_path / "reg" / "registry.db", rows=200)
     log = tmp_path / "strace.txt"
     res = subprocess.run(
-        ["strace", "-f", "-y", "-qq", "-o", str(log)]
-        + ["-e", "trace=fsync,fdatasync,link,linkat,rename,renameat,renameat2,openat,close"]
-        + command("zarchctl")
-        + ["backup", "--local"],
+        [*STRACE, "-o", str(log), *command("zarchctl"), "backup", "--local"],
         capture_output=True,
         text=True,
         env={**os.environ, "ZARCH_REGISTRY": str(registry)},
