@@ -176,6 +176,8 @@ def _page_count(conn: sqlite3.Connection) -> int:
     try:
         return int(conn.execute("PRAGMA page_count").fetchone()[0])
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise  # a lock held past the timeout, not damage: _copy says so
         raise _damaged(exc) from exc
 
 
