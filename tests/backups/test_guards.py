@@ -247,7 +247,7 @@ def test_a_name_taken_while_publishing_goes_to_the_next_free_name(
 ) -> None:
     """Another writer creates the chosen name between the choice and the link: nothing is
     overwritten, the backup gets the next name, the other file and no orphan sidecar remain."""
-    take_mod = importlib.import_module("zarchd.backups.take")
+    take_mod = importlib.import_module("zarchd.backups.storage")  # where publishing lives
     real_publish = take_mod.publish
     planted: list[Path] = []
 
