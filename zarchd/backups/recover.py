@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from zarchd.backups.emptiness import empty_registry_problem
 from zarchd.backups.listing import list_backups
 from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.swap import resume_swap, swap_in
-from zarchd.backups.temps import TEMP_PREFIX
+from zarchd.backups.temps import SALVAGE_DIR_SUFFIX, TEMP_PREFIX
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.errors import BackupError, RegistryError, UnsafePath, UsageError
@@ -350,43 +351,53 @@ def salvage(
     distribution builds of the sqlite3 command lack; `.dump` (which skips unreadable pages)
     is the second try.
     """
-    copy = stack.enter_context(_companion_temp(damaged, copy_from=damaged))
+    # All of salvage's files live in a private 0700 directory: the sqlite3 command and the copy
+    # open them (and their -journal/-wal) by name, and no other user may plant a symlink there.
+    work = stack.enter_context(salvage_dir(damaged))
+    copy = work / "damaged.db"
+    copy_in_child(
+        [(damaged, copy)]
+        + [
+            (Path(str(damaged) + s), Path(str(copy) + s))
+            for s in COMMIT_COMPANIONS
+            if Path(str(damaged) + s).exists()
+        ]
+    )
     for command in (".recover", ".dump"):
-        with contextlib.ExitStack() as attempt:
-            tmp = attempt.enter_context(_companion_temp(damaged))
-            if not _pipe(sqlite3_bin, copy, command, tmp):
-                continue
-            tables = _row_counts(tmp)
-            if not any(tables.values()) or _check_static(tmp):
-                continue
-            fsync_file(tmp)
-            os.chmod(tmp, mode)
-            stack.push(attempt.pop_all())  # the winner lives until the outer stack closes
-            return tmp, {
-                "tool": f"{sqlite3_bin} {command}",
-                "tables": tables,
-                "rows": sum(tables.values()),
-            }
+        target = work / f"salvaged{command.replace('.', '-')}.db"
+        if not _pipe(sqlite3_bin, copy, command, target):
+            continue
+        tables = _row_counts(target)
+        if not any(tables.values()) or _check_static(target):
+            continue
+        fsync_file(target)
+        os.chmod(target, mode)
+        # Out to a temp name of ours beside the registry, where put_in_place links it from
+        # (a rename never follows a symlink at its destination).
+        tmp = stack.enter_context(
+            temp_path(damaged.parent, prefix=_temp_prefix("salvage", damaged))
+        )
+        os.replace(target, tmp)
+        return tmp, {
+            "tool": f"{sqlite3_bin} {command}",
+            "tables": tables,
+            "rows": sum(tables.values()),
+        }
     return None
 
 
 @contextlib.contextmanager
-def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterator[Path]:
-    """A temp file for salvage next to `registry`, removed with its -journal/-wal/-shm on exit;
-    `copy_from` fills it with that database and its commit companions."""
-    with temp_path(registry.parent, prefix=_temp_prefix("salvage", registry)) as path:
-        try:
-            if copy_from is not None:
-                pairs = [(copy_from, path)] + [
-                    (Path(str(copy_from) + s), Path(str(path) + s))
-                    for s in COMMIT_COMPANIONS
-                    if Path(str(copy_from) + s).exists()
-                ]
-                copy_in_child(pairs)
-            yield path
-        finally:
-            for leftover in companions(path):
-                leftover.unlink(missing_ok=True)
+def salvage_dir(registry: Path) -> Iterator[Path]:
+    """A fresh 0700 directory beside `registry` (same file system), removed with its content."""
+    path = Path(
+        tempfile.mkdtemp(
+            prefix=_temp_prefix("salvage", registry), suffix=SALVAGE_DIR_SUFFIX, dir=registry.parent
+        )
+    )
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # Copies files in a child process: a descriptor of the registry opened and closed there cannot

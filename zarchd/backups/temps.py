@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
+import stat
 from pathlib import Path
 
 from zarchd.backups import names
+from zarchd.core.fsutil import trusted_uids
 from zarchd.db.registry import COMPANIONS
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
+SALVAGE_DIR_SUFFIX = ".salvage.d"  # salvage's private work directory (recover.salvage_dir)
 
 
 def temp_name_pattern(stem: str) -> re.Pattern[str]:
@@ -27,6 +31,14 @@ def temp_name_pattern(stem: str) -> re.Pattern[str]:
     return re.compile(f"{copies}|{sidecars}")
 
 
+def salvage_dir_pattern(stem: str) -> re.Pattern[str]:
+    """Names of salvage's private work directories for `stem` (tempfile.mkdtemp)."""
+    return re.compile(
+        rf"{re.escape(TEMP_PREFIX)}salvage-{re.escape(stem)}-[a-z0-9_]{{8}}"
+        rf"{re.escape(SALVAGE_DIR_SUFFIX)}"
+    )
+
+
 def remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]:
     """Ours only (exact name pattern, regular files); with `cutoff` only older ones and only
     backup copies (a restore in another process may be running)."""
@@ -37,6 +49,13 @@ def remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]
     except OSError:
         return removed
     for path in entries:
+        if cutoff is None and salvage_dir_pattern(stem).fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                st = path.lstat()  # ours only, never through a symlink
+                if stat.S_ISDIR(st.st_mode) and st.st_uid in trusted_uids():
+                    shutil.rmtree(path)
+                    removed.append(path)
+            continue
         if not match(path.name) or (
             cutoff is not None and not path.name.startswith(f"{TEMP_PREFIX}{stem}-")
         ):
