@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+E2E = Path(__file__).parent / "e2e"
 FIXTURE_0005 = DATA / "registry-0005.db"
 
 # The archives table as 7zarch-go created it before its migration system (0001 in effect).
@@ -27,6 +28,13 @@ CREATE TABLE archives (
     metadata TEXT
 )
 """
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e runs real processes: marked e2e, so `-m "not e2e"` skips it."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)

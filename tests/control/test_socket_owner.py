@@ -60,6 +60,7 @@ def test_a_socket_directory_writable_by_others_is_refused(sock_dir: Path, handle
     assert not (shared / "zarchd.sock").exists()
 
 
+@pytest.mark.e2e  # a real zarchd run / zarchctl process
 @needs_root
 def test_the_client_refuses_a_daemon_of_another_user(sock_dir: Path) -> None:
     os.chmod(sock_dir, 0o755)  # nobody may reach its own directory inside

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import select
-import signal
 import threading
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from zarchd.core.clock import Clock, iso, parse_iso, utcnow
 from zarchd.core.config import Config, load_config
 from zarchd.core.errors import ConfigError, LockHeld, UsageError, ZarchError
 from zarchd.core.progress import Progress
+from zarchd.daemon import signals
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
 from zarchd.daemon.watcher import RegistryWatcher
@@ -42,10 +42,17 @@ LOCK_CHECK_S = 2.0
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None, *, now: Clock = utcnow) -> None:
-        self.config_path = config_path
-        self.config: Config = load_config(config_path)
+    """One daemon: `run()` blocks until `request_stop()` (or SIGTERM/SIGINT on the main thread)
+    and returns the exit code; it never exits the process (only `zarchd run` does). `ready` is
+    set once the socket answers and the jobs are scheduled, so a test can run it in a thread."""
+
+    def __init__(
+        self, config: Config, *, config_path: Path | None = None, now: Clock = utcnow
+    ) -> None:
+        self.config_path = config_path  # re-read on reload
+        self.config = config
         self.now = now
+        self.ready = threading.Event()
         self.notifier = Notifier.from_env()
         self.started = time.monotonic()
         self._stopping = False
@@ -53,6 +60,9 @@ class Daemon:
         self._reload_requested = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        # re-entrant: _wake runs from signal handlers, which may interrupt _close_pipe holding it
+        self._pipe_lock = threading.RLock()  # a late wake-up must not write to a closed fd
+        self._pipe_open = True
         self._warned_versions: set[str] = set()
         self.ops: Operations | None = None
         self.scheduler: Scheduler | None = None
@@ -66,13 +76,15 @@ class Daemon:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def run(self) -> int:
-        logsetup.setup(self.config.log.level)
-        self._install_signal_handlers()
-        try:
-            self._start()
-            self._loop()
-        finally:
-            self._shutdown()
+        with signals.installed(self.request_stop, self._request_reload):
+            try:
+                self._start()
+                self._loop()
+            finally:
+                try:
+                    self._shutdown()
+                finally:
+                    self._close_pipe()
         return self.exit_code
 
     def _start(self) -> None:
@@ -126,6 +138,7 @@ class Daemon:
         )
         self._start_watcher()
         self.notifier.ready(self._status_line())
+        self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
 
     def _start_watcher(self, cfg: Config | None = None) -> None:
@@ -238,23 +251,24 @@ class Daemon:
         self._stopping = True
         self._wake()
 
+    def _request_reload(self) -> None:
+        self._reload_requested = True
+        self._wake()
+
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):  # the pipe is full: the loop wakes anyway
-            os.write(self._wake_w, b"x")
+        with self._pipe_lock:
+            if not self._pipe_open:
+                return  # run() has ended: nothing left to wake
+            # A full pipe: the loop is going to wake anyway.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"x")
 
-    def _install_signal_handlers(self) -> None:
-        def on_stop(signum: int, frame: object) -> None:
-            self.request_stop()
-
-        def on_hup(signum: int, frame: object) -> None:
-            self._reload_requested = True
-            self._wake()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        # Over a file-size limit, fail the write (BackupError) instead of being killed.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    def _close_pipe(self) -> None:
+        with self._pipe_lock:
+            if self._pipe_open:
+                self._pipe_open = False
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     # ---- jobs -----------------------------------------------------------------------------
 
