@@ -115,7 +115,7 @@ MUTANTS = [
     Mutant(
         "foreign-backup-unchecked",
         "zarchd/backups/verify.py",
-        (("    return integrity_problems(info)\n", "    return []  # MUTANT\n"),),
+        (("        return integrity_problems(info, path)\n", "        return []  # MUTANT\n"),),
         ("tests/backups/test_guards.py::test_damaged_foreign_backup_is_not_restored",),
     ),
     Mutant(
@@ -161,12 +161,12 @@ MUTANTS = [
     ),
     Mutant(
         "prune-no-recheck",
-        "zarchd/backups/prune.py",
+        "zarchd/backups/storage.py",
         (
             (
                 "        if read_sidecar(path) is None:"
-                "  # re-check right before deleting: only ours\n"
-                "            continue\n",
+                "  # re-checked right before deleting: only ours\n"
+                "            return False\n",
                 "",
             ),
         ),
