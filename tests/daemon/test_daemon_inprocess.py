@@ -101,7 +101,12 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(root: Path, clock: Fix
         path.write_text(text + f'[migrations]\napp_version_file = "{version}"\nauto = true\n')
         old_watcher = d.daemon.watcher
         d.daemon._request_reload()  # what SIGHUP does: the main loop reloads
-        wait_for(lambda: d.daemon.watcher is not old_watcher, what="the reload")
+        # the watcher is replaced before the config is: wait for the end of the reload
+        wait_for(
+            lambda: d.daemon.watcher is not old_watcher
+            and d.daemon.config.migrations.app_version_file == version,
+            what="the reload",
+        )
         assert d.daemon.config.migrations.app_version_file == version
 
 
