@@ -42,6 +42,11 @@ def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
     conn.close()
 
 
+def backups(directory: Path) -> list[str]:
+    """The backups in `directory`, oldest first (names sort by time)."""
+    return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
+
+
 def command(name: str) -> list[str]:
     """The installed entry point when there is one (the real thing), else the module."""
     script = BIN / name
@@ -119,6 +124,21 @@ class Daemon:
 
     def json(self, *args: str) -> Any:
         return json.loads(self.ctl(*args, "--json").stdout)
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = 20) -> str:
+        """Wait until the daemon's log holds `text` at least `count` times; returns the log."""
+        return str(
+            wait_for(
+                lambda: (log := self.log_text()).count(text) >= count and log,
+                timeout=timeout,
+                what=f"{count}x {text!r} in the log (log: {self.log_text()})",
+            )
+        )
+
+    def start_with_backup(self) -> list[str]:
+        """Start and wait for the catch-up backup; returns the backups' names then."""
+        self.start()
+        return list(wait_for(lambda: backups(self.registry.parent), what="catch-up backup"))
 
     def log_text(self) -> str:
         try:

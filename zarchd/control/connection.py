@@ -96,6 +96,8 @@ def _call(handler: Handler, method: str, params: dict[str, Any], request: _Reque
     """Runs in a worker thread. BaseExceptions become plain ones so they cannot stop the loop."""
     worker_state.active = True
     try:
+        # Tests wait on this line to know a request reached its handler (never a sleep).
+        log.debug("control request %r: %s started", request.request_id, method)
         return handler(method, params, request.progress)
     except (KeyboardInterrupt, SystemExit) as exc:
         raise RuntimeError(f"handler raised {type(exc).__name__}({exc})") from exc
