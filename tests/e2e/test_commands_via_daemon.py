@@ -74,7 +74,8 @@ def test_restore_through_the_daemon(daemon: Daemon) -> None:
     assert sqlite3.connect(safety).execute("SELECT count(*) FROM archives").fetchone()[0] == 2
     for forged in ("../registry.db", str(daemon.registry), "nope.bak", "registry-1.bak/../x"):
         bad = daemon.ctl("restore", forged, "--yes", check=False)
-        assert bad.returncode in (1, 2), forged
+        # not a backup name: bad usage (2); a well-formed name with no such backup: failed (1)
+        assert bad.returncode == (1 if forged == "nope.bak" else 2), (forged, bad.stderr)
         assert "Traceback" not in bad.stderr
 
 
