@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import corrupt as corrupt  # the shared one, re-exported for these tests
+
 WRITER = textwrap.dedent("""
     import sqlite3, sys, time, os
     path, stop = sys.argv[1], sys.argv[2]
@@ -52,14 +54,6 @@ def max_id(path: Path) -> int:
         return conn.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
     finally:
         conn.close()
-
-
-def corrupt(path: Path) -> None:
-    """Overwrite bytes in the middle of a b-tree page of the database (page 3 onwards)."""
-    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
-    with open(path, "r+b") as fh:
-        fh.seek(page * 3 + 8)
-        fh.write(b"\xff\x13" * 300)
 
 
 class FixedClock:

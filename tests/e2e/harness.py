@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,38 @@ def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
 def backups(directory: Path) -> list[str]:
     """The backups in `directory`, oldest first (names sort by time)."""
     return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
+
+
+def ctl(
+    registry: Path,
+    *args: str,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    prefix: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """`zarchctl ARGS` on `registry` (via ZARCH_REGISTRY), without a terminal. No traceback may
+    ever reach a user, so none may appear in its output."""
+    cmd = [*prefix, *command("zarchctl"), *args]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    res = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
+    return res
+
+
+def clean(res: subprocess.CompletedProcess[str]) -> str:
+    """The combined output, after checking that no traceback reached the user."""
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out, out
+    return out
 
 
 def command(name: str) -> list[str]:
@@ -136,9 +168,14 @@ class Daemon:
         )
 
     def start_with_backup(self) -> list[str]:
-        """Start and wait for the catch-up backup; returns the backups' names then."""
+        """Start and wait for the catch-up backup (one zarchd made); returns the backups then."""
         self.start()
-        return list(wait_for(lambda: backups(self.registry.parent), what="catch-up backup"))
+        directory = self.registry.parent
+        wait_for(
+            lambda: any(OUR_NAME.match(name) for name in backups(directory)),
+            what=f"the catch-up backup (log: {self.log_text()})",
+        )
+        return backups(directory)
 
     def log_text(self) -> str:
         try:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import NAME, add_archive, command, sha
-
-
-def ctl(
-    registry: Path, *args: str, config: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})}
-    cmd = command("zarchctl") + list(args)
-    if config:
-        cmd += ["--config", str(config)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
+from tests.e2e.harness import NAME, add_archive, clean, ctl, sha
 
 
 def no_traceback(res: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in res.stderr + res.stdout, res.stderr
+    clean(res)
 
 
 def test_status_local_adopts_the_real_7zarch_registry(registry_0005: Path) -> None:

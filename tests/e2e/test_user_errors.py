@@ -19,29 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import make_baseline_registry
-from tests.e2e.harness import command, sha
-
-
-def ctl(
-    registry: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})}
-    return subprocess.run(
-        command("zarchctl") + list(args),
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def clean(res: subprocess.CompletedProcess[str]) -> str:
-    """The combined output, after checking that no traceback reached the user."""
-    out = res.stdout + res.stderr
-    assert "Traceback" not in out, out
-    return out
+from tests.conftest import make_baseline_registry, tamper
+from tests.e2e.harness import clean, command, ctl, sha
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -388,9 +367,7 @@ def test_restore_never_replaces_the_registry_without_a_sound_backup_and_a_safety
     conn.close()
     before = sha(registry_0005)
     good = backup.read_bytes()
-    with open(backup, "r+b") as fh:  # bit rot inside the backup
-        fh.seek(30000)
-        fh.write(b"XXXX")
+    tamper(backup, at=30000, data=b"XXXX")  # bit rot inside the backup
     res = ctl(registry_0005, "restore", backup.name, "--yes", "--local")
     assert res.returncode == 1 and backup.name in clean(res)
     assert sha(registry_0005) == before
