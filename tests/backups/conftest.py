@@ -87,12 +87,14 @@ def writer(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
 
     def start(registry: Path) -> None:
         stop = tmp_path / f"stop-{len(procs)}"
+        before = max_id(registry)
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(registry), str(stop)])
         procs.append((proc, stop))
-        deadline = time.monotonic() + 10
-        while not Path(str(stop) + ".started").exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 20
+        while max_id(registry) < before + 5:  # it has committed a few rows: it is writing
+            assert proc.poll() is None, "the writer ended early"
+            assert time.monotonic() < deadline, "the writer committed nothing"
             time.sleep(0.01)
-        time.sleep(0.05)  # let it commit a few rows
 
     yield start
     for proc, stop in procs:
