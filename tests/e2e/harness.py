@@ -72,6 +72,22 @@ def ctl(
     return res
 
 
+def zarchd_run(
+    config: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`zarchd run` expected to end by itself (a refused start); no traceback in its output."""
+    res = subprocess.run(
+        [*command("zarchd"), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr
+    return res
+
+
 def clean(res: subprocess.CompletedProcess[str]) -> str:
     """The combined output, after checking that no traceback reached the user."""
     out = res.stdout + res.stderr
@@ -124,9 +140,9 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> Daemon:
-        self._logfh = open(self.log, "ab")
+        self._logfh = open(self.log, "ab")  # noqa: SIM115 (open for the daemon's life; stop() closes it)
         self.proc = subprocess.Popen(
-            command("zarchd") + ["run", "--config", str(self.config)],
+            [*command("zarchd"), "run", "--config", str(self.config)],
             stdout=self._logfh,
             stderr=self._logfh,
             env=self.env,
@@ -197,7 +213,9 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"zarchd did not stop within {timeout}s: {self.log_text()}")
+                raise AssertionError(
+                    f"zarchd did not stop within {timeout}s: {self.log_text()}"
+                ) from None
         self._logfh.close()
         return self.proc.returncode
 

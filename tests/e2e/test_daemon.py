@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import QUIET, Daemon, add_archive, backups, command, wait_for
+from tests.e2e.harness import QUIET, Daemon, add_archive, backups, command, wait_for, zarchd_run
 
 
 def replace_text(path: Path, text: str) -> None:
@@ -41,12 +41,7 @@ def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path
         d.start()
         (tmp_path / "two").mkdir()
         second = Daemon(tmp_path / "two", registry_0005, config=QUIET)
-        res = subprocess.run(
-            command("zarchd") + ["run", "--config", str(second.config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        res = zarchd_run(second.config)
         assert res.returncode == 1
         assert "already running" in res.stderr and str(d.proc.pid) in res.stderr
         assert "Traceback" not in res.stderr
@@ -194,7 +189,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         d.signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in d.log_text(), what="the refusal in the log")
         ping = subprocess.run(
-            command("zarchctl") + ["ping", "--socket", str(d.socket)],
+            [*command("zarchctl"), "ping", "--socket", str(d.socket)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -205,7 +200,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         moved = good.replace(str(d.socket), str(d.socket) + "2")
         d.config.write_text(moved)
         refused = subprocess.run(
-            command("zarchctl") + ["reload", "--socket", str(d.socket)],
+            [*command("zarchctl"), "reload", "--socket", str(d.socket)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -295,7 +290,7 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
         holder = sqlite3.connect(registry_0005, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # the backup's read now waits for us
         client = subprocess.Popen(
-            command("zarchctl") + ["backup", "--config", str(d.config)],
+            [*command("zarchctl"), "backup", "--config", str(d.config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -326,12 +321,7 @@ def test_a_start_up_failure_exits_non_zero_with_its_message(
         other = make_baseline_registry(tmp_path / "other" / "registry.db", rows=1)
         config = tmp_path / "second.toml"
         config.write_text(f'[registry]\npath = "{other}"\n[control]\nsocket = "{d.socket}"\n')
-        res = subprocess.run(
-            command("zarchd") + ["run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        res = zarchd_run(config)
         assert res.returncode == 1, res.stderr
         assert "already listening" in res.stderr and "Traceback" not in res.stderr
         assert d.ctl("ping").returncode == 0

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import FIXTURE_0005
-from tests.e2e.harness import command, ctl, wait_for
+from tests.e2e.harness import command, ctl, wait_for, zarchd_run
 from zarchd.core.logsetup import SafeFormatter
 
 EVIL = "evil\n2026-01-01 ERROR forged\x1b[31m\u202e"
@@ -67,7 +67,7 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     env.pop("JOURNAL_STREAM", None)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            command("zarchd") + ["run", "--config", str(config)], stdout=fh, stderr=fh, env=env
+            [*command("zarchd"), "run", "--config", str(config)], stdout=fh, stderr=fh, env=env
         )
     try:
         wait_for(
@@ -83,14 +83,7 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     (registry.parent / "blocker").write_text("x")
     with open(config, "a") as fh:
         fh.write(f"dir = {json.dumps(str(registry.parent / 'blocker'))}\n")
-    failed = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    failed = zarchd_run(config, env=env)
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr
     _assert_escaped(failed.stderr)

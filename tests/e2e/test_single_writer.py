@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from tests.e2e.harness import QUIET, Daemon, command, wait_for
+from tests.e2e.harness import QUIET, Daemon, wait_for, zarchd_run
 from zarchd.db.lock import WriterLock
 
 
@@ -24,12 +23,7 @@ def test_backup_local_never_writes_through_a_planted_lock_symlink(
         assert res.returncode == 1, res
         assert str(lock) in res.stderr and "symbolic link" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr
-    run = subprocess.run(
-        command("zarchd") + ["run", "--config", str(d.config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = zarchd_run(d.config)
     assert run.returncode == 1 and "symbolic link" in run.stderr, run
     assert victim.read_text() == "precious\n"
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry, tamper
-from tests.e2e.harness import clean, command, ctl, sha
+from tests.e2e.harness import clean, command, ctl, sha, zarchd_run
 
 
 def write_config(tmp_path: Path, text: str) -> Path:
@@ -115,12 +115,8 @@ def test_backup_dir_that_is_a_file_is_reported_not_raised(
     )
     assert "is not a directory" in report["backups"]["problem"]
     assert report["registry"]["integrity"] == "ok"
-    run = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
+    run = zarchd_run(
+        config,
         env={
             **os.environ,
             "ZARCH_REGISTRY": str(registry_0005),
@@ -183,14 +179,7 @@ def test_durations_too_large_for_the_scheduler_are_config_errors(
         tmp_path,
         f'[backup]\ninterval = "99999999999d"\n[control]\nsocket = "{tmp_path / "s.sock"}"\n',
     )
-    res = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
-    )
+    res = zarchd_run(config, env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)})
     assert res.returncode == 2, res.stderr[-2000:]
     assert "backup.interval" in clean(res)
     nan = write_config(tmp_path, "[backup]\ninterval = nan\n[check]\ninterval = inf\n")
@@ -205,14 +194,7 @@ def test_socket_path_over_the_unix_limit_is_bad_config(registry_0005: Path, tmp_
     deep.mkdir()
     sock = deep / "zarchd.sock"
     config = write_config(tmp_path, f'[control]\nsocket = "{sock}"\n')
-    res = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
-    )
+    res = zarchd_run(config, env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)})
     assert res.returncode == 2, res.stderr[-2000:]
     assert "too long" in clean(res)
     status = ctl(registry_0005, "status", "--socket", str(sock))
@@ -273,7 +255,7 @@ def test_nul_byte_in_a_configured_path_is_a_config_error(
     config = write_config(tmp_path, '[registry]\npath = "/tmp/x\\u0000y"\n')
     env = {k: v for k, v in os.environ.items() if k != "ZARCH_REGISTRY"}
     res = subprocess.run(
-        command("zarchctl") + ["backup", "--local", "--config", str(config)],
+        [*command("zarchctl"), "backup", "--local", "--config", str(config)],
         capture_output=True,
         text=True,
         env=env,
@@ -296,7 +278,7 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(
     )
     config = write_config(tmp_path, f'[migrations]\ntimeout = "60s"\ndir = "{migrations}"\n')
     proc = subprocess.Popen(
-        command("zarchctl") + ["migrate", "--local", "--config", str(config)],
+        [*command("zarchctl"), "migrate", "--local", "--config", str(config)],
         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -330,7 +312,7 @@ def test_two_local_migrations_at_once_one_waits_out_the_other(tmp_path: Path) ->
     env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
     procs = [
         subprocess.Popen(
-            command("zarchctl") + ["migrate", "--local"],
+            [*command("zarchctl"), "migrate", "--local"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
