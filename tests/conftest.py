@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -107,6 +108,32 @@ def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> P
     conn.commit()
     conn.close()
     return path
+
+
+def corrupt(path: Path) -> None:
+    """Damage a b-tree page (page 3 on), holding no connection open afterwards: recover rightly
+    refuses while any process (this one too) has the registry open for writing."""
+    conn = sqlite3.connect(path)
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as fh:
+        fh.seek(page * 3 + 8)
+        fh.write(b"\xff\x13" * 300)
+
+
+def tamper(path: Path, *, at: int | None = None, data: bytes | None = None) -> None:
+    """Change a file in place, keeping its size: write `data` at offset `at`, or by default flip
+    one bit in the middle (bit rot a hash catches and SQLite may not)."""
+    with open(path, "r+b") as fh:
+        if data is not None:
+            assert at is not None, "where to write it"
+            fh.seek(at)
+            fh.write(data)
+            return
+        fh.seek(path.stat().st_size // 2 if at is None else at)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x01]))
 
 
 @pytest.fixture

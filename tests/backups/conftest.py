@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import corrupt as corrupt  # the shared one, re-exported for these tests
+
 WRITER = textwrap.dedent("""
     import sqlite3, sys, time, os
     path, stop = sys.argv[1], sys.argv[2]
@@ -54,18 +56,6 @@ def max_id(path: Path) -> int:
         conn.close()
 
 
-def corrupt(path: Path) -> None:
-    """Overwrite bytes in the middle of a b-tree page of the database (page 3 onwards)."""
-    conn = sqlite3.connect(path)  # closed here: a leaked rw connection looks like a writer
-    try:
-        page = conn.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek(page * 3 + 8)
-        fh.write(b"\xff\x13" * 300)
-
-
 class FixedClock:
     """A clock tests move by hand."""
 
@@ -97,12 +87,14 @@ def writer(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
 
     def start(registry: Path) -> None:
         stop = tmp_path / f"stop-{len(procs)}"
+        before = max_id(registry)
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(registry), str(stop)])
         procs.append((proc, stop))
-        deadline = time.monotonic() + 10
-        while not Path(str(stop) + ".started").exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 20
+        while max_id(registry) < before + 5:  # it has committed a few rows: it is writing
+            assert proc.poll() is None, "the writer ended early"
+            assert time.monotonic() < deadline, "the writer committed nothing"
             time.sleep(0.01)
-        time.sleep(0.05)  # let it commit a few rows
 
     yield start
     for proc, stop in procs:

@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from tests.conftest import tamper
 from zarchd.backups import list_backups, prune, take_backup, verify_backup
 from zarchd.backups.names import local_tz, parse
 from zarchd.backups.restore import restore_backup
@@ -98,11 +99,7 @@ def test_an_old_style_backup_damaged_in_place_stays_ours_and_bad(
     reg = make_registry(tmp_path / "registry.db", 30)
     old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
     st = old.stat()
-    with open(old, "r+b") as fh:  # bit rot: same size, same mtime, content changed
-        fh.seek(st.st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, os.SEEK_CUR)
-        fh.write(bytes([byte[0] ^ 1]))
+    tamper(old)  # bit rot: same size, same mtime, content changed
     os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns))
     info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
     assert info.ours and not verify_backup(info, now=clock).ok

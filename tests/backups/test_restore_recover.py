@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import tamper
 from zarchd.backups import list_backups, recover_registry, resolve_name, restore_backup, take_backup
 from zarchd.core.errors import BackupError, IntegrityFailure, NotFound, RegistryError, UsageError
 
@@ -67,9 +68,7 @@ def test_restore_into_live_registry_with_uncheckpointed_wal(
 def test_restore_refuses_a_tampered_backup(tmp_path: Path, clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 100)
     bad = take_backup(reg, tmp_path, now=clock)
-    with open(bad.path, "r+b") as fh:
-        fh.seek(5000)
-        fh.write(b"X")
+    tamper(bad.path, at=5000, data=b"X")
     before = reg.read_bytes()
     with pytest.raises(IntegrityFailure, match=bad.name):
         restore_backup(reg, tmp_path, bad.name)
@@ -106,9 +105,7 @@ def test_recover_restores_the_newest_backup_that_verifies(
     good = take_backup(reg, tmp_path / "b", now=clock)
     clock.advance(hours=1)
     newer = take_backup(reg, tmp_path / "b", now=clock)
-    with open(newer.path, "r+b") as fh:
-        fh.seek(9000)
-        fh.write(b"\x00\x01")
+    tamper(newer.path, at=9000, data=b"\x00\x01")
     app = sqlite3.connect(reg, isolation_level=None)
     app.execute("PRAGMA wal_autocheckpoint=0")
     app.execute("INSERT INTO items (payload) VALUES ('in the wal')")
@@ -166,9 +163,7 @@ def test_recover_with_nothing_to_use_leaves_the_registry_exactly_where_it_was(
 ) -> None:
     reg = _crashed_wal_registry(tmp_path)
     bad = take_backup(make_registry(tmp_path / "o" / "registry.db", 5), tmp_path / "b", now=clock)
-    with open(bad.path, "r+b") as fh:  # the only backup fails verification
-        fh.seek(3000)
-        fh.write(b"\x00\x07")
+    tamper(bad.path, at=3000, data=b"\x00\x07")  # the only backup fails verification
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no sqlite3 command: no salvage
     before = _snapshot(tmp_path)
     assert {"registry.db", "registry.db-wal"} <= set(before)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, timedelta
 from pathlib import Path
 
+from tests.conftest import tamper
 from zarchd.backups import (
     BackupInfo,
     latest_backup,
@@ -18,14 +18,6 @@ from zarchd.backups import (
 from zarchd.core.config import RetentionPolicy
 
 from .conftest import FixedClock, make_registry
-
-
-def _tamper(path: Path) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(path.stat().st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, os.SEEK_CUR)
-        fh.write(bytes([byte[0] ^ 0x01]))
 
 
 def series(
@@ -44,7 +36,7 @@ def test_verify_good_and_tampered(tmp_path: Path, clock: FixedClock) -> None:
     good = take_backup(reg, tmp_path, now=clock)
     clock.advance(minutes=5)
     bad = take_backup(reg, tmp_path, now=clock)
-    _tamper(bad.path)
+    tamper(bad.path)
     assert verify_backup(good).ok
     result = verify_backup(bad, now=clock)
     assert not result.ok and result.name == bad.name
@@ -104,7 +96,7 @@ def test_prune_keeps_newest_verified_even_when_newer_ones_failed(
 ) -> None:
     reg = make_registry(tmp_path / "registry.db", 50)
     taken = series(reg, tmp_path, clock, 3, hours=1)
-    _tamper(taken[2].path)
+    tamper(taken[2].path)
     assert not verify_backup(taken[2]).ok
     decisions = prune(reg, tmp_path, RetentionPolicy(0, 0, 0, 0, 0, 0), now=clock)
     keep = {d.name for d in decisions if d.keep}
@@ -117,7 +109,7 @@ def test_prune_never_deletes_a_backup_that_failed_verification(
 ) -> None:
     reg = make_registry(tmp_path / "registry.db", 50)
     taken = series(reg, tmp_path, clock, 4, hours=1)
-    _tamper(taken[0].path)  # the oldest fails; three newer ones verify
+    tamper(taken[0].path)  # the oldest fails; three newer ones verify
     assert not verify_backup(taken[0]).ok
     decisions = {
         d.name: d for d in prune(reg, tmp_path, RetentionPolicy(1, 0, 0, 0, 0, 0), now=clock)

@@ -120,17 +120,19 @@ def test_hangup_while_a_request_runs_does_not_disturb_the_server(
 def test_idle_connections_time_out(
     make_server: Callable[..., ControlServer], handler: Handler
 ) -> None:
-    server = make_server(idle_timeout=0.3)
+    server = make_server(idle_timeout=1.0)
     with Raw(server.address) as idle, Raw(server.address) as half:
         half.send(b'{"id": 1, "method": "pi')
         assert idle.closed() and half.closed()  # Raw's own timeout is 5 s: closed by the server
     with Raw(server.address) as busy:
         busy.request(1, "migrate")  # a request that outlasts the idle timeout is not cut off
         assert handler.in_flight.acquire(timeout=5)
-        threading.Timer(0.6, handler.release.set).start()
+        with Raw(server.address) as witness:  # opened after: its closing proves the moment
+            assert witness.closed()
+        handler.release.set()
         assert busy.line() == {"id": 1, "result": {"migrated": True}}
     with Raw(server.address) as active:
-        for i in range(3):  # 0.6 s in all, but never 0.3 s quiet
+        for i in range(6):  # 1.2 s in all, but never quiet for more than a fifth of 1 s
             threading.Event().wait(0.2)
             active.request(i, "ping")
             assert active.line() == {"id": i, "result": {"pong": True}}

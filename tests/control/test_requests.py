@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 
 import pytest
 
@@ -112,8 +111,14 @@ def test_unexpected_failure_is_internal_logged_and_the_server_carries_on(
 def test_a_long_request_sends_keepalive_lines_until_its_answer(make_server, handler) -> None:
     server = make_server(keepalive=0.1)
     seen: list[dict] = []
-    threading.Timer(0.6, handler.release.set).start()
-    result = call(server.address, "migrate", {}, on_progress=seen.append, timeout=0.4)
+
+    def on_progress(event: dict) -> None:
+        seen.append(event)
+        if len(seen) == 8:  # 0.8 s of keep-alives: longer than the client's 0.5 s timeout
+            handler.release.set()
+
+    # the client's timeout is 5x the keep-alive period; the answer waits for our release
+    result = call(server.address, "migrate", {}, on_progress=on_progress, timeout=0.5)
     assert result == {"migrated": True}
-    assert len([e for e in seen if e.get("keepalive")]) >= 3
+    assert len([e for e in seen if e.get("keepalive")]) >= 8
     assert all(e["stage"] == "migrate" for e in seen)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.backups.conftest import make_registry
+from tests.conftest import corrupt
 from zarchd.core.errors import RegistryError
 from zarchd.db.registry import (
     COMMIT_COMPANIONS,
@@ -20,13 +21,6 @@ from zarchd.db.registry import (
     open_static,
     wal_path,
 )
-
-
-def _damage(path: Path) -> None:
-    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
-    with open(path, "r+b") as fh:
-        fh.seek(page * 3 + 8)
-        fh.write(b"\xff\x13" * 300)
 
 
 def test_a_locked_registry_is_not_damaged_it_could_not_be_checked(tmp_path: Path) -> None:
@@ -49,7 +43,7 @@ def test_a_locked_registry_is_not_damaged_it_could_not_be_checked(tmp_path: Path
     assert check_file(reg, timeout=0.2) == ["ok"]  # free again: sound
 
 
-def test_files_that_cannot_be_opened_raise_instead_of_being_reported_as_damage(
+def test_files_that_cannot_be_opened_raise_instead_of_being_reported_ascorrupt(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(RegistryError, match="does not exist"):
@@ -72,7 +66,7 @@ def test_real_damage_is_a_problem_list(tmp_path: Path, static: bool) -> None:
     problems = check_file(garbage, static=static)
     assert problems != ["ok"] and "file is not a database" in problems[0]
     damaged = make_registry(tmp_path / "damaged.db", 3000)
-    _damage(damaged)
+    corrupt(damaged)
     problems = check_file(damaged, static=static)
     assert problems and problems != ["ok"]
     assert all("locked" not in p for p in problems)

@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,59 @@ def add_archive(registry: Path, n: int, *, wal: bool = False) -> None:
     )
     conn.commit()
     conn.close()
+
+
+def backups(directory: Path) -> list[str]:
+    """The backups in `directory`, oldest first (names sort by time)."""
+    return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
+
+
+def ctl(
+    registry: Path,
+    *args: str,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    prefix: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """`zarchctl ARGS` on `registry` (via ZARCH_REGISTRY), without a terminal. No traceback may
+    ever reach a user, so none may appear in its output."""
+    cmd = [*prefix, *command("zarchctl"), *args]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    res = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZARCH_REGISTRY": str(registry), **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
+    return res
+
+
+def zarchd_run(
+    config: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`zarchd run` expected to end by itself (a refused start); no traceback in its output."""
+    res = subprocess.run(
+        [*command("zarchd"), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "Traceback" not in res.stdout + res.stderr, res.stderr
+    return res
+
+
+def clean(res: subprocess.CompletedProcess[str]) -> str:
+    """The combined output, after checking that no traceback reached the user."""
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out, out
+    return out
 
 
 def command(name: str) -> list[str]:
@@ -121,6 +174,26 @@ class Daemon:
     def json(self, *args: str) -> Any:
         return json.loads(self.ctl(*args, "--json").stdout)
 
+    def wait_log(self, text: str, count: int = 1, timeout: float = 20) -> str:
+        """Wait until the daemon's log holds `text` at least `count` times; returns the log."""
+        return str(
+            wait_for(
+                lambda: (log := self.log_text()).count(text) >= count and log,
+                timeout=timeout,
+                what=f"{count}x {text!r} in the log (log: {self.log_text()})",
+            )
+        )
+
+    def start_with_backup(self) -> list[str]:
+        """Start and wait for the catch-up backup (one zarchd made); returns the backups then."""
+        self.start()
+        directory = self.registry.parent
+        wait_for(
+            lambda: any(OUR_NAME.match(name) for name in backups(directory)),
+            what=f"the catch-up backup (log: {self.log_text()})",
+        )
+        return backups(directory)
+
     def log_text(self) -> str:
         try:
             return self.log.read_text(errors="replace")
@@ -138,12 +211,12 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired as late:
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError(
                     f"zarchd did not stop within {timeout}s: {self.log_text()}"
-                ) from late
+                ) from None
         self._logfh.close()
         return self.proc.returncode
 

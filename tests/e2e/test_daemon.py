@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import NAME, QUIET, Daemon, add_archive, command, wait_for
+from tests.e2e.harness import QUIET, Daemon, add_archive, backups, command, wait_for, zarchd_run
 
 
 def replace_text(path: Path, text: str) -> None:
@@ -19,10 +19,6 @@ def replace_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".new")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def backups(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if NAME.match(p.name))
 
 
 def test_start_status_stop(registry_0005: Path, tmp_path: Path) -> None:
@@ -45,12 +41,7 @@ def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path
         d.start()
         (tmp_path / "two").mkdir()
         second = Daemon(tmp_path / "two", registry_0005, config=QUIET)
-        res = subprocess.run(
-            [*command("zarchd"), "run", "--config", str(second.config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        res = zarchd_run(second.config)
         assert res.returncode == 1
         assert "already running" in res.stderr and str(d.proc.pid) in res.stderr
         assert "Traceback" not in res.stderr
@@ -64,10 +55,10 @@ def test_catch_up_backup_at_start_then_interval_skips_unchanged(
 ) -> None:
     cfg = '[backup]\ninterval = "1s"\non_change = false\n'
     with Daemon(tmp_path, registry_0005, config=cfg) as d:
-        d.start()
-        first = wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        first = d.start_with_backup()
         assert len(first) == 1
-        time.sleep(2.5)  # two or more interval runs on an unchanged registry
+        # two interval runs on the unchanged registry, each saying it skipped
+        d.wait_log("backup (scheduled) skipped: unchanged", count=2)
         assert backups(registry_0005.parent) == first
         add_archive(registry_0005, 1)
         wait_for(lambda: len(backups(registry_0005.parent)) == 2, what="backup after a change")
@@ -76,11 +67,10 @@ def test_catch_up_backup_at_start_then_interval_skips_unchanged(
 
 def test_restart_does_not_repeat_a_recent_backup(registry_0005: Path, tmp_path: Path) -> None:
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
-        d.start()
-        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+        d.start_with_backup()
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
-        time.sleep(1.0)
+        d.wait_log("no catch-up backup: the last one")  # the decision, said at start
         assert len(backups(registry_0005.parent)) == 1
         assert d.json("status")["backups"]["latest"]["verified"] is True
 
@@ -88,22 +78,29 @@ def test_restart_does_not_repeat_a_recent_backup(registry_0005: Path, tmp_path: 
 def _debounced(registry: Path, tmp_path: Path, *, wal: bool) -> None:
     cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
     with Daemon(tmp_path, registry, config=cfg) as d:
-        d.start()
-        initial = wait_for(lambda: backups(registry.parent), what="catch-up backup")
-        time.sleep(1.5)  # the catch-up backup's own reads must not trigger another one
-        assert backups(registry.parent) == initial
+        initial = d.start_with_backup()
         for n in range(6):
             add_archive(registry, n, wal=wal)
-            time.sleep(0.1)
+            time.sleep(0.1)  # spacing the burst, 10x inside the 1 s quiet period
         wait_for(
             lambda: len(backups(registry.parent)) == len(initial) + 1,
             timeout=10,
             what="one debounced backup",
         )
-        time.sleep(2.0)
-        assert len(backups(registry.parent)) == len(initial) + 1, "a burst gives one backup"
-        newest = registry.parent / backups(registry.parent)[-1]
-        count = sqlite3.connect(newest).execute("SELECT count(*) FROM archives").fetchone()[0]
+        # One more change re-arms the same debounced job: anything still pending from the
+        # catch-up's reads or the burst runs no later than this one, so two backups here (and
+        # two change runs in the log) prove the burst gave one and the catch-up none.
+        add_archive(registry, 6, wal=wal)
+        wait_for(
+            lambda: len(backups(registry.parent)) == len(initial) + 2,
+            timeout=10,
+            what="the backup after one more change",
+        )
+        log = d.wait_log("backup (change) written", count=2)
+        assert log.count("backup (change)") == 2, "a burst gives one backup"
+        assert len(backups(registry.parent)) == len(initial) + 2
+        burst = registry.parent / backups(registry.parent)[len(initial)]
+        count = sqlite3.connect(burst).execute("SELECT count(*) FROM archives").fetchone()[0]
         assert count == 6, "the backup holds every commit, WAL included"
 
 
@@ -147,10 +144,10 @@ def test_auto_migration_when_the_app_version_file_changes(
     version = tmp_path / "VERSION"
     version.write_text("1.0\n")
     cfg = QUIET + f'[migrations]\napp_version_file = "{version}"\n'
-    with Daemon(tmp_path, registry_0005, config=cfg) as d:
+    with Daemon(tmp_path, registry_0005, config=cfg, env={"ZARCH_LOG_LEVEL": "debug"}) as d:
         d.start()
         d.json("rollback", "--to", "0004_query_system")
-        time.sleep(1.0)
+        d.wait_log("registry modified")  # the watcher saw the rollback: no migration follows
         assert [p["id"] for p in d.json("status")["registry"]["pending"]] == ["0005_search_index"]
         replace_text(version, "1.1\n")
         wait_for(
@@ -166,12 +163,14 @@ def test_automigrate_off_leaves_pending_and_warns_once_per_version(tmp_path: Pat
     version = tmp_path / "VERSION"
     version.write_text("1.0\n")
     cfg = QUIET + f'[migrations]\napp_version_file = "{version}"\n'
-    with Daemon(tmp_path, registry, config=cfg, env={"ZARCH_DB_AUTOMIGRATE": "false"}) as d:
+    env = {"ZARCH_DB_AUTOMIGRATE": "false", "ZARCH_LOG_LEVEL": "debug"}
+    with Daemon(tmp_path, registry, config=cfg, env=env) as d:
         d.start()
         assert len(d.json("status")["registry"]["pending"]) == 4
         wait_for(lambda: d.log_text().count("auto-migration is off") == 1, what="one warning")
         replace_text(version, "1.0\n")  # rewritten, same version: no new warning
-        time.sleep(1.0)
+        d.wait_log("application version input changed")
+        d.wait_log("job migrate done")  # the check that follows it has run
         assert d.log_text().count("auto-migration is off") == 1
         replace_text(version, "2.0\n")
         wait_for(
@@ -214,14 +213,12 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
 
 def test_pause_resume_and_stop_through_zarchctl(registry_0005: Path, tmp_path: Path) -> None:
     cfg = '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
-    with Daemon(tmp_path, registry_0005, config=cfg) as d:
-        d.start()
-        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
-        count = len(backups(registry_0005.parent))
+    with Daemon(tmp_path, registry_0005, config=cfg, env={"ZARCH_LOG_LEVEL": "debug"}) as d:
+        count = len(d.start_with_backup())
         assert d.ctl("pause").returncode == 0
         assert d.json("status")["daemon"]["paused"] is True
         add_archive(registry_0005, 1)
-        time.sleep(2.5)  # well past the 1 s debounce
+        d.wait_log("change while paused: its backup waits for resume")
         assert len(backups(registry_0005.parent)) == count, "paused: no change backup"
         assert d.ctl("resume").returncode == 0
         # the change seen while paused is backed up once backups resume
@@ -288,9 +285,8 @@ def test_registry_replaced_by_an_old_one_is_checked_and_migrated(
 def test_sigterm_during_a_stuck_backup_stops_within_10s(
     registry_0005: Path, tmp_path: Path
 ) -> None:
-    with Daemon(tmp_path, registry_0005, config=QUIET) as d:
-        d.start()
-        wait_for(lambda: backups(registry_0005.parent), what="catch-up backup")
+    with Daemon(tmp_path, registry_0005, config=QUIET, env={"ZARCH_LOG_LEVEL": "debug"}) as d:
+        d.start_with_backup()
         holder = sqlite3.connect(registry_0005, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # the backup's read now waits for us
         client = subprocess.Popen(
@@ -299,7 +295,7 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.0)
+        d.wait_log("backup started")  # the request reached the daemon (it waits for us now)
         started = time.monotonic()
         d.signal(signal.SIGTERM)
         assert d.proc.wait(timeout=12) == 0
@@ -307,7 +303,8 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
         holder.execute("ROLLBACK")
         holder.close()
         _, err = client.communicate(timeout=30)
-        assert client.returncode != 0 and "Traceback" not in err
+        assert client.returncode == 1, err  # failed: the daemon closed before answering
+        assert "closed the connection before answering" in err and "Traceback" not in err
         assert not d.socket.exists()
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()  # the next start removes what the abandoned backup left
@@ -324,12 +321,7 @@ def test_a_start_up_failure_exits_non_zero_with_its_message(
         other = make_baseline_registry(tmp_path / "other" / "registry.db", rows=1)
         config = tmp_path / "second.toml"
         config.write_text(f'[registry]\npath = "{other}"\n[control]\nsocket = "{d.socket}"\n')
-        res = subprocess.run(
-            [*command("zarchd"), "run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        res = zarchd_run(config)
         assert res.returncode == 1, res.stderr
         assert "already listening" in res.stderr and "Traceback" not in res.stderr
         assert d.ctl("ping").returncode == 0

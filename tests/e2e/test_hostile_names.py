@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import FIXTURE_0005
-from tests.e2e.harness import command, wait_for
+from tests.e2e.harness import command, ctl, wait_for, zarchd_run
 from zarchd.core.logsetup import SafeFormatter
 
 EVIL = "evil\n2026-01-01 ERROR forged\x1b[31m\u202e"
@@ -28,20 +28,6 @@ def _registry(tmp_path: Path) -> Path:
     return registry
 
 
-def _ctl(registry: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
-    res = subprocess.run(
-        command("zarchctl") + list(args),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert "Traceback" not in res.stdout + res.stderr, res.stderr
-    return res
-
-
 def _assert_escaped(text: str, *, names_it: bool = True) -> None:
     assert "\x1b" not in text and "\u202e" not in text, repr(text)
     assert not any(line.startswith("2026-01-01 ERROR forged") for line in text.splitlines())
@@ -50,20 +36,20 @@ def _assert_escaped(text: str, *, names_it: bool = True) -> None:
 
 def test_zarchctl_shows_control_characters_escaped_and_json_exact(tmp_path: Path) -> None:
     registry = _registry(tmp_path)
-    res = _ctl(registry, "backup", "--local")
+    res = ctl(registry, "backup", "--local")
     assert res.returncode == 0, res.stderr
-    status = _ctl(registry, "status", "--local")
+    status = ctl(registry, "status", "--local")
     assert status.returncode == 0, status.stderr
     _assert_escaped(status.stdout)
-    listing = _ctl(registry, "backups", "--local")
+    listing = ctl(registry, "backups", "--local")
     _assert_escaped(listing.stdout, names_it=False)
-    exact = json.loads(_ctl(registry, "status", "--local", "--json").stdout)
+    exact = json.loads(ctl(registry, "status", "--local", "--json").stdout)
     assert exact["registry"]["path"] == str(registry)
     # An error message that names the path: escaped too, on stderr.
     (registry.parent / "blocker").write_text("x")
     config = tmp_path / "c.toml"
     config.write_text(f"[backup]\ndir = {json.dumps(str(registry.parent / 'blocker'))}\n")
-    failed = _ctl(registry, "backups", "--local", "--config", str(config))
+    failed = ctl(registry, "backups", "--local", "--config", str(config))
     assert failed.returncode == 1
     _assert_escaped(failed.stderr, names_it=False)  # newlines stay (indented): messages span lines
     assert "forged\\x1b[31m\\u202e/blocker" in failed.stderr, failed.stderr
@@ -97,14 +83,7 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     (registry.parent / "blocker").write_text("x")
     with open(config, "a") as fh:
         fh.write(f"dir = {json.dumps(str(registry.parent / 'blocker'))}\n")
-    failed = subprocess.run(
-        [*command("zarchd"), "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    failed = zarchd_run(config, env=env)
     assert failed.returncode == 1, failed.stderr
     assert "Traceback" not in failed.stderr
     _assert_escaped(failed.stderr)

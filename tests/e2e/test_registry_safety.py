@@ -4,7 +4,6 @@ registry another process has open for writing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,65 +13,28 @@ from pathlib import Path
 import pytest
 
 from tests.backups.conftest import make_registry, max_id
+from tests.conftest import corrupt
 
-from .harness import Daemon, command, wait_for
+from .harness import Daemon, ctl, wait_for
 
 STRACE = shutil.which("strace")
 
 
 def _registry_with_backup(tmp_path: Path, rows: int = 300) -> Path:
     reg = make_registry(tmp_path / "reg" / "registry.db", rows)
-    env = {"ZARCH_REGISTRY": str(reg)}
-    done = subprocess.run(
-        [*command("zarchctl"), "backup", "--local"],
-        capture_output=True,
-        text=True,
-        env={**_env(), **env},
-    )
+    done = ctl(reg, "backup", "--local")
     assert done.returncode == 0, done.stderr
     return reg
 
 
-def _env() -> dict[str, str]:
-    return dict(os.environ)
-
-
-def corrupt(path: Path) -> None:
-    """Damage a b-tree page (page 3 on), holding no connection open afterwards: recover rightly
-    refuses while any process (this one too) has the registry open for writing."""
-    conn = sqlite3.connect(path)
-    page = conn.execute("PRAGMA page_size").fetchone()[0]
-    conn.close()
-    with open(path, "r+b") as fh:
-        fh.seek(page * 3 + 8)
-        fh.write(b"\xff\x13" * 300)
+# strace kills the process (SIGKILL) at its first link(): the moment put_in_place publishes
+# the prepared copy, after the damaged registry was set aside. No hook in zarchd itself.
+KILL_AT_LINK = ("-f", "-qq", "-o", "/dev/null", "-e", "trace=link", "-e", "inject=link:signal=KILL")
 
 
 def _ctl_local(reg: Path, *args: str, strace: bool = False) -> subprocess.CompletedProcess[str]:
-    # strace kills the process (SIGKILL) at its first link(): the moment put_in_place publishes
-    # the prepared copy, after the damaged registry was set aside. No hook in zarchd itself.
-    prefix = (
-        [
-            STRACE,
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            "trace=link",
-            "-e",
-            "inject=link:signal=KILL",
-        ]
-        if strace
-        else []
-    )
-    return subprocess.run(
-        prefix + command("zarchctl") + list(args) + ["--local"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**_env(), "ZARCH_REGISTRY": str(reg)},
-    )
+    prefix = [str(STRACE), *KILL_AT_LINK] if strace else []
+    return ctl(reg, *args, "--local", prefix=prefix)
 
 
 def _killed_mid_swap(tmp_path: Path) -> Path:

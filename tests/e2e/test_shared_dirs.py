@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import QUIET, Daemon, command, wait_for
+from tests.e2e.harness import QUIET, Daemon, wait_for, zarchd_run
 
 NOBODY = 65534
-
-
-def _run(d: Daemon) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*command("zarchd"), "run", "--config", str(d.config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=d.env,
-    )
 
 
 def test_a_world_writable_backup_dir_stops_start_up_and_local_writes(
@@ -31,7 +20,7 @@ def test_a_world_writable_backup_dir_stops_start_up_and_local_writes(
     shared.mkdir()
     os.chmod(shared, 0o777)
     d = Daemon(tmp_path, registry_0005, config=QUIET + f'dir = "{shared}"\n')
-    run = _run(d)
+    run = zarchd_run(d.config, env=d.env)
     assert run.returncode == 2, run
     assert f"chmod go-w {shared}" in run.stderr and "Traceback" not in run.stderr
     res = d.ctl("backup", "--local", check=False)
@@ -51,7 +40,7 @@ def test_a_socket_directory_of_another_user_stops_start_up(
     d.config.write_text(
         f'[registry]\npath = "{registry_0005}"\n[control]\nsocket = "{d.socket}"\n' + QUIET
     )
-    run = _run(d)
+    run = zarchd_run(d.config, env=d.env)
     assert run.returncode == 2, run
     assert str(theirs) in run.stderr and f"uid {NOBODY}" in run.stderr
     assert not d.socket.exists()

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_baseline_registry
-from tests.e2e.harness import OUR_NAME, Daemon, sha, wait_for
-from tests.e2e.test_cli_local import ctl
+from tests.e2e.harness import OUR_NAME, Daemon, ctl, sha, wait_for
 
 from .conftest import SevenZarch
 

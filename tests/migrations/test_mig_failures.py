@@ -113,15 +113,16 @@ def test_kill_9_mid_migration_leaves_the_previous_version(tmp_path: Path, app_di
         "UPDATE archives SET path = path || '.moved', metadata = hex(randomblob(64));\n" + SLOW_CTE,
     )
     journal = path.with_name(path.name + "-journal")
+    unchanged = path.read_bytes()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(path), str(app_dir)], env=env)
     try:
         deadline = time.monotonic() + 20
-        while not journal.exists():
+        # wait for the spill: a journal, and the database file itself partly rewritten
+        while not (journal.exists() and path.read_bytes() != unchanged):
             assert proc.poll() is None, "the migrator ended before it could be killed"
-            assert time.monotonic() < deadline, "no journal appeared"
+            assert time.monotonic() < deadline, "no journal and spilled pages appeared"
             time.sleep(0.01)
-        time.sleep(0.3)  # into the slow statement
         assert proc.poll() is None
     finally:
         os.kill(proc.pid, signal.SIGKILL)

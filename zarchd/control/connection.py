@@ -95,6 +95,8 @@ def _call(handler: Handler, command: str, params: dict[str, Any], request: _Requ
     """Runs in a worker thread. BaseExceptions become plain ones so they cannot stop the loop."""
     worker_state.active = True
     try:
+        # Tests wait on this line to know a request reached its handler (never a sleep).
+        log.debug("control request %r: %s started", request.request_id, command)
         return handler(command, params, request.progress)
     except (KeyboardInterrupt, SystemExit) as exc:
         raise RuntimeError(f"handler raised {type(exc).__name__}({exc})") from exc

@@ -130,9 +130,11 @@ class Daemon:
             run_backup=self.run_backup,
             run_check=self.run_check,
         )
+        catch_up = registry.exists() and backup_due_at_start(last_backup, cfg.backup.interval, now)
+        if registry.exists() and not catch_up:  # said: a test (or a person) sees the decision
+            log.info("no catch-up backup: the last one (%s) is recent", iso(last_backup))
         self.scheduler.start(
-            catch_up_backup=registry.exists()
-            and backup_due_at_start(last_backup, cfg.backup.interval, now),
+            catch_up_backup=catch_up,
             catch_up_check=registry.exists()
             and check_due_at_start(last_check, cfg.check.interval, now),
         )

@@ -188,6 +188,7 @@ class Scheduler:
                 return
             if self._paused:
                 self._pending_debounce = debounce_s
+                log.debug("change while paused: its backup waits for resume")
                 return
             self._arm_change(debounce_s)
 
@@ -285,6 +286,7 @@ class Scheduler:
     def _job_oneoff(self, name: str, func: Callable[[], None]) -> None:
         if not self._stopping:
             self._guarded(name, func)
+            log.debug("job %s done", name)  # a signal for tests: what it did is in the log
 
     @staticmethod
     def _guarded(what: str, func: Callable[..., None], *args: str) -> None:
