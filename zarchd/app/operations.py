@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -81,6 +82,16 @@ class Operations:
 
     def catalog(self) -> list[migrations.Migration]:
         return migrations.load_catalog(self.config.migrations.dir)
+
+    def pending_migrations(self) -> list[migrations.Migration]:
+        """What `migrate` would apply now (reads the registry, never writes)."""
+        return migrations.inspect(self.registry, self.catalog()).pending
+
+    def newest_backup_at(self) -> datetime | None:
+        """When zarchd's newest backup was taken, from its listing (the daemon's catch-up
+        decision when its state file has no record)."""
+        latest = backups.latest_backup(self.registry, self.store)
+        return latest.created_at if latest else None
 
     def app_version(self) -> str:
         return app_version(self.config.migrations.app_version_file)

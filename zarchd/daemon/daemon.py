@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zarchd import __version__, backups, migrations
+from zarchd import __version__
 from zarchd.app.dispatch import command_entry, dispatch
 from zarchd.app.operations import Operations
 from zarchd.app.results import DaemonInfo, MessageResult, PingResult, StatusReport
@@ -120,8 +120,7 @@ class Daemon:
         now = self.now()
         last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
         if last_backup is None:
-            latest = backups.latest_backup(registry, self.ops.store)
-            last_backup = latest.created_at if latest else None
+            last_backup = self.ops.newest_backup_at()
         last_check = parse_iso((state.get("last_check") or {}).get("at"))
         self.scheduler = Scheduler(
             backup_interval=cfg.backup.interval,
@@ -320,7 +319,7 @@ class Daemon:
             log.error("%s", missing)
             return
         try:
-            pending = migrations.inspect(self.config.registry_path, self.ops.catalog()).pending
+            pending = self.ops.pending_migrations()
         except ZarchError as exc:
             log.error("cannot check migrations (%s): %s", reason, exc.message)
             return
