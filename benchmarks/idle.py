@@ -55,14 +55,14 @@ def main() -> None:
             d.start()
             wait_for(lambda: list(registry.parent.glob("registry-*.bak")), what="catch-up backup")
             time.sleep(2)
+            assert d.proc is not None
             pid = d.proc.pid
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
             time.sleep(args.seconds)
             cpu1, t1 = cpu_seconds(pid), time.monotonic()
             print(f"idle period          {t1 - t0:.1f} s")
-            print(
-                f"CPU used while idle  {cpu1 - cpu0:.3f} s  ({(cpu1 - cpu0) / (t1 - t0) * 100:.3f}% of one core)"
-            )
+            share = (cpu1 - cpu0) / (t1 - t0) * 100
+            print(f"CPU used while idle  {cpu1 - cpu0:.3f} s  ({share:.3f}% of one core)")
             print(f"RSS                  {rss_kib(pid) / 1024:.1f} MiB")
             print(f"threads              {threads(pid)}")
 
