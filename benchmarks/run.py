@@ -117,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {name} ...", file=sys.stderr, flush=True)
             (work / name[0]).mkdir()
             try:
-                rows += step()
+                got = step()
             except Exception as exc:  # one broken figure must not hide the others
-                rows.append(Row(name, [], failed=f"{type(exc).__name__}: {exc}"[:200]))
+                got = [Row(name, [], failed=f"{type(exc).__name__}: {exc}"[:200])]
+            print(table(got), file=sys.stderr, flush=True)  # kept even if a later step hangs
+            rows += got
         if "imports" in only:
             imports = daemon.import_time()
     finally:
