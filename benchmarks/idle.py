@@ -63,8 +63,10 @@ def main() -> None:
             time.sleep(args.seconds)
             cpu1, t1 = cpu_seconds(pid), time.monotonic()
             print(f"idle period          {t1 - t0:.1f} s")
-            share = (cpu1 - cpu0) / (t1 - t0) * 100
-            print(f"CPU used while idle  {cpu1 - cpu0:.3f} s  ({share:.3f}% of one core)")
+            print(
+                f"CPU used while idle  {cpu1 - cpu0:.3f} s  "
+                f"({(cpu1 - cpu0) / (t1 - t0) * 100:.3f}% of one core)"
+            )
             print(f"RSS                  {rss_kib(pid) / 1024:.1f} MiB")
             print(f"threads              {threads(pid)}")
 

@@ -1,4 +1,4 @@
-"""Shared test fixtures: isolated user dirs, the real 7zarch-go registry, generated old registries."""
+"""Shared fixtures: isolated user dirs, the real 7zarch-go registry, generated old registries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+E2E = Path(__file__).parent / "e2e"
 FIXTURE_0005 = DATA / "registry-0005.db"
 
 # The archives table as 7zarch-go created it before its migration system (0001 in effect).
@@ -27,6 +28,13 @@ CREATE TABLE archives (
     metadata TEXT
 )
 """
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e runs real processes: marked e2e, so `-m "not e2e"` skips it."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +99,7 @@ def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> P
                 i % 2,
                 "s3" if i % 5 == 0 else None,
                 None,
-                '{"n": %d}' % i if i % 4 == 0 else None,
+                f'{{"n": {i}}}' if i % 4 == 0 else None,
             )
             for i in range(rows)
         ),

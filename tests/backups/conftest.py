@@ -56,7 +56,11 @@ def max_id(path: Path) -> int:
 
 def corrupt(path: Path) -> None:
     """Overwrite bytes in the middle of a b-tree page of the database (page 3 onwards)."""
-    page = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    conn = sqlite3.connect(path)  # closed here: a leaked rw connection looks like a writer
+    try:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        conn.close()
     with open(path, "r+b") as fh:
         fh.seek(page * 3 + 8)
         fh.write(b"\xff\x13" * 300)

@@ -138,7 +138,7 @@ def emptied(tmp_path: Path, clock: FixedClock) -> tuple[Path, Operations]:
 def test_empty_registry_that_held_data_is_damaged_for_check_and_status(
     emptied: tuple[Path, Operations],
 ) -> None:
-    reg, ops = emptied
+    _reg, ops = emptied
     result = ops.check()
     assert result["ok"] is False and "empty" in result["problems"][0]
     report = build_status(ops)["registry"]

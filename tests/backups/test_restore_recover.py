@@ -190,7 +190,7 @@ def test_recover_without_backups_or_registry_creates_nothing(tmp_path: Path) -> 
 def test_recover_when_salvage_reads_nothing_keeps_the_registry(tmp_path: Path) -> None:
     reg = tmp_path / "registry.db"
     reg.write_bytes(b"this is not a database at all" * 200)
-    with pytest.raises(BackupError, match="salvage read nothing usable.*left where it was"):
+    with pytest.raises(BackupError, match=r"salvage read nothing usable.*left where it was"):
         recover_registry(reg, tmp_path / "none")
     assert reg.read_bytes() == b"this is not a database at all" * 200
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db"]  # no temp, no aside
@@ -206,7 +206,7 @@ def test_recover_refuses_a_registry_locked_by_another_process(
     holder.execute("BEGIN EXCLUSIVE")
     before = _snapshot(tmp_path)
     try:
-        with pytest.raises(RegistryError, match="locked by another process.*nothing was moved"):
+        with pytest.raises(RegistryError, match=r"locked by another process.*nothing was moved"):
             recover_registry(reg, tmp_path / "b", now=clock, lock_timeout=0.2)
     finally:
         holder.execute("ROLLBACK")

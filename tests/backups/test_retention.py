@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -205,7 +205,7 @@ def test_ties_in_time_are_broken_by_listing_order_not_by_name() -> None:
     from zarchd.backups.retention import Candidate, decide
     from zarchd.core.config import RetentionPolicy
 
-    at = datetime(2026, 11, 24, 15, 27, 59, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 24, 15, 27, 59, tzinfo=UTC)
     # taken in this order within one second: plain, -1, -2 ("-2" sorts before the plain name)
     backups = [
         Candidate("r-20261124-152759.bak", at, True, order=0),
@@ -215,5 +215,5 @@ def test_ties_in_time_are_broken_by_listing_order_not_by_name() -> None:
     policy = RetentionPolicy(
         keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0
     )
-    kept = [d.name for d in decide(backups, policy, at, timezone.utc) if d.keep]
+    kept = [d.name for d in decide(backups, policy, at, UTC) if d.keep]
     assert kept == ["r-20261124-152759-2.bak"]

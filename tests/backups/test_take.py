@@ -110,7 +110,7 @@ def test_damaged_registry_is_not_backed_up(tmp_path: Path, clock: FixedClock) ->
     digest = good.path.read_bytes()
     corrupt(reg)
     clock.advance(hours=1)
-    with pytest.raises(IntegrityFailure, match="registry is damaged.*recover"):
+    with pytest.raises(IntegrityFailure, match=r"registry is damaged.*recover"):
         take_backup(reg, tmp_path, now=clock)
     assert _bak_files(tmp_path) == [good.name] and good.path.read_bytes() == digest
     assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
@@ -172,7 +172,7 @@ def test_remove_temp_files_removes_all_of_ours_whatever_their_age(tmp_path: Path
     removed = remove_temp_files(tmp_path, "registry")
     assert sorted(p.name for p in removed) == sorted(ours)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        theirs + [".zarchd-registry-zzzz9999.bak.tmp"]
+        [*theirs, ".zarchd-registry-zzzz9999.bak.tmp"]
     )
     assert remove_temp_files(tmp_path / "missing", "registry") == []
 

@@ -144,7 +144,8 @@ def test_hand_edited_sidecar_times_make_a_backup_foreign_not_a_crash(
 ) -> None:
     reg = make_registry(tmp_path / "registry.db", 5)
     taken = series(reg, tmp_path, clock, 3, hours=1)
-    for info, created_at in zip(taken[:2], (5, "2024-01-01T00:00:00")):  # wrong type; naive
+    # created_at of the wrong type, then a naive time
+    for info, created_at in zip(taken[:2], (5, "2024-01-01T00:00:00"), strict=True):
         sidecar = Path(str(info.path) + ".json")
         sidecar.write_text(
             json.dumps({**json.loads(sidecar.read_text()), "created_at": created_at})

@@ -1,4 +1,4 @@
-"""Fixtures: a real ControlServer on a short socket path (AF_UNIX paths are limited to 107 bytes)."""
+"""Fixtures: a real ControlServer on a short socket path (AF_UNIX paths hold 107 bytes at most)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""zarchctl's view: every failure to reach or hear the daemon is a plain sentence and an exit code."""
+"""zarchctl's view: each failure to reach or hear the daemon is a plain sentence, an exit code."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _expected_not_running(path: Path) -> str:
     return (
-        f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
-        f"or `zarchd run`, or run this command with --local."
+        f"zarchd is not running (no socket at {path}). "
+        "Start it with `systemctl --user start zarchd` "
+        "or `zarchd run`, or run this command with --local."
     )
 
 
@@ -48,7 +49,7 @@ def test_ping_true_against_a_live_server(server: ControlServer) -> None:
 
 
 def test_client_timeout_is_a_clear_error(server: ControlServer) -> None:
-    with pytest.raises(ZarchError, match="no answer from zarchd within 0.2s for `migrate`"):
+    with pytest.raises(ZarchError, match=r"no answer from zarchd within 0\.2s for `migrate`"):
         call(server.address, "migrate", timeout=0.2)
 
 

@@ -1,4 +1,4 @@
-"""Fuzzing the protocol: whatever arrives, each line gets one well-formed answer and ping still works."""
+"""Protocol fuzzing: whatever arrives, each line gets one well-formed answer; ping still works."""
 
 from __future__ import annotations
 

@@ -95,9 +95,11 @@ def test_expected_failure_becomes_its_error_code_and_class(server: ControlServer
 def test_unexpected_failure_is_internal_logged_and_the_server_carries_on(
     server: ControlServer, caplog: pytest.LogCaptureFixture, name: str, words: str
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="zarchd.control"):
-        with pytest.raises(ZarchError) as info:
-            call(server.address, "verify", {"name": name})
+    with (
+        caplog.at_level(logging.ERROR, logger="zarchd.control"),
+        pytest.raises(ZarchError) as info,
+    ):
+        call(server.address, "verify", {"name": name})
     assert info.value.code == "internal"
     assert words in info.value.message
     errors = [

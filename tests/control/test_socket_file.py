@@ -80,13 +80,13 @@ def test_something_else_at_the_path_is_never_removed(
         sock_path.mkdir()
     else:
         sock_path.write_bytes(content)
-    with pytest.raises(ZarchError, match="exists and is not a socket|cannot listen"):
+    with pytest.raises(ZarchError, match=r"exists and is not a socket|cannot listen"):
         ControlServer(sock_path, handler).start()
     assert sock_path.is_dir() if content is None else sock_path.read_bytes() == content
 
 
 def test_too_long_a_path_is_a_clear_error(sock_dir: Path, handler: Handler) -> None:
-    with pytest.raises(ZarchError, match="too long .* set \\[control\\] socket to a shorter path"):
+    with pytest.raises(ZarchError, match=r"too long .* set \[control\] socket to a shorter path"):
         ControlServer(sock_dir / ("d" * 120) / "zarchd.sock", handler).start()
 
 

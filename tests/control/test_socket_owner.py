@@ -1,4 +1,4 @@
-"""Another user can neither own the socket's directory nor pose as the daemon (issue 9, defect 8)."""
+"""Another user can neither own the socket directory nor pose as the daemon (issue 9, defect 8)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def test_a_socket_directory_writable_by_others_is_refused(sock_dir: Path, handle
     assert not (shared / "zarchd.sock").exists()
 
 
+@pytest.mark.e2e  # a real zarchd run / zarchctl process
 @needs_root
 def test_the_client_refuses_a_daemon_of_another_user(sock_dir: Path) -> None:
     os.chmod(sock_dir, 0o755)  # nobody may reach its own directory inside
@@ -80,7 +81,7 @@ def test_the_client_refuses_a_daemon_of_another_user(sock_dir: Path) -> None:
             call(path, "backup")
         assert f"uid {NOBODY}" in info.value.message and "refusing to trust" in info.value.message
         res = subprocess.run(
-            command("zarchctl") + ["stop", "--socket", str(path)],
+            [*command("zarchctl"), "stop", "--socket", str(path)],
             capture_output=True,
             text=True,
             timeout=60,

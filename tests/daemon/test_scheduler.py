@@ -33,7 +33,7 @@ def test_catch_up_decisions(due: Callable[[datetime | None, float, datetime], bo
     assert not due(datetime(2025, 3, 1, 11, 30), HOUR, NOW)  # naive = UTC
 
 
-# -- live scheduler ----------------------------------------------------------------------------------
+# -- live scheduler --------------------------------------------------------------------------------
 
 
 class Recorder:
@@ -120,7 +120,7 @@ def test_cron_schedule_and_next_run(make: Make) -> None:
 
 
 def test_bad_cron_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="backup.cron"):
+    with pytest.raises(ConfigError, match=r"backup\.cron"):
         Scheduler(
             backup_interval=FAR,
             backup_cron="every tuesday",

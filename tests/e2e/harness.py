@@ -87,9 +87,10 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> Daemon:
-        self._logfh = open(self.log, "ab")
+        # Open for the daemon's whole life: stop() closes it.
+        self._logfh = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            command("zarchd") + ["run", "--config", str(self.config)],
+            [*command("zarchd"), "run", "--config", str(self.config)],
             stdout=self._logfh,
             stderr=self._logfh,
             env=self.env,
@@ -137,10 +138,12 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired as late:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"zarchd did not stop within {timeout}s: {self.log_text()}")
+                raise AssertionError(
+                    f"zarchd did not stop within {timeout}s: {self.log_text()}"
+                ) from late
         self._logfh.close()
         return self.proc.returncode
 

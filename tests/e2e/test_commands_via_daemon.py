@@ -141,7 +141,7 @@ def test_daemon_only_commands_have_no_local_form(daemon: Daemon) -> None:
     res = daemon.ctl("ping", check=False)
     assert res.returncode == 0
     local = subprocess.run(
-        command("zarchctl") + ["pause", "--local"], capture_output=True, text=True, timeout=30
+        [*command("zarchctl"), "pause", "--local"], capture_output=True, text=True, timeout=30
     )
     assert local.returncode == 2  # typer: no such option
 
@@ -179,7 +179,7 @@ def test_progress_bar_on_a_terminal(registry_0005: Path) -> None:
     master, slave = pty.openpty()
     env = {**os.environ, "ZARCH_REGISTRY": str(registry_0005), "COLUMNS": "120"}
     proc = subprocess.Popen(
-        command("zarchctl") + ["backup", "--local"],
+        [*command("zarchctl"), "backup", "--local"],
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -46,7 +46,7 @@ def test_second_instance_is_refused_naming_the_pid(registry_0005: Path, tmp_path
         (tmp_path / "two").mkdir()
         second = Daemon(tmp_path / "two", registry_0005, config=QUIET)
         res = subprocess.run(
-            command("zarchd") + ["run", "--config", str(second.config)],
+            [*command("zarchd"), "run", "--config", str(second.config)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -190,7 +190,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         d.signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in d.log_text(), what="the refusal in the log")
         ping = subprocess.run(
-            command("zarchctl") + ["ping", "--socket", str(d.socket)],
+            [*command("zarchctl"), "ping", "--socket", str(d.socket)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -201,7 +201,7 @@ def test_sighup_with_a_bad_config_keeps_the_old_one(registry_0005: Path, tmp_pat
         moved = good.replace(str(d.socket), str(d.socket) + "2")
         d.config.write_text(moved)
         refused = subprocess.run(
-            command("zarchctl") + ["reload", "--socket", str(d.socket)],
+            [*command("zarchctl"), "reload", "--socket", str(d.socket)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -294,7 +294,7 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
         holder = sqlite3.connect(registry_0005, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")  # the backup's read now waits for us
         client = subprocess.Popen(
-            command("zarchctl") + ["backup", "--config", str(d.config)],
+            [*command("zarchctl"), "backup", "--config", str(d.config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -325,7 +325,7 @@ def test_a_start_up_failure_exits_non_zero_with_its_message(
         config = tmp_path / "second.toml"
         config.write_text(f'[registry]\npath = "{other}"\n[control]\nsocket = "{d.socket}"\n')
         res = subprocess.run(
-            command("zarchd") + ["run", "--config", str(config)],
+            [*command("zarchd"), "run", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=30,

@@ -81,7 +81,7 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     env.pop("JOURNAL_STREAM", None)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            command("zarchd") + ["run", "--config", str(config)], stdout=fh, stderr=fh, env=env
+            [*command("zarchd"), "run", "--config", str(config)], stdout=fh, stderr=fh, env=env
         )
     try:
         wait_for(
@@ -98,7 +98,7 @@ def test_daemon_log_shows_control_characters_escaped(tmp_path: Path) -> None:
     with open(config, "a") as fh:
         fh.write(f"dir = {json.dumps(str(registry.parent / 'blocker'))}\n")
     failed = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
+        [*command("zarchd"), "run", "--config", str(config)],
         capture_output=True,
         text=True,
         env=env,

@@ -24,7 +24,7 @@ def _registry_with_backup(tmp_path: Path, rows: int = 300) -> Path:
     reg = make_registry(tmp_path / "reg" / "registry.db", rows)
     env = {"ZARCH_REGISTRY": str(reg)}
     done = subprocess.run(
-        command("zarchctl") + ["backup", "--local"],
+        [*command("zarchctl"), "backup", "--local"],
         capture_output=True,
         text=True,
         env={**_env(), **env},

@@ -103,6 +103,7 @@ def test_repair_refuses_and_rolls_back_what_it_cannot_fix(registry_0005: Path) -
     no_traceback(res)
     assert res.returncode == 1 and "nothing changed" in res.stderr, res.stderr
     assert "metadata" in res.stderr
+    assert registry_0005.read_bytes() == before
     assert "deleted_at" not in [
         r[1] for r in sqlite3.connect(registry_0005).execute("PRAGMA table_info(archives)")
     ]

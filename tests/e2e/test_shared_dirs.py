@@ -1,4 +1,4 @@
-"""`zarchd run` and `zarchctl` in directories other users could write (issue 9, defects 8, 9, 11)."""
+"""`zarchd run` and `zarchctl` in directories others could write (issue 9, defects 8, 9, 11)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ NOBODY = 65534
 
 def _run(d: Daemon) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        command("zarchd") + ["run", "--config", str(d.config)],
+        [*command("zarchd"), "run", "--config", str(d.config)],
         capture_output=True,
         text=True,
         timeout=60,

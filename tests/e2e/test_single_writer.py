@@ -25,7 +25,7 @@ def test_backup_local_never_writes_through_a_planted_lock_symlink(
         assert str(lock) in res.stderr and "symbolic link" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr
     run = subprocess.run(
-        command("zarchd") + ["run", "--config", str(d.config)],
+        [*command("zarchd"), "run", "--config", str(d.config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -89,6 +89,8 @@ def test_a_daemon_that_lost_its_lock_writes_nothing_more(
 ) -> None:
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()
+        # The catch-up backup at start runs beside the first ping: let it finish first.
+        wait_for(lambda: d.json("status")["backups"]["latest"], what="the catch-up backup")
         before = sorted(p.name for p in registry_0005.parent.glob("*.bak"))
         registry_0005.with_name(".registry.db.zarchd.lock").unlink()
         with WriterLock(registry_0005, role="another writer"):  # took a new lock meanwhile

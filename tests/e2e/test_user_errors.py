@@ -136,7 +136,7 @@ def test_backup_dir_that_is_a_file_is_reported_not_raised(
     assert "is not a directory" in report["backups"]["problem"]
     assert report["registry"]["integrity"] == "ok"
     run = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
+        [*command("zarchd"), "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -204,7 +204,7 @@ def test_durations_too_large_for_the_scheduler_are_config_errors(
         f'[backup]\ninterval = "99999999999d"\n[control]\nsocket = "{tmp_path / "s.sock"}"\n',
     )
     res = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
+        [*command("zarchd"), "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -226,7 +226,7 @@ def test_socket_path_over_the_unix_limit_is_bad_config(registry_0005: Path, tmp_
     sock = deep / "zarchd.sock"
     config = write_config(tmp_path, f'[control]\nsocket = "{sock}"\n')
     res = subprocess.run(
-        command("zarchd") + ["run", "--config", str(config)],
+        [*command("zarchd"), "run", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -292,7 +292,7 @@ def test_nul_byte_in_a_configured_path_is_a_config_error(
     config = write_config(tmp_path, '[registry]\npath = "/tmp/x\\u0000y"\n')
     env = {k: v for k, v in os.environ.items() if k != "ZARCH_REGISTRY"}
     res = subprocess.run(
-        command("zarchctl") + ["backup", "--local", "--config", str(config)],
+        [*command("zarchctl"), "backup", "--local", "--config", str(config)],
         capture_output=True,
         text=True,
         env=env,
@@ -328,7 +328,7 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(
     config = write_config(tmp_path, f'[migrations]\ntimeout = "60s"\ndir = "{migrations}"\n')
     size_before = registry_0005.stat().st_size
     proc = subprocess.Popen(
-        WITH_DEFAULT_SIGINT + command("zarchctl") + ["migrate", "--local", "--config", str(config)],
+        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -369,7 +369,7 @@ def test_two_local_migrations_at_once_one_waits_out_the_other(tmp_path: Path) ->
     env = {**os.environ, "ZARCH_REGISTRY": str(registry)}
     procs = [
         subprocess.Popen(
-            command("zarchctl") + ["migrate", "--local"],
+            [*command("zarchctl"), "migrate", "--local"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -7,11 +7,16 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_baseline_registry
 from tests.e2e.harness import OUR_NAME, Daemon, sha, wait_for
 from tests.e2e.test_cli_local import ctl
 
 from .conftest import SevenZarch
+
+# Real zarchctl and zarchd run processes beside the real 7zarch-go.
+pytestmark = pytest.mark.e2e
 
 GO_BACKUP = re.compile(r"^registry-(\d{8}-\d{6})\.bak$")
 

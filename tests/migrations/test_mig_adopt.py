@@ -120,7 +120,7 @@ def test_baseline_registry_is_recognised_and_upgraded(baseline_registry: Path) -
     expected = [
         tuple(
             go_null_fills.get(col) if value is None and col in go_null_fills else value
-            for col, value in zip(BASELINE_COLUMNS, row)
+            for col, value in zip(BASELINE_COLUMNS, row, strict=True)
         )
         for row in original
     ]

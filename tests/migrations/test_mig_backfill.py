@@ -141,3 +141,20 @@ def test_the_one_update_stops_at_the_deadline_and_leaves_nothing(tmp_path: Path)
     assert conn.execute("SELECT count(*) FROM archives WHERE uid IS NOT NULL").fetchone()[0] == 0
     assert events and events[0]["done"] == 500 and events[0]["total"] == 3000
     conn.close()
+
+
+def test_infinite_or_nan_created_gets_the_time_of_the_upgrade(tmp_path: Path) -> None:
+    """A REAL `created` of inf or NaN is no time: it once made the whole 0002 fail ("string or
+    blob too big") at every start; now such rows get a uid of the upgrade's time."""
+    path = _old_registry(tmp_path / "registry.db", ["2024-01-02 03:04:05"] * 3)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE archives SET created = 9e999 WHERE name = 'a0.7z'")  # inf
+        conn.execute("UPDATE archives SET created = -9e999 WHERE name = 'a1.7z'")  # -inf
+    conn.close()
+    assert created_ms(float("nan")) is None and created_ms(float("inf")) is None
+    before = datetime.now(UTC).timestamp() * 1000
+    migrate(path, load_catalog(None), timeout=60, app_version="t")
+    uids = dict(query(path, "SELECT name, uid FROM archives"))
+    assert _ms_of(uids["a0.7z"]) >= before - 1 and _ms_of(uids["a1.7z"]) >= before - 1
+    assert uids["a2.7z"] < uids["a0.7z"]

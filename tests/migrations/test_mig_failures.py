@@ -47,7 +47,7 @@ def test_failing_migration_is_rolled_back_and_named(registry_0005: Path, app_dir
     assert "stays at 0006_good" in message
     assert not isinstance(err.value, MigrationTimeout)
     # 0006 committed on its own; nothing of 0007 is left.
-    assert recorded(registry_0005) == FIXTURE_IDS + ["0006_good"]
+    assert recorded(registry_0005) == [*FIXTURE_IDS, "0006_good"]
     assert "tag_id" not in columns(registry_0005, "archives")
     assert query(registry_0005, "SELECT name FROM sqlite_master WHERE name = 'tags'") == []
     assert query(registry_0005, "PRAGMA integrity_check") == [("ok",)]
@@ -57,7 +57,7 @@ def test_failing_migration_is_rolled_back_and_named(registry_0005: Path, app_dir
 def test_first_failure_leaves_no_zarchd_table(registry_0005: Path, app_dir: Path) -> None:
     before = dump(registry_0005)
     write(app_dir, "0006_bad.sql", "-- migrate:up\nCREATE TABLE t (x);\nSELECT no_such_fn();\n")
-    with pytest.raises(MigrationError, match="0006_bad.*no such function"):
+    with pytest.raises(MigrationError, match=r"0006_bad.*no such function"):
         migrate(registry_0005, load_catalog(app_dir), timeout=5, app_version="t")
     assert dump(registry_0005) == before
 
@@ -86,7 +86,7 @@ def test_python_side_loops_check_the_deadline(baseline_registry: Path) -> None:
 def test_builtin_timeout_on_a_big_backfill(tmp_path: Path) -> None:
     path = make_baseline_registry(tmp_path / "big" / "registry.db", rows=3000)
     before = dump(path)
-    with pytest.raises(MigrationTimeout, match="0001_baseline|0002_identity_and_status"):
+    with pytest.raises(MigrationTimeout, match=r"0001_baseline|0002_identity_and_status"):
         migrate(path, load_catalog(None), timeout=0.0001, app_version="t")
     assert dump(path) == before
 
@@ -194,7 +194,8 @@ def test_a_locked_registry_fails_cleanly(baseline_registry: Path) -> None:
 @pytest.mark.parametrize(
     "edit",
     [
-        "UPDATE sqlite_master SET sql = 'CREATE TABLE archives (id INTEGER' WHERE name = 'archives'",
+        "UPDATE sqlite_master SET sql = 'CREATE TABLE archives (id INTEGER' "
+        "WHERE name = 'archives'",
         "UPDATE sqlite_master SET sql = 'CREATE INDEX nope ON no_such_table (x)' "
         "WHERE type = 'index' AND sql IS NOT NULL AND rowid = (SELECT max(rowid) FROM sqlite_master"
         " WHERE type = 'index' AND sql IS NOT NULL)",
@@ -216,7 +217,7 @@ def test_schema_that_no_longer_parses_fails_validation(
         else dataclasses.replace(m, up_sql=f"PRAGMA writable_schema=ON;\n{edit};\n")
         for m in load_catalog(app_dir)
     ]
-    with pytest.raises(MigrationError, match="0006_edit.*schema no longer parses") as err:
+    with pytest.raises(MigrationError, match=r"0006_edit.*schema no longer parses") as err:
         migrate(registry_0005, catalog, timeout=5, app_version="t")
     assert "rolled back" in err.value.message
     assert dump(registry_0005) == before

@@ -115,7 +115,8 @@ def test_duplicate_id_with_a_builtin(app_dir: Path) -> None:
             "writable_schema",
         ),
         (
-            '-- migrate:up\nSELECT 1;\n-- migrate:down\n/* c */ pragma main."WRITABLE_SCHEMA" = 1;\n',
+            "-- migrate:up\nSELECT 1;\n"
+            '-- migrate:down\n/* c */ pragma main."WRITABLE_SCHEMA" = 1;\n',
             "writable_schema",
         ),
     ],

@@ -1,45 +1,119 @@
-"""Facts about method names that the client needs without importing the registry code."""
+"""The command table: every zarchctl command, once. Protocol, client, dispatch and render read it.
+
+Cheap to import (the client imports it before anything else): no sqlite, no operations. Handlers
+are named here and looked up on their target at dispatch time (zarchd.app.dispatch).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-# Methods that change the registry or the backup dir (verify records its results beside each
-# backup); `--local` takes the writer lock for them.
-WRITING = frozenset(
-    {"backup", "prune", "verify", "restore", "recover", "migrate", "rollback", "repair"}
+NoneType = type(None)
+ParamType = type | tuple[type, ...]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    type: ParamType
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command. `handler` names a method on Operations (runs_in="operations") or on the Daemon
+    (runs_in="daemon"); a daemon command with `local` also has that method on Operations, used by
+    `--local` and when no daemon runs. The method takes the params as keywords (and `progress`
+    when its signature has it)."""
+
+    name: str
+    handler: str
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    writes: bool = False  # changes the registry or the backup dir: writer lock unless dry_run
+    quick: bool = False  # answers at once; the rest may work for minutes, sending progress
+    runs_in: Literal["operations", "daemon"] = "operations"
+    renderer: str = "simple"  # a function in zarchd.cli.render
+    failed: Callable[[Any], bool] | None = None  # results the exit code must show as failed
+    local: bool = True  # has a --local form
+
+    def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
+        return self.writes and not params.get("dry_run", False)
+
+
+def _verify_failed(result: Any) -> bool:
+    return isinstance(result, dict) and bool(result.get("bad"))
+
+
+def _check_failed(result: Any) -> bool:
+    if not isinstance(result, dict):
+        return False
+    return not result.get("ok", True) or bool(result.get("schema_drift"))
+
+
+_DRY_RUN = {"dry_run": ParamSpec(bool)}
+
+
+def _daemon(name: str, handler: str) -> Command:
+    return Command(name, handler, quick=True, runs_in="daemon", local=False)
+
+
+_TABLE = (
+    Command("status", "status", quick=True, runs_in="daemon", renderer="status"),
+    Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
+    Command("backup", "backup", writes=True, renderer="backup"),
+    Command("backups", "backups", quick=True, renderer="backups"),
+    Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune"),
+    Command(
+        "verify",
+        "verify",
+        {"name": ParamSpec((str, NoneType))},
+        writes=True,  # records its results beside each backup
+        renderer="verify",
+        failed=_verify_failed,
+    ),
+    Command("restore", "restore", {"name": ParamSpec(str, True)}, writes=True, renderer="restore"),
+    Command("recover", "recover", writes=True, renderer="restore"),
+    Command(
+        "migrate",
+        "migrate",
+        {"dry_run": ParamSpec(bool), "backup_only": ParamSpec(bool)},
+        writes=True,
+        renderer="migrate",
+    ),
+    Command("rollback", "rollback", {"to": ParamSpec(str, True)}, writes=True, renderer="rollback"),
+    Command("check", "check", renderer="check", failed=_check_failed),
+    Command("repair", "repair", _DRY_RUN, writes=True, renderer="repair"),
+    _daemon("pause", "pause"),
+    _daemon("resume", "resume"),
+    _daemon("reload", "reload_config"),
+    _daemon("stop", "stop"),
 )
-# Methods that only the daemon can answer.
-DAEMON_ONLY = frozenset({"ping", "pause", "resume", "reload", "stop"})
-# Methods that answer at once; the rest may work for minutes (sending progress as they go).
-QUICK = frozenset({"ping", "status", "backups", "pause", "resume", "reload", "stop"})
+COMMANDS: Mapping[str, Command] = {c.name: c for c in _TABLE}
+
 # How long zarchctl waits for the next line from the daemon before calling it hung.
 PING_TIMEOUT_S = 5.0
 QUICK_TIMEOUT_S = 30.0  # status may wait for a registry another process keeps locked
 # While a request works the daemon sends a progress line this often, so zarchctl can tell a long
-# operation (or one queued behind the write lock) from a hung daemon; keep it well below the timeout.
+# operation (or one queued behind the write lock) from a hung daemon; keep it well below the
+# timeout.
 KEEPALIVE_S = 20.0
 LONG_TIMEOUT_S = 120.0
 
 
-def answer_timeout(method: str) -> float:
-    if method == "ping":
+def answer_timeout(command: str) -> float:
+    if command == "ping":
         return PING_TIMEOUT_S
-    return QUICK_TIMEOUT_S if method in QUICK else LONG_TIMEOUT_S
+    entry = COMMANDS.get(command)
+    return QUICK_TIMEOUT_S if entry is not None and entry.quick else LONG_TIMEOUT_S
 
 
-def needs_writer_lock(method: str, params: dict[str, Any]) -> bool:
-    if method not in WRITING:
-        return False
-    return not params.get("dry_run", False)
+def is_quick(command: str) -> bool:
+    entry = COMMANDS.get(command)
+    return entry is not None and entry.quick
 
 
-def failed(method: str, result: Any) -> bool:
+def failed(command: str, result: Any) -> bool:
     """Results that carry a failure the exit code must show (bad backups, a damaged registry)."""
-    if not isinstance(result, dict):
-        return False
-    if method == "verify":
-        return bool(result.get("bad"))
-    if method == "check":
-        return not result.get("ok", True) or bool(result.get("schema_drift"))
-    return False
+    entry = COMMANDS.get(command)
+    return bool(entry and entry.failed and entry.failed(result))

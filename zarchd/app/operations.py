@@ -16,11 +16,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zarchd import backups, migrations
+from zarchd.app.results import (
+    BackupJson,
+    BackupResult,
+    BackupsResult,
+    CheckResult,
+    DriftJson,
+    IgnoredJson,
+    MigrateResult,
+    MigrationRunJson,
+    PendingSqlJson,
+    PruneResult,
+    RepairResult,
+    RestoreResult,
+    RollbackResult,
+    StatusReport,
+    VerifiedJson,
+    VerifyResult,
+)
 from zarchd.app.state import State
-from zarchd.backups.trust import check_backup_dir
+from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.config import Config
@@ -42,6 +60,7 @@ class Operations:
         # Set when the daemon stops: a running backup copy aborts and cleans up.
         self.cancel = threading.Event()
         self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
+        self._store: tuple[Path, BackupStore] | None = None
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -52,6 +71,13 @@ class Operations:
     @property
     def backup_dir(self) -> Path:
         return self.config.backup_dir
+
+    @property
+    def store(self) -> BackupStore:
+        """Where backups live: built from the config once (again after a reload moved it)."""
+        if self._store is None or self._store[0] != self.config.backup_dir:
+            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir))
+        return self._store[1]
 
     def catalog(self) -> list[migrations.Migration]:
         return migrations.load_catalog(self.config.migrations.dir)
@@ -100,7 +126,7 @@ class Operations:
 
     def registry_had_data(self) -> bool:
         """A registry with data existed here: backups of it, or state from working on it."""
-        if backups.backed_up_with_data(self.registry, self.backup_dir):
+        if backups.backed_up_with_data(self.registry, self.store):
             return True
         state = self.state.snapshot()
         return bool(state.get("last_backup") or state.get("migrated_app_version"))
@@ -108,7 +134,7 @@ class Operations:
     def empty_problem(self) -> str | None:
         """Why a 0-byte registry is damage here (it held data), or None."""
         return backups.empty_registry_problem(
-            self.registry, self.backup_dir, had_data=self.registry_had_data()
+            self.registry, self.store, had_data=self.registry_had_data()
         )
 
     def missing_problem(self) -> str | None:
@@ -139,17 +165,18 @@ class Operations:
         if resumed:
             log.warning("%s", resumed)
             self.resumed = resumed  # `recover` reports it
-        for directory in {self.backup_dir, self.registry.parent}:
-            if directory.is_dir():
-                for leftover in backups.remove_temp_files(directory, self.registry.stem):
-                    log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
-        if self.backup_dir.is_dir():
-            for orphan in backups.remove_orphan_sidecars(self.backup_dir, self.registry.stem):
-                log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
+        stem = self.registry.stem
+        leftovers = self.store.remove_temps(stem)
+        if self.registry.parent != self.backup_dir and self.registry.parent.is_dir():
+            leftovers += backups.remove_temp_files(self.registry.parent, stem)  # restore copies
+        for leftover in leftovers:
+            log.info("removed %s, left by a run that was stopped mid-way", leftover.name)
+        for orphan in self.store.remove_orphan_sidecars(stem):
+            log.info("removed %s: its backup is gone (a run stopped mid-way)", orphan.name)
 
     def check_backup_dir(self) -> None:
         """UnsafeDirectory (exit 2) when other users could plant or swap files in it."""
-        check_backup_dir(self.backup_dir)
+        self.store.check()
 
     def settle_hot_journal(self) -> None:
         """Roll back what a writer killed mid-transaction left in `<registry>-journal`.
@@ -202,7 +229,7 @@ class Operations:
     def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
         """The newest verified backup of ours when the registry has not changed since it was
         taken (same fingerprint as recorded in its sidecar), else None."""
-        latest = backups.latest_backup(self.registry, self.backup_dir)
+        latest = backups.latest_backup(self.registry, self.store)
         if latest is None or latest.verified is not True or not latest.fingerprint:
             return None
         try:
@@ -215,7 +242,7 @@ class Operations:
 
     def backup(
         self, *, progress: Progress = no_progress, reason: str = "manual", force: bool = True
-    ) -> dict[str, Any]:
+    ) -> BackupResult:
         """Take a backup; unless forced, skip it when the registry is unchanged since the last."""
         self._require_registry()
         self.check_backup_dir()
@@ -228,7 +255,7 @@ class Operations:
                     raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
                 info = backups.take_backup(
                     self.registry,
-                    self.backup_dir,
+                    self.store,
                     now=self.now,
                     progress=progress,
                     reason=reason,
@@ -242,32 +269,32 @@ class Operations:
                     "fingerprint": info.fingerprint,
                 }
             )
-            return {"skipped": False, "backup": info.to_json()}
+            return {"skipped": False, "backup": cast(BackupJson, info.to_json())}
 
     def _last_fingerprint(self) -> str | None:
         last = self.state.get("last_backup") or {}
         if last.get("fingerprint"):
             return str(last["fingerprint"])
-        latest = backups.latest_backup(self.registry, self.backup_dir)
+        latest = backups.latest_backup(self.registry, self.store)
         return latest.fingerprint if latest else None
 
-    def backups(self) -> dict[str, Any]:
+    def backups(self) -> BackupsResult:
         self.check_backup_dir()
         ignored: list[dict[str, str]] = []
-        items = backups.list_backups(self.registry, self.backup_dir, ignored)
+        items = backups.list_backups(self.registry, self.store, ignored)
         return {
-            "dir": str(self.backup_dir),
-            "backups": [b.to_json() for b in items],
-            "ignored": ignored,
+            "dir": str(self.store),
+            "backups": [cast(BackupJson, b.to_json()) for b in items],
+            "ignored": cast(list[IgnoredJson], ignored),
         }
 
-    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
             if dry_run:
                 decisions = backups.prune(
                     self.registry,
-                    self.backup_dir,
+                    self.store,
                     self.config.retention,
                     now=self.now,
                     dry_run=True,
@@ -276,7 +303,7 @@ class Operations:
             else:
                 with self._job("prune") as extra:
                     decisions = backups.prune(
-                        self.registry, self.backup_dir, self.config.retention, now=self.now
+                        self.registry, self.store, self.config.retention, now=self.now
                     )
                     deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
         return {
@@ -287,24 +314,20 @@ class Operations:
             "deleted": deleted,
         }
 
-    def verify(
-        self, name: str | None = None, *, progress: Progress = no_progress
-    ) -> dict[str, Any]:
+    def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
         self.check_backup_dir()
         with self.write_lock:
             if name is not None:
-                targets = [backups.resolve_name(self.registry, self.backup_dir, name)]
+                targets = [backups.resolve_name(self.registry, self.store, name)]
             else:
-                targets = [
-                    b for b in backups.list_backups(self.registry, self.backup_dir) if b.ours
-                ]
-            results = []
+                targets = [b for b in backups.list_backups(self.registry, self.store) if b.ours]
+            results: list[VerifiedJson] = []
             for i, info in enumerate(targets, 1):
                 progress(
                     {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
                 )
-                res = backups.verify_backup(info, now=self.now)
+                res = backups.verify_backup(info, now=self.now, store=self.store)
                 results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
             progress({"stage": "verify", "done": len(targets), "total": len(targets)})
         bad = [r["name"] for r in results if not r["ok"]]
@@ -320,23 +343,23 @@ class Operations:
 
     # ---- restore / recover ----------------------------------------------------------------
 
-    def restore(self, name: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def restore(self, name: str, *, progress: Progress = no_progress) -> RestoreResult:
         self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(
-                self.registry, self.backup_dir, name, now=self.now, progress=progress
+                self.registry, self.store, name, now=self.now, progress=progress
             )
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
-            return result
+            return cast(RestoreResult, result)
 
-    def recover(self, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
         self.check_backup_dir()
         with self.write_lock, self._job("recover") as extra:
             resumed, self.resumed = self.resumed, None
             try:
                 result = backups.recover_registry(
-                    self.registry, self.backup_dir, now=self.now, progress=progress
+                    self.registry, self.store, now=self.now, progress=progress
                 )
             except UsageError:
                 if resumed is None:
@@ -346,12 +369,12 @@ class Operations:
             extra["restored"] = result.get("restored")
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
-            return result
+            return cast(RestoreResult, result)
 
     def _migrate_after_restore(
         self, restored: dict[str, Any], progress: Progress
     ) -> list[dict[str, Any]]:
-        """An old backup comes back at the current schema (no second backup: the safety one exists)."""
+        """An old backup comes back at the current schema (no second backup: one was taken)."""
         try:
             result = migrations.migrate(
                 self.registry,
@@ -378,11 +401,13 @@ class Operations:
         backup_only: bool = False,
         progress: Progress = no_progress,
         reason: str = "manual",
-    ) -> dict[str, Any]:
+    ) -> MigrateResult:
         catalog = self.catalog()
         if dry_run or backup_only:
             status = migrations.inspect(self.registry, catalog)
-            pending = [{"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending]
+            pending: list[PendingSqlJson] = [
+                {"id": m.id, "name": m.name, "sql": m.up_sql} for m in status.pending
+            ]
             if dry_run:
                 return {
                     "dry_run": True,
@@ -403,7 +428,7 @@ class Operations:
 
     def _apply(
         self, catalog: list[migrations.Migration], progress: Progress, reason: str
-    ) -> dict[str, Any]:
+    ) -> MigrateResult:
         try:
             self.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -412,7 +437,7 @@ class Operations:
                 f"{exc.strerror or exc}"
             ) from exc
         before_apply, taken = self._backup_first(progress, "pre-migrate")
-        backup_dir = self.backup_dir  # as it is now: a reload may change it meanwhile
+        store = self.store  # as it is now: a reload may change it meanwhile
         started = time.monotonic()
         try:
             result = migrations.migrate(
@@ -428,7 +453,7 @@ class Operations:
             if taken:
                 message += (
                     f"\nA backup taken before migrating is {taken['name']} in "
-                    f"{backup_dir}; to go back to it: zarchctl restore {taken['name']}"
+                    f"{store}; to go back to it: zarchctl restore {taken['name']}"
                 )
             self._record("migrate", False, started, reason=reason, error=message)
             raise type(exc)(message) from exc
@@ -439,13 +464,13 @@ class Operations:
             )
         return {
             "dry_run": False,
-            "applied": result.applied,
+            "applied": cast(list[MigrationRunJson], result.applied),
             "backup": taken.get("name"),
             "recorded_present": result.skipped_present,
             "schema_version": result.schema_version,
         }
 
-    def rollback(self, to: str, *, progress: Progress = no_progress) -> dict[str, Any]:
+    def rollback(self, to: str, *, progress: Progress = no_progress) -> RollbackResult:
         self._require_registry()
         catalog = self.catalog()
         with self.write_lock, self._job("rollback", to=to) as extra:
@@ -460,14 +485,14 @@ class Operations:
             )
             extra["reverted"] = [a["id"] for a in result.applied]
             return {
-                "reverted": result.applied,
+                "reverted": cast(list[MigrationRunJson], result.applied),
                 "backup": taken.get("name"),
                 "schema_version": result.schema_version,
             }
 
     # ---- checks ---------------------------------------------------------------------------
 
-    def check(self) -> dict[str, Any]:
+    def check(self) -> CheckResult:
         """Full PRAGMA integrity_check of the registry now; the result is remembered for status.
 
         A registry another process keeps locked raises RegistryError ("could not check"): that
@@ -494,19 +519,19 @@ class Operations:
             "ok": ok,
             "problems": [] if ok else problems,
             "path": str(self.registry),
-            "schema_drift": schema.drift if schema else [],
-            "unreadable_by_7zarch_go": schema.unreadable if schema else [],
+            "schema_drift": cast(list[DriftJson], schema.drift if schema else []),
+            "unreadable_by_7zarch_go": cast(list[DriftJson], schema.unreadable if schema else []),
         }
 
-    def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> dict[str, Any]:
+    def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> RepairResult:
         """Re-apply the missing, idempotent parts of recorded built-in migrations, backup first."""
         self._require_registry()
         if dry_run:
             plan = migrations.drift.inspect_repair(self.registry)
             return {
                 "dry_run": True,
-                "drift": [d.to_json() for d in plan.drift],
-                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "drift": _drift(plan.drift),
+                "unreadable_by_7zarch_go": _drift(plan.unreadable),
                 "reapply": plan.reapply,
                 "refused": plan.refused,
             }
@@ -522,11 +547,19 @@ class Operations:
             extra["reapplied"] = plan.reapply
             return {
                 "dry_run": False,
-                "drift": [d.to_json() for d in plan.drift],
-                "unreadable_by_7zarch_go": [d.to_json() for d in plan.unreadable],
+                "drift": _drift(plan.drift),
+                "unreadable_by_7zarch_go": _drift(plan.unreadable),
                 "reapply": plan.reapply,
                 "backup": taken.get("name"),
             }
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def status(self) -> StatusReport:
+        """The status report without a daemon (`--local`, or when none runs)."""
+        from zarchd.app.status import build_status  # status.py imports this module
+
+        return build_status(self)
 
 
 def _size(path: Path) -> int:
@@ -535,3 +568,7 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _drift(found: list[migrations.drift.Drift]) -> list[DriftJson]:
+    return [cast(DriftJson, d.to_json()) for d in found]

@@ -52,7 +52,7 @@ class State:
         """Append to the job history (newest last, bounded)."""
 
         def append(data: dict[str, Any]) -> None:
-            data["history"] = (list(data.get("history", [])) + [entry])[-HISTORY_LIMIT:]
+            data["history"] = [*data.get("history", []), entry][-HISTORY_LIMIT:]
 
         self._change(append)
 

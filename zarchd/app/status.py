@@ -1,24 +1,44 @@
-"""The `status` report: registry, migrations, backups and last error, as DESIGN.md fixes its fields."""
+"""The `status` report: registry, migrations, backups and last error.
+
+Scripts rely on its fields (`zarchctl status --json`); docs/ARCHITECTURE.md lists them.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from zarchd import backups, migrations
 from zarchd.app.operations import Operations
+from zarchd.app.results import (
+    AppliedJson,
+    BackupJson,
+    BackupsReport,
+    ChangedJson,
+    DaemonInfo,
+    DriftJson,
+    RegistryReport,
+    StatusReport,
+)
 from zarchd.core.errors import BackupError, ZarchError
 from zarchd.db.registry import check_file, file_facts
+
+
+class _Integrity(TypedDict):
+    integrity: str | None
+    integrity_problems: list[str]
+    integrity_checked_at: str | None
+
 
 # A quick_check on every `status` is cheap for registries up to this size; above it, status
 # reports the last periodic check instead of reading the whole file each time.
 QUICK_CHECK_LIMIT = 64 * 1024 * 1024
 
 
-def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
+def registry_report(ops: Operations, state: dict[str, Any]) -> RegistryReport:
     facts = file_facts(ops.registry)
-    report: dict[str, Any] = {
+    report: RegistryReport = {
         "path": str(ops.registry),
         "exists": facts.exists,
         "size_bytes": facts.size_bytes,
@@ -36,15 +56,14 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
     }
     empty = ops.empty_problem() if facts.exists and facts.size_bytes == 0 else None
     if empty:  # SQLite calls a 0-byte file a sound empty database; it held data
-        report.update(
-            {
-                "integrity": "damaged",
-                "integrity_problems": [empty],
-                "integrity_checked_at": "now (empty file)",
-            }
-        )
+        report["integrity"] = "damaged"
+        report["integrity_problems"] = [empty]
+        report["integrity_checked_at"] = "now (empty file)"
     elif facts.exists:
-        report.update(_integrity(ops, facts.size_bytes, state.get("last_check") or {}))
+        found = _integrity(ops, facts.size_bytes, state.get("last_check") or {})
+        report["integrity"] = found["integrity"]
+        report["integrity_problems"] = found["integrity_problems"]
+        report["integrity_checked_at"] = found["integrity_checked_at"]
     else:
         report["problem"] = ops.missing_problem()
     try:
@@ -56,16 +75,16 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> dict[str, Any]:
         report["migrations_error"] = f"cannot read the schema: {exc}"
         return report
     report["schema_version"] = status.schema_version
-    report["applied"] = [asdict(a) for a in status.applied]
+    report["applied"] = [cast(AppliedJson, asdict(a)) for a in status.applied]
     report["pending"] = [{"id": m.id, "name": m.name} for m in status.pending]
-    report["changed"] = list(status.changed)
+    report["changed"] = cast(list[ChangedJson], list(status.changed))
     report["unknown"] = list(status.unknown)
-    report["schema_drift"] = list(status.drift)
-    report["unreadable_by_7zarch_go"] = list(status.unreadable)
+    report["schema_drift"] = cast(list[DriftJson], list(status.drift))
+    report["unreadable_by_7zarch_go"] = cast(list[DriftJson], list(status.unreadable))
     return report
 
 
-def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, Any]:
+def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> _Integrity:
     if size <= QUICK_CHECK_LIMIT:
         try:
             # A short lock wait: status must answer while 7zarch-go holds a long write.
@@ -82,7 +101,7 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, An
             "integrity_checked_at": "now (quick_check)",
         }
     if not last:
-        return {"integrity": "unknown", "integrity_problems": []}
+        return {"integrity": "unknown", "integrity_problems": [], "integrity_checked_at": None}
     return {
         "integrity": "ok" if last.get("ok") else "damaged",
         "integrity_problems": last.get("problems", [])[:5] if not last.get("ok") else [],
@@ -90,12 +109,12 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> dict[str, An
     }
 
 
-def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
+def backups_report(ops: Operations, next_run: str | None) -> BackupsReport:
     try:
-        items = backups.list_backups(ops.registry, ops.backup_dir)
+        items = backups.list_backups(ops.registry, ops.store)
     except BackupError as exc:  # status still reports everything else, and says what is wrong
         return {
-            "dir": str(ops.backup_dir),
+            "dir": str(ops.store),
             "count": 0,
             "ours": 0,
             "total_bytes": 0,
@@ -106,18 +125,18 @@ def backups_report(ops: Operations, next_run: str | None) -> dict[str, Any]:
     ours = [b for b in items if b.ours]
     latest = ours[-1] if ours else None
     return {
-        "dir": str(ops.backup_dir),
+        "dir": str(ops.store),
         "count": len(items),
         "ours": len(ours),
         "total_bytes": sum(b.size_bytes for b in items),
         "next_run": next_run,
-        "latest": latest.to_json() if latest else None,
+        "latest": cast(BackupJson, latest.to_json()) if latest else None,
     }
 
 
 def build_status(
-    ops: Operations, daemon: dict[str, Any] | None = None, next_run: str | None = None
-) -> dict[str, Any]:
+    ops: Operations, daemon: DaemonInfo | None = None, next_run: str | None = None
+) -> StatusReport:
     state = ops.state.snapshot()  # one read: the parts of the report agree with each other
     return {
         "daemon": daemon or {"running": False},

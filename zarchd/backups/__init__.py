@@ -1,4 +1,4 @@
-"""Backups of the registry: take (online, atomic, verified), list, verify, prune, restore, recover."""
+"""Registry backups: take (online, atomic, verified), list, verify, prune, restore, recover."""
 
 from zarchd.backups.emptiness import backed_up_with_data, empty_registry_problem
 from zarchd.backups.listing import latest_backup, list_backups, resolve_name
@@ -7,6 +7,7 @@ from zarchd.backups.orphans import remove_orphan_sidecars
 from zarchd.backups.prune import prune
 from zarchd.backups.recover import recover_registry
 from zarchd.backups.restore import restore_backup
+from zarchd.backups.storage import BackupStore, LocalDirectory, StoredBackup
 from zarchd.backups.swap import resume_swap
 from zarchd.backups.take import remove_temp_files, take_backup
 from zarchd.backups.verify import VerifyResult, verify_backup
@@ -14,6 +15,9 @@ from zarchd.db.fingerprint import fingerprint
 
 __all__ = [
     "BackupInfo",
+    "BackupStore",
+    "LocalDirectory",
+    "StoredBackup",
     "VerifyResult",
     "backed_up_with_data",
     "empty_registry_problem",

@@ -10,13 +10,14 @@ import os
 from pathlib import Path
 
 from zarchd.backups.listing import list_backups
+from zarchd.backups.storage import BackupStore
 from zarchd.db.registry import wal_path
 
 
-def backed_up_with_data(registry: Path, backup_dir: Path) -> bool:
+def backed_up_with_data(registry: Path, store: BackupStore | Path) -> bool:
     """zarchd (or 7zarch-go) holds a non-empty backup of this registry."""
     try:
-        return any(b.size_bytes > 0 for b in list_backups(registry, backup_dir))
+        return any(b.size_bytes > 0 for b in list_backups(registry, store))
     except OSError:
         return False
 
@@ -35,12 +36,12 @@ def is_empty_file(registry: Path) -> bool:
 
 
 def empty_registry_problem(
-    registry: Path, backup_dir: Path, *, had_data: bool = False
+    registry: Path, store: BackupStore | Path, *, had_data: bool = False
 ) -> str | None:
     """Why an empty registry file is damage, or None (not empty, or never had data)."""
     if not is_empty_file(registry):
         return None
-    if not (had_data or backed_up_with_data(registry, backup_dir)):
+    if not (had_data or backed_up_with_data(registry, store)):
         return None
     return (
         f"the registry {registry} is empty (0 bytes) but held data before (there are "

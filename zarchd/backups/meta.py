@@ -1,4 +1,4 @@
-"""BackupInfo and the sidecar metadata file (`<backup name>.json`) that marks a backup as zarchd's."""
+"""BackupInfo and the sidecar metadata (`<backup name>.json`) that marks a backup as zarchd's."""
 
 from __future__ import annotations
 

@@ -66,17 +66,6 @@ def candidates(stem: str, local: datetime) -> Iterator[str]:
         yield f"{base}-{n}{SUFFIX}"
 
 
-def next_free(backup_dir: Path, stem: str, local: datetime, skip: set[str] | None = None) -> str:
-    """First candidate name with neither the backup nor a (possibly orphan) sidecar on disk."""
-    for name in candidates(stem, local):
-        if skip and name in skip:
-            continue
-        path = backup_dir / name
-        if not os.path.lexists(path) and not os.path.lexists(sidecar_path(path)):
-            return name
-    raise UsageError(f"no free backup name left for {local:%Y-%m-%d %H:%M:%S} in {backup_dir}")
-
-
 def check_plain_name(name: str) -> None:
     """Refuse anything that could point outside the backup directory before looking it up."""
     if (

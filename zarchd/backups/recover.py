@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Any
 from zarchd.backups import names
 from zarchd.backups.emptiness import empty_registry_problem
 from zarchd.backups.listing import list_backups
+from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.swap import resume_swap, swap_in
-from zarchd.backups.take import TEMP_PREFIX
+from zarchd.backups.temps import SALVAGE_DIR_SUFFIX, TEMP_PREFIX
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.errors import BackupError, RegistryError, UnsafePath, UsageError
@@ -58,7 +60,7 @@ def set_aside(registry: Path, now: Clock, to: Path | None = None) -> Path:
     aside = to or aside_name(registry, now)
     moved: list[tuple[Path, Path]] = []
     try:
-        for comp, target in zip(companions(registry), companions(aside)):
+        for comp, target in zip(companions(registry), companions(aside), strict=True):
             if comp.exists():
                 os.rename(comp, target)
                 moved.append((comp, target))
@@ -74,7 +76,7 @@ def set_aside(registry: Path, now: Clock, to: Path | None = None) -> Path:
 
 
 def _temp_prefix(kind: str, registry: Path) -> str:
-    # take.temp_name_pattern / remove_temp_files know these names
+    # temps.temp_name_pattern / take.remove_temp_files know these names
     return f"{TEMP_PREFIX}{kind}-{names.stem_of(registry)}-"
 
 
@@ -139,7 +141,7 @@ def _move_stray_companions(registry: Path) -> None:
 
 def recover_registry(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore | Path,
     *,
     now: Clock = utcnow,
     progress: Progress = no_progress,
@@ -157,14 +159,14 @@ def recover_registry(
     `lock_timeout` bounds the wait for another process's lock during that check.
     """
     try:
-        return _recover(registry, backup_dir, now, progress, force, lock_timeout)
+        return _recover(registry, as_store(store), now, progress, force, lock_timeout)
     except OSError as exc:
         raise BackupError(f"recovering {registry} failed: {exc}; nothing was deleted") from exc
 
 
 def _recover(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore,
     now: Clock,
     progress: Progress,
     force: bool,
@@ -181,14 +183,14 @@ def _recover(
     if resumed is not None:  # a recovery a crash interrupted: finished (or undone) first
         progress({"stage": "recover", "step": "resumed", "message": resumed})
         result["resumed"] = resumed
-        if registry.exists() and proven_damage(registry, backup_dir, lock_timeout) == ["ok"]:
+        if registry.exists() and proven_damage(registry, store, lock_timeout) == ["ok"]:
             return result
     mode = 0o600
     exists = registry.exists()
     if exists:
         refuse_if_written(registry)
         try:
-            problems = proven_damage(registry, backup_dir, lock_timeout)
+            problems = proven_damage(registry, store, lock_timeout)
         except RegistryError as exc:
             raise RegistryError(f"{exc.message} (recover refused: nothing was moved)") from exc
         if problems == ["ok"] and not force:
@@ -199,14 +201,14 @@ def _recover(
         mode = registry.stat().st_mode & 0o777
     sqlite3_bin = shutil.which("sqlite3")
     with contextlib.ExitStack() as stack:
-        ready = _from_backups(registry, backup_dir, mode, result, progress, now, stack)
+        ready = _from_backups(registry, store, mode, result, progress, now, stack)
         if ready is None and exists and sqlite3_bin:
             progress({"stage": "recover", "step": "salvage"})
             salvaged = salvage(registry, sqlite3_bin, mode, stack)
             if salvaged is not None:
                 ready, result["salvaged"] = salvaged
         if ready is None:
-            raise BackupError(_nothing_message(registry, backup_dir, result, exists, sqlite3_bin))
+            raise BackupError(_nothing_message(registry, store, result, exists, sqlite3_bin))
         if not exists:
             put_in_place(ready, registry)
             return result
@@ -229,11 +231,11 @@ def refuse_if_written(registry: Path) -> None:
         )
 
 
-def proven_damage(registry: Path, backup_dir: Path, lock_timeout: float) -> list[str]:
+def proven_damage(registry: Path, store: BackupStore | Path, lock_timeout: float) -> list[str]:
     """['ok'], or damage that two independent checks agree on (each on a new connection,
     retried while the registry is busy): never a lock artefact of one read. An empty file where
     backups show a registry with data was counts as damage."""
-    empty = empty_registry_problem(registry, backup_dir)
+    empty = empty_registry_problem(registry, store)
     if empty:
         return [empty]
     first = _check_retrying(registry, lock_timeout)
@@ -264,7 +266,7 @@ def _put_back(aside: Path, registry: Path) -> None:
     if os.path.lexists(registry):  # something else took the path: keep both, as they are
         return
     os.rename(aside, registry)
-    for comp, original in zip(companions(aside), companions(registry)):
+    for comp, original in zip(companions(aside), companions(registry), strict=True):
         if comp.exists() and not os.path.lexists(original):
             os.rename(comp, original)
     fsync_dir(registry.parent)
@@ -272,7 +274,7 @@ def _put_back(aside: Path, registry: Path) -> None:
 
 def _from_backups(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore,
     mode: int,
     result: dict[str, Any],
     progress: Progress,
@@ -281,7 +283,7 @@ def _from_backups(
 ) -> Path | None:
     """A prepared copy of the newest backup that verifies; skipped ones go into `result`."""
     ignored: list[dict[str, str]] = []
-    listed = list_backups(registry, backup_dir, ignored)
+    listed = list_backups(registry, store, ignored)
     result["skipped"] += [{"name": i["name"], "problems": [i["reason"]]} for i in ignored]
     for info in reversed(listed):
         if info.untrusted:
@@ -294,12 +296,13 @@ def _from_backups(
                 }
             )
             continue
-        problems = backup_problems(info, progress, now)
+        problems = backup_problems(info, progress, now, store)
         if not problems:
             try:
-                ready = stack.enter_context(
-                    prepared_copy(info.path, registry, mode, expect=info.ident)
-                )
+                with store.open(info.name) as source:  # the copy outlives a downloaded source
+                    ready = stack.enter_context(
+                        prepared_copy(source, registry, mode, expect=info.ident)
+                    )
             except BackupError as exc:
                 problems = [exc.message]
             else:
@@ -310,9 +313,13 @@ def _from_backups(
 
 
 def _nothing_message(
-    registry: Path, backup_dir: Path, result: dict[str, Any], exists: bool, sqlite3_bin: str | None
+    registry: Path,
+    store: BackupStore,
+    result: dict[str, Any],
+    exists: bool,
+    sqlite3_bin: str | None,
 ) -> str:
-    why = "no backup verifies" if result["skipped"] else f"there are no backups in {backup_dir}"
+    why = "no backup verifies" if result["skipped"] else f"there are no backups in {store}"
     if not exists:
         return (
             f"cannot recover {registry}: there is no registry and {why}; put a good copy of "
@@ -328,7 +335,7 @@ def _nothing_message(
         f"cannot recover {registry}: {why} and {salvage_}; the damaged registry was left "
         f"where it was, unchanged (nothing moved). Stop 7zarch-go and zarchd before trying "
         f"by hand (e.g. `sqlite3 {registry} .recover`), or copy a good backup into "
-        f"{backup_dir} and run recover again"
+        f"{store} and run recover again"
     )
 
 
@@ -344,43 +351,53 @@ def salvage(
     distribution builds of the sqlite3 command lack; `.dump` (which skips unreadable pages)
     is the second try.
     """
-    copy = stack.enter_context(_companion_temp(damaged, copy_from=damaged))
+    # All of salvage's files live in a private 0700 directory: the sqlite3 command and the copy
+    # open them (and their -journal/-wal) by name, and no other user may plant a symlink there.
+    work = stack.enter_context(salvage_dir(damaged))
+    copy = work / "damaged.db"
+    copy_in_child(
+        [(damaged, copy)]
+        + [
+            (Path(str(damaged) + s), Path(str(copy) + s))
+            for s in COMMIT_COMPANIONS
+            if Path(str(damaged) + s).exists()
+        ]
+    )
     for command in (".recover", ".dump"):
-        with contextlib.ExitStack() as attempt:
-            tmp = attempt.enter_context(_companion_temp(damaged))
-            if not _pipe(sqlite3_bin, copy, command, tmp):
-                continue
-            tables = _row_counts(tmp)
-            if not any(tables.values()) or _check_static(tmp):
-                continue
-            fsync_file(tmp)
-            os.chmod(tmp, mode)
-            stack.push(attempt.pop_all())  # the winner lives until the outer stack closes
-            return tmp, {
-                "tool": f"{sqlite3_bin} {command}",
-                "tables": tables,
-                "rows": sum(tables.values()),
-            }
+        target = work / f"salvaged{command.replace('.', '-')}.db"
+        if not _pipe(sqlite3_bin, copy, command, target):
+            continue
+        tables = _row_counts(target)
+        if not any(tables.values()) or _check_static(target):
+            continue
+        fsync_file(target)
+        os.chmod(target, mode)
+        # Out to a temp name of ours beside the registry, where put_in_place links it from
+        # (a rename never follows a symlink at its destination).
+        tmp = stack.enter_context(
+            temp_path(damaged.parent, prefix=_temp_prefix("salvage", damaged))
+        )
+        os.replace(target, tmp)
+        return tmp, {
+            "tool": f"{sqlite3_bin} {command}",
+            "tables": tables,
+            "rows": sum(tables.values()),
+        }
     return None
 
 
 @contextlib.contextmanager
-def _companion_temp(registry: Path, *, copy_from: Path | None = None) -> Iterator[Path]:
-    """A temp file for salvage next to `registry`, removed with its -journal/-wal/-shm on exit;
-    `copy_from` fills it with that database and its commit companions."""
-    with temp_path(registry.parent, prefix=_temp_prefix("salvage", registry)) as path:
-        try:
-            if copy_from is not None:
-                pairs = [(copy_from, path)] + [
-                    (Path(str(copy_from) + s), Path(str(path) + s))
-                    for s in COMMIT_COMPANIONS
-                    if Path(str(copy_from) + s).exists()
-                ]
-                copy_in_child(pairs)
-            yield path
-        finally:
-            for leftover in companions(path):
-                leftover.unlink(missing_ok=True)
+def salvage_dir(registry: Path) -> Iterator[Path]:
+    """A fresh 0700 directory beside `registry` (same file system), removed with its content."""
+    path = Path(
+        tempfile.mkdtemp(
+            prefix=_temp_prefix("salvage", registry), suffix=SALVAGE_DIR_SUFFIX, dir=registry.parent
+        )
+    )
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # Copies files in a child process: a descriptor of the registry opened and closed there cannot

@@ -8,12 +8,13 @@ listed as such (never ours, never deleted, never "BAD"), and can be restored as 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zarchd.backups.files import sha256_file
-from zarchd.backups.names import sidecar_path
+
+if TYPE_CHECKING:  # storage imports nothing of this module; only the types are needed here
+    from zarchd.backups.storage import BackupStore, StoredBackup
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -26,20 +27,18 @@ def is_sqlite_file(path: Path) -> bool:
         return False
 
 
-def replaced_by_other(path: Path, meta: dict[str, Any], st: os.stat_result) -> bool:
+def replaced_by_other(store: BackupStore, stored: StoredBackup, meta: dict[str, Any]) -> bool:
     """True when the file under an old-style name is no longer the one our sidecar describes but
     a SQLite database someone else wrote there. Hashes only when there is a reason to doubt: the
     size differs or the file was written after its sidecar (ours is complete before the sidecar is
     written). A file merely damaged in place keeps its mtime and stays ours, and "BAD"."""
-    if meta.get("size_bytes") != st.st_size:
-        return is_sqlite_file(path)
+    if meta.get("size_bytes") != stored.size:
+        with store.open(stored.name) as path:
+            return is_sqlite_file(path)
+    if stored.sidecar_mtime_ns is None or stored.mtime_ns <= stored.sidecar_mtime_ns:
+        return False  # not written after its sidecar
     try:
-        written_after = st.st_mtime_ns > os.stat(sidecar_path(path)).st_mtime_ns
-    except OSError:
-        return False
-    if not written_after:
-        return False
-    try:
-        return sha256_file(path) != meta.get("sha256") and is_sqlite_file(path)
+        with store.open(stored.name) as path:
+            return sha256_file(path) != meta.get("sha256") and is_sqlite_file(path)
     except OSError:
         return False

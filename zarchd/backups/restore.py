@@ -17,6 +17,7 @@ from typing import Any
 
 from zarchd.backups.listing import resolve_name
 from zarchd.backups.recover import aside_name, install_copy, prepared_copy, refuse_if_written
+from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.swap import swap_in
 from zarchd.backups.take import take_backup
 from zarchd.backups.verify import backup_problems
@@ -30,15 +31,16 @@ LOCK_TIMEOUT_S = 30.0
 
 def restore_backup(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore | Path,
     name: str,
     *,
     now: Clock = utcnow,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    info = resolve_name(registry, backup_dir, name)
+    store = as_store(store)
+    info = resolve_name(registry, store, name)
     progress({"stage": "restore", "step": "verify", "name": name})
-    problems = backup_problems(info, progress, now)
+    problems = backup_problems(info, progress, now, store)
     if problems:
         raise IntegrityFailure(
             f"backup {name} failed verification, nothing was changed: {'; '.join(problems)}"
@@ -57,27 +59,29 @@ def restore_backup(
             progress({"stage": "restore", "step": "safety_backup"})
             try:
                 safety = take_backup(
-                    registry, backup_dir, now=now, progress=progress, reason="pre-restore"
+                    registry, store, now=now, progress=progress, reason="pre-restore"
                 )
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
                 progress({"stage": "restore", "step": "replace", "name": name})
                 refuse_if_written(registry)
-                with prepared_copy(
-                    info.path, registry, mode, expect=info.ident
-                ) as ready:  # before moving it
+                with (
+                    store.open(name) as source,
+                    prepared_copy(source, registry, mode, expect=info.ident) as ready,
+                ):  # before moving it
                     aside = aside_name(registry, now)
                     swap_in(ready, registry, aside, now, restored=name)
                     result["corrupted_saved_as"] = str(aside)
                 result["method"] = "replace"
                 return result
         progress({"stage": "restore", "step": "replace", "name": name})
-        if registry.exists():
-            _copy_into_live(info.path, registry)
-            result["method"] = "backup-api"
-        else:
-            install_copy(info.path, registry, mode)
-            result["method"] = "replace"
+        with store.open(name) as source:
+            if registry.exists():
+                _copy_into_live(source, registry)
+                result["method"] = "backup-api"
+            else:
+                install_copy(source, registry, mode)
+                result["method"] = "replace"
     except OSError as exc:
         raise BackupError(f"restoring {name} into {registry} failed: {exc}") from exc
     return result

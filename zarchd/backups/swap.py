@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from zarchd.core.clock import Clock, iso
-from zarchd.core.errors import RegistryError
-from zarchd.core.fsutil import atomic_write_bytes, fsync_dir
+from zarchd.core.errors import RegistryError, UnsafePath
+from zarchd.core.fsutil import SAFE_FLAGS, atomic_write_bytes, fsync_dir, trusted_uids
 from zarchd.db.registry import check_file, companions
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,17 @@ def swap_in(
 
 
 def write_intent(registry: Path, data: dict[str, Any]) -> None:
-    atomic_write_bytes(intent_path(registry), json.dumps(data, sort_keys=True).encode())
+    path = intent_path(registry)
+    with contextlib.suppress(FileNotFoundError):
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid not in trusted_uids():
+            # Planted by another user (a sticky directory keeps us from replacing it): say so
+            # instead of failing later with a bare "Operation not permitted".
+            raise UnsafePath(
+                f"{path} is not zarchd's (owner uid {st.st_uid}); it blocks recovery: have its "
+                f"owner or root remove it, then run recover again"
+            )
+    atomic_write_bytes(path, json.dumps(data, sort_keys=True).encode())
 
 
 def clear_intent(registry: Path) -> None:
@@ -79,7 +89,8 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
     """The intent, if one of ours is there (no symlink, a regular file of this user or root)."""
     path = intent_path(registry)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # non-blocking: a FIFO planted under this name must not hang start-up holding the lock
+        fd = os.open(path, os.O_RDONLY | SAFE_FLAGS)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -87,7 +98,7 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid not in (os.geteuid(), 0):
+        if not stat.S_ISREG(st.st_mode) or st.st_uid not in trusted_uids():
             log.warning("ignoring %s: not a regular file of this user", path)
             return None
         data = json.loads(os.read(fd, 65536).decode())
@@ -103,7 +114,7 @@ def read_intent(registry: Path) -> dict[str, Any] | None:
     ):
         log.warning("ignoring %s: not an intent zarchd wrote", path)
         return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def resume_swap(registry: Path) -> str | None:
@@ -119,7 +130,7 @@ def resume_swap(registry: Path) -> str | None:
     aside = registry.with_name(intent["aside"])
     if os.path.lexists(registry):
         if not os.path.lexists(aside):  # crashed while setting aside: companions first
-            for moved, original in zip(companions(aside), companions(registry)):
+            for moved, original in zip(companions(aside), companions(registry), strict=True):
                 if moved.exists() and not os.path.lexists(original):
                     os.rename(moved, original)
             fsync_dir(registry.parent)

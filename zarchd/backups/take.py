@@ -11,13 +11,12 @@ The copy is made with `VACUUM INTO` from a READ-ONLY connection to the registry:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,24 +24,30 @@ from typing import Any
 from zarchd import __version__
 from zarchd.backups import files, names
 from zarchd.backups.emptiness import empty_registry_problem
-from zarchd.backups.listing import dir_problem
-from zarchd.backups.meta import BackupInfo, info_from, write_sidecar
-from zarchd.backups.trust import check_backup_dir
+from zarchd.backups.meta import BackupInfo, info_from
+from zarchd.backups.storage import BackupStore, as_store
+from zarchd.backups.temps import TEMP_PREFIX, remove_temps, temp_name_pattern
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
-from zarchd.core.fsutil import fsync_file, publish, temp_path
+from zarchd.core.fsutil import fsync_file
 from zarchd.core.progress import Progress, no_progress
 from zarchd.db.fingerprint import fingerprint
-from zarchd.db.registry import COMPANIONS, check_file, companions, connect, is_busy
+from zarchd.db.registry import check_file, companions, connect, is_busy
 
-TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
+__all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from here before
+    "TEMP_PREFIX",
+    "remove_stale_temps",
+    "remove_temp_files",
+    "take_backup",
+    "temp_name_pattern",
+]
 PROGRESS_OPS = 10_000  # VM instructions between deadline checks
 CANCELLED = "backup cancelled: zarchd is stopping; nothing was published"
 
 
 def take_backup(
     registry: Path,
-    backup_dir: Path,
+    store: BackupStore | Path,
     *,
     now: Clock = utcnow,
     deadline_s: float = 600.0,
@@ -50,31 +55,24 @@ def take_backup(
     reason: str = "manual",
     cancel: threading.Event | None = None,
 ) -> BackupInfo:
-    """Copy, check and publish a backup of `registry` into `backup_dir`; always taken.
+    """Copy, check and publish a backup of `registry` into `store`; always taken.
 
     Setting `cancel` (the daemon is stopping) aborts the copy: Cancelled, nothing published.
     """
     if not registry.is_file():
         raise BackupError(f"the registry {registry} does not exist; nothing to back up")
-    empty = empty_registry_problem(registry, backup_dir)
+    store = as_store(store)
+    empty = empty_registry_problem(registry, store)
     if empty:  # SQLite would read it as a sound empty database: never back that up
         raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
     stem = names.stem_of(registry)
-    try:
-        backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as exc:  # a file where the directory should be
-        raise BackupError(dir_problem(backup_dir, exc)) from exc
-    except OSError as exc:
-        raise BackupError(
-            f"cannot create the backup directory {backup_dir}: {exc.strerror}"
-        ) from exc
-    check_backup_dir(backup_dir)  # nobody else may plant or swap files where we write
-    remove_stale_temps(backup_dir, stem, older_than_s=2 * deadline_s + 300)
+    store.prepare()  # created, and nobody else may plant or swap files where we write
+    store.remove_temps(stem, older_than_s=2 * deadline_s + 300)
     _check_cancel(cancel)
     started = now()
     token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
     try:
-        with temp_path(backup_dir, prefix=f"{TEMP_PREFIX}{stem}-", suffix=".bak.tmp") as tmp:
+        with store.temp_file(stem) as tmp:
             try:
                 _copy(registry, tmp, deadline_s, progress, cancel)
             finally:  # a failed VACUUM INTO leaves its own rollback journal behind
@@ -102,11 +100,11 @@ def take_backup(
                 "verified_at": iso(now()),
             }
             _check_cancel(cancel)
-            final = _publish(tmp, backup_dir, stem, started, meta)
+            name = store.put(tmp, _candidates(stem, started, meta), meta)
     except OSError as exc:
-        raise BackupError(_os_message(exc, backup_dir)) from exc
-    progress({"stage": "backup", "step": "done", "done": 1, "total": 1, "name": final.name})
-    return info_from(final, meta, started, meta["size_bytes"])
+        raise BackupError(_os_message(exc, store)) from exc
+    progress({"stage": "backup", "step": "done", "done": 1, "total": 1, "name": name})
+    return info_from(store.location(name), meta, started, meta["size_bytes"])
 
 
 def _cancelled(cancel: threading.Event | None) -> bool:
@@ -178,37 +176,22 @@ def _page_count(conn: sqlite3.Connection) -> int:
     try:
         return int(conn.execute("PRAGMA page_count").fetchone()[0])
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise  # a lock held past the timeout, not damage: _copy says so
         raise _damaged(exc) from exc
 
 
-def _publish(
-    tmp: Path, backup_dir: Path, stem: str, started: datetime, meta: dict[str, Any]
-) -> Path:
-    """Sidecar first, then the backup under a free name (7zarch-go may take one meanwhile)."""
+def _candidates(stem: str, started: datetime, meta: dict[str, Any]) -> Iterator[str]:
+    """Names for the backup in the order to try them; records the offset they were made in."""
     local = started.astimezone(names.local_tz())
     # The offset the name was made in: the name still checks out after a change of time zone.
     meta["utc_offset_s"] = int((local.utcoffset() or timedelta(0)).total_seconds())
-    taken: set[str] = set()
-    while True:
-        name = names.next_free(backup_dir, stem, local, skip=taken)
-        final = backup_dir / name
-        meta["name"] = name
-        sidecar = write_sidecar(final, meta)
-        try:
-            publish(tmp, final)
-            return final
-        except FileExistsError:
-            sidecar.unlink(missing_ok=True)
-            taken.add(name)
-        except BaseException:
-            if not os.path.lexists(final):  # the link failed (ENOSPC...): leave no orphan sidecar
-                sidecar.unlink(missing_ok=True)
-            raise
+    return names.candidates(stem, local)
 
 
 def remove_stale_temps(backup_dir: Path, stem: str, older_than_s: float) -> list[Path]:
     """Temp files a killed run left behind (only ours, only old ones: a live run keeps writing)."""
-    return _remove_temps(backup_dir, stem, time.time() - older_than_s)
+    return remove_temps(backup_dir, stem, time.time() - older_than_s)
 
 
 def remove_temp_files(backup_dir: Path, stem: str) -> list[Path]:
@@ -216,49 +199,15 @@ def remove_temp_files(backup_dir: Path, stem: str) -> list[Path]:
 
     Only safe while holding the registry's writer lock (no other zarchd run can be writing
     one): the daemon calls it at start. Covers backup copies (`.zarchd-<stem>-XXXXXXXX.bak.tmp`),
-    half-written sidecars (`.<backup name>.json.XXXXXXXX.tmp`) and restore/salvage copies (`.zarchd-restore-<stem>-XXXXXXXX.tmp`, `.zarchd-salvage-...`),
-    with their -journal/-wal/-shm. Restore/salvage copies live in the registry's directory:
-    call it for that directory too when backups go elsewhere.
+    half-written sidecars (`.<backup name>.json.XXXXXXXX.tmp`) and restore/salvage copies
+    (`.zarchd-restore-<stem>-XXXXXXXX.tmp`, `.zarchd-salvage-...`), with their -journal/-wal/-shm.
+    Restore/salvage copies live in the registry's directory: call it for that directory too
+    when backups go elsewhere.
     """
-    return _remove_temps(backup_dir, stem, None)
+    return remove_temps(backup_dir, stem, None)
 
 
-def temp_name_pattern(stem: str) -> re.Pattern[str]:
-    """Names of zarchd's temp files for `stem` (tempfile.mkstemp adds 8 of [a-z0-9_])."""
-    copies = (
-        rf"{re.escape(TEMP_PREFIX)}(?:restore-|salvage-)?{re.escape(stem)}-"
-        rf"[a-z0-9_]{{8}}(?:\.bak)?\.tmp(?:{'|'.join(map(re.escape, COMPANIONS))})?"
-    )
-    sidecars = rf"\.{names.pattern(stem).pattern}\{names.SIDECAR}\.[a-z0-9_]{{8}}\.tmp"  # fsutil
-    return re.compile(f"{copies}|{sidecars}")
-
-
-def _remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]:
-    """Ours only (exact name pattern, regular files); with `cutoff` only older ones and only
-    backup copies (a restore in another process may be running)."""
-    removed = []
-    match = temp_name_pattern(stem).fullmatch
-    try:
-        entries = sorted(directory.iterdir())
-    except OSError:
-        return removed
-    for path in entries:
-        if not match(path.name) or (
-            cutoff is not None and not path.name.startswith(f"{TEMP_PREFIX}{stem}-")
-        ):
-            continue
-        with contextlib.suppress(OSError):
-            if (
-                path.is_file()
-                and not path.is_symlink()
-                and (cutoff is None or path.stat().st_mtime < cutoff)
-            ):
-                path.unlink()
-                removed.append(path)
-    return removed
-
-
-def _os_message(exc: OSError, backup_dir: Path) -> str:
+def _os_message(exc: OSError, store: BackupStore) -> str:
     why = {
         errno.ENOSPC: "the disk is full",
         errno.EFBIG: "the file size limit was reached",
@@ -268,4 +217,4 @@ def _os_message(exc: OSError, backup_dir: Path) -> str:
         errno.EDQUOT: "the disk quota is exceeded",
     }
     reason = why.get(exc.errno or 0, exc.strerror or str(exc))
-    return f"cannot write the backup in {backup_dir}: {reason}; older backups are intact"
+    return f"cannot write the backup in {store}: {reason}; older backups are intact"

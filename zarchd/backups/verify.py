@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from zarchd.backups import files
-from zarchd.backups.meta import BackupInfo, read_sidecar, write_sidecar
+from zarchd.backups.meta import BackupInfo
+from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import RegistryError, UnsafePath
 from zarchd.core.progress import Progress, no_progress
 from zarchd.db.registry import check_file
 
 
-def integrity_problems(info: BackupInfo) -> list[str]:
-    """[] when the backup file passes PRAGMA integrity_check, else one line naming it."""
+def integrity_problems(info: BackupInfo, path: Path | None = None) -> list[str]:
+    """[] when the backup file (at `path`, by default where it is listed) passes PRAGMA
+    integrity_check, else one line naming it."""
     try:
-        check = check_file(info.path, static=True)
+        check = check_file(path or info.path, static=True)
     except RegistryError as exc:  # unreadable: not usable as a backup either
         return [f"{info.name}: could not be checked: {exc.message}"]
     if check != ["ok"]:
@@ -33,31 +35,40 @@ class VerifyResult:
 
 
 def verify_backup(
-    info: BackupInfo, *, progress: Progress = no_progress, now: Clock = utcnow
+    info: BackupInfo,
+    *,
+    progress: Progress = no_progress,
+    now: Clock = utcnow,
+    store: BackupStore | None = None,
 ) -> VerifyResult:
     """ok when the file is intact. Updates verified/verified_at in the sidecar of our backups;
-    a foreign backup (no sidecar) is only integrity-checked and never gets a sidecar."""
+    a foreign backup (no sidecar) is only integrity-checked and never gets a sidecar.
+    `store`: where `info` was listed (by default the local directory it is in)."""
+    store = store or LocalDirectory(info.path.parent)
     problems: list[str] = []
     progress({"stage": "verify", "name": info.name, "step": "start", "done": 0, "total": 2})
-    if not info.path.is_file():
-        return VerifyResult(info.name, False, [f"{info.name}: the file is missing"])
-    meta = read_sidecar(info.path) if info.ours else None
-    if info.ours and meta is None:
-        problems.append(f"{info.name}: its metadata file is missing or unreadable")
-    if meta is not None:
-        try:  # hash what we opened (O_NOFOLLOW, fstat): the listed file, not a swapped name
-            digest, size = files.sha256_and_size(
-                info.path, expect=info.ident, stage="verify", progress=progress
-            )
-        except UnsafePath as exc:
-            return _untrusted(info, exc.message)
-        if meta.get("size_bytes") != size:
-            problems.append(f"{info.name}: size is {size} bytes, {meta.get('size_bytes')} recorded")
-        if digest != meta.get("sha256"):
-            problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
-    progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
-    problems += integrity_problems(info)
-    if info.ident is not None and _ident(info) != info.ident:
+    with store.open(info.name) as path:
+        if not path.is_file():
+            return VerifyResult(info.name, False, [f"{info.name}: the file is missing"])
+        meta = store.read_sidecar(info.name) if info.ours else None
+        if info.ours and meta is None:
+            problems.append(f"{info.name}: its metadata file is missing or unreadable")
+        if meta is not None:
+            try:  # hash what we opened (O_NOFOLLOW, fstat): the listed file, not a swapped name
+                digest, size = files.sha256_and_size(
+                    path, expect=info.ident, stage="verify", progress=progress
+                )
+            except UnsafePath as exc:
+                return _untrusted(info, exc.message)
+            if meta.get("size_bytes") != size:
+                problems.append(
+                    f"{info.name}: size is {size} bytes, {meta.get('size_bytes')} recorded"
+                )
+            if digest != meta.get("sha256"):
+                problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
+        progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
+        problems += integrity_problems(info, path)
+    if info.ident is not None and not store.unchanged(info.name, info.ident):
         return _untrusted(info, f"{info.path} was replaced while it was checked")
     if meta is not None:
         meta.update(verified=not problems, verified_at=iso(now()))
@@ -66,17 +77,9 @@ def verify_backup(
         else:
             meta.pop("problems", None)
         with contextlib.suppress(OSError):  # a read-only backup dir: the check still counts
-            write_sidecar(info.path, meta)
+            store.update_sidecar(info.name, meta)
     progress({"stage": "verify", "name": info.name, "step": "done", "done": 2, "total": 2})
     return VerifyResult(info.name, not problems, problems)
-
-
-def _ident(info: BackupInfo) -> tuple[int, int] | None:
-    try:
-        st = os.lstat(info.path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _untrusted(info: BackupInfo, why: str) -> VerifyResult:
@@ -84,8 +87,12 @@ def _untrusted(info: BackupInfo, why: str) -> VerifyResult:
     return VerifyResult(info.name, False, [f"{info.name}: not trusted: {why}"])
 
 
-def backup_problems(info: BackupInfo, progress: Progress, now: Clock) -> list[str]:
+def backup_problems(
+    info: BackupInfo, progress: Progress, now: Clock, store: BackupStore | None = None
+) -> list[str]:
     """[] when `info` can be put back: ours fully verified, a foreign one integrity-checked."""
+    store = store or LocalDirectory(info.path.parent)
     if info.ours:
-        return verify_backup(info, progress=progress, now=now).problems
-    return integrity_problems(info)
+        return verify_backup(info, progress=progress, now=now, store=store).problems
+    with store.open(info.name) as path:
+        return integrity_problems(info, path)

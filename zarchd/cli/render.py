@@ -6,6 +6,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from zarchd.app.commands import COMMANDS
+from zarchd.app.results import (
+    BackupResult,
+    BackupsResult,
+    CheckResult,
+    DriftJson,
+    MigrateResult,
+    PingResult,
+    PruneResult,
+    RepairResult,
+    RestoreResult,
+    RollbackResult,
+    StatusReport,
+    VerifyResult,
+)
 from zarchd.core.clock import parse_iso
 from zarchd.core.textsafe import escape_all
 
@@ -32,7 +47,7 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
     return f"{int(seconds)}s ago"
 
 
-def status(r: dict[str, Any]) -> str:
+def status(r: StatusReport) -> str:
     d, reg, bk = r.get("daemon", {}), r.get("registry", {}), r.get("backups", {})
     out: list[str] = []
     if d.get("running"):
@@ -110,14 +125,17 @@ def status(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def backup(r: dict[str, Any]) -> str:
+def backup(r: BackupResult) -> str:
     if r.get("skipped"):
         return f"no backup taken: {r.get('reason')}"
     b = r["backup"]
-    return f"backup {b['name']} written ({size(b.get('size_bytes'))}, verified, sha256 {str(b.get('sha256'))[:16]}…)"
+    return (
+        f"backup {b['name']} written ({size(b.get('size_bytes'))}, verified, "
+        f"sha256 {str(b.get('sha256'))[:16]}…)"
+    )
 
 
-def backups(r: dict[str, Any]) -> str:
+def backups(r: BackupsResult) -> str:
     items = r.get("backups", [])
     ignored = [f"ignored: {i.get('name')}: {i.get('reason')}" for i in r.get("ignored") or []]
     if not items:
@@ -136,7 +154,7 @@ def backups(r: dict[str, Any]) -> str:
     return "\n".join(rows + ignored)
 
 
-def prune(r: dict[str, Any]) -> str:
+def prune(r: PruneResult) -> str:
     rows = []
     for d in r.get("decisions", []):
         verdict = "keep  " if d["keep"] else ("delete" if r.get("dry_run") else "deleted")
@@ -148,7 +166,7 @@ def prune(r: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def verify(r: dict[str, Any]) -> str:
+def verify(r: VerifyResult) -> str:
     rows = []
     for res in r.get("results", []):
         rows.append(
@@ -162,7 +180,7 @@ def verify(r: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def migrate(r: dict[str, Any]) -> str:
+def migrate(r: MigrateResult) -> str:
     if r.get("dry_run"):
         if not r.get("pending"):
             return f"nothing pending (schema {r.get('schema_version')})"
@@ -171,8 +189,10 @@ def migrate(r: dict[str, Any]) -> str:
             parts.append(f"\n-- {p['id']}: {p['name']}\n{(p.get('sql') or '').strip()}")
         return "\n".join(parts)
     if r.get("backup_only"):
+        taken = r.get("backup")  # the whole backup's record here, not just its name
+        name = taken["name"] if isinstance(taken, dict) else taken
         return (
-            f"backup {r['backup']['name']} taken; {len(r.get('pending', []))} migration(s) "
+            f"backup {name} taken; {len(r.get('pending', []))} migration(s) "
             "pending, none applied (--backup-only)"
         )
     applied = r.get("applied", [])
@@ -185,14 +205,14 @@ def migrate(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def rollback(r: dict[str, Any]) -> str:
+def rollback(r: RollbackResult) -> str:
     lines = [f"backup {r['backup']} taken first"] if r.get("backup") else []
     lines += [f"reverted {a['id']}" for a in r.get("reverted", [])]
     lines.append(f"schema now {r.get('schema_version')}")
     return "\n".join(lines)
 
 
-def restore(r: dict[str, Any]) -> str:
+def restore(r: RestoreResult) -> str:
     lines = [str(r["resumed"])] if r.get("resumed") else []
     if r.get("corrupted_saved_as"):
         lines.append(f"damaged registry set aside as {r['corrupted_saved_as']}")
@@ -207,7 +227,7 @@ def restore(r: dict[str, Any]) -> str:
     return "\n".join(lines) or "done"
 
 
-def _drift_lines(drift: list[dict[str, Any]]) -> list[str]:
+def _drift_lines(drift: list[DriftJson]) -> list[str]:
     lines = [f"  drift    {d['migration']:<28} {p}" for d in drift for p in d.get("problems", [])]
     if lines:
         lines.append(
@@ -217,7 +237,7 @@ def _drift_lines(drift: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _unreadable_lines(found: list[dict[str, Any]]) -> list[str]:
+def _unreadable_lines(found: list[DriftJson]) -> list[str]:
     lines = [f"  warning  {d['migration']:<28} {p}" for d in found for p in d.get("problems", [])]
     if lines:
         lines.append(
@@ -227,7 +247,7 @@ def _unreadable_lines(found: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def check(r: dict[str, Any]) -> str:
+def check(r: CheckResult) -> str:
     if not r.get("ok"):
         return (
             "registry DAMAGED: "
@@ -243,7 +263,7 @@ def check(r: dict[str, Any]) -> str:
     return "\n".join([f"integrity ok, schema as recorded: {r.get('path')}", *warnings])
 
 
-def repair(r: dict[str, Any]) -> str:
+def repair(r: RepairResult) -> str:
     if not r.get("reapply"):
         return "no schema drift, nothing 7zarch-go cannot read: nothing to repair"
     lines = _drift_lines(r.get("drift") or [])[:-1]
@@ -259,7 +279,7 @@ def repair(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def ping(r: dict[str, Any]) -> str:
+def ping(r: PingResult) -> str:
     return f"zarchd is running (pid {r.get('pid')}, version {r.get('version')})"
 
 
@@ -269,22 +289,13 @@ def simple(r: Any) -> str:
     return "ok" if r in (None, True, {}) else str(r)
 
 
-RENDERERS: dict[str, Callable[[Any], str]] = {
-    "status": status,
-    "backup": backup,
-    "backups": backups,
-    "prune": prune,
-    "verify": verify,
-    "migrate": migrate,
-    "rollback": rollback,
-    "restore": restore,
-    "recover": restore,
-    "check": check,
-    "ping": ping,
-    "repair": repair,
-}
+def renderer(command: str) -> Callable[[Any], str]:
+    """The function the command table names for `command` (plain `simple` for unknown ones)."""
+    entry = COMMANDS.get(command)
+    fn = globals().get(entry.renderer) if entry else simple
+    return fn if callable(fn) else simple
 
 
-def render(method: str, result: Any) -> str:
+def render(command: str, result: Any) -> str:
     # Paths and names may hold control characters: shown escaped here, exact in --json.
-    return RENDERERS.get(method, simple)(escape_all(result))
+    return renderer(command)(escape_all(result))

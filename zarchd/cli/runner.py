@@ -1,4 +1,7 @@
-"""Carries one zarchctl command out, locally or through the daemon; the only place errors become exit codes."""
+"""Carries one zarchctl command out, locally or through the daemon.
+
+The only place errors become exit codes.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 
 import typer
 
-from zarchd.app.commands import answer_timeout, failed, needs_writer_lock
+from zarchd.app.commands import answer_timeout, failed
 from zarchd.cli import render
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
@@ -33,37 +36,37 @@ def load(config_path: Path | None, socket: Path | None) -> Config:
     return cfg
 
 
-def run_local(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
+def run_local(cfg: Config, command: str, params: dict[str, Any], progress: ProgressView) -> Any:
     # Imported here: the registry code costs ~100 ms that a socket round trip does not need.
-    from zarchd.app.dispatch import call_verb
+    from zarchd.app import dispatch
     from zarchd.app.operations import Operations
     from zarchd.db.lock import WriterLock
 
     ops = Operations(cfg)
-    if needs_writer_lock(method, params):
+    if dispatch.command_entry(command).needs_writer_lock(params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
             ops.remove_leftovers()
-            return call_verb(ops, method, params, progress)
-    return call_verb(ops, method, params, progress)
+            return dispatch.run_local(ops, command, params, progress)
+    return dispatch.run_local(ops, command, params, progress)
 
 
-def run_remote(cfg: Config, method: str, params: dict[str, Any], progress: ProgressView) -> Any:
+def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: ProgressView) -> Any:
     from zarchd.control import client  # imported late: `--local` never needs the socket code
 
     try:
         # A stopped or hung daemon must not hang the client: the timeout is per line read.
         return client.call(
-            cfg.socket_path, method, params, on_progress=progress, timeout=answer_timeout(method)
+            cfg.socket_path, command, params, on_progress=progress, timeout=answer_timeout(command)
         )
     except DaemonNotRunning:
-        if method != "status":
+        if command != "status":
             raise
         # status works without a daemon: the registry part is read here.
         return run_local(cfg, "status", {}, progress)
 
 
 def execute(
-    method: str,
+    command: str,
     params: dict[str, Any],
     *,
     json_out: bool,
@@ -71,7 +74,7 @@ def execute(
     socket: Path | None,
     local: bool,
 ) -> None:
-    """Run `method` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
+    """Run `command` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
     logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(SafeFormatter("zarchctl: %(message)s"))
@@ -92,7 +95,7 @@ def execute(
     progress = ProgressView(enabled=not json_out)
     try:
         cfg = load(config_path, socket)
-        result = (run_local if local else run_remote)(cfg, method, params, progress)
+        result = (run_local if local else run_remote)(cfg, command, params, progress)
     except ZarchError as exc:
         progress.close()
         if signals:  # the error is the interruption's doing: say so, exit as for Ctrl-C
@@ -107,13 +110,13 @@ def execute(
     except KeyboardInterrupt:
         progress.close()
         print("zarchctl: interrupted", file=sys.stderr)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     progress.close()
     if json_out:
         print(json.dumps(result, indent=2, default=str))
     else:
-        print(render.render(method, result))
-    if failed(method, result):
+        print(render.render(command, result))
+    if failed(command, result):
         raise typer.Exit(EXIT_FAILED)
 
 

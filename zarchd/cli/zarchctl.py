@@ -127,7 +127,7 @@ def restore(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""
+    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
     execute(
         "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
@@ -142,7 +142,7 @@ def recover(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""
+    """For a damaged registry: set it aside as <name>.corrupted-<time>, restore the newest good backup."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     confirm("Set the registry aside and restore the newest backup that verifies?", yes)
     execute("recover", {}, json_out=json, config_path=config, socket=socket, local=local)
 
@@ -161,7 +161,7 @@ def migrate(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""
+    """Apply pending migrations, a backup first (creates a missing registry with the full schema)."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     execute(
         "migrate",
         {"dry_run": dry_run, "backup_only": backup_only},
@@ -213,12 +213,12 @@ def repair(
     )
 
 
-def _daemon_command(method: str, doc: str) -> None:
+def _daemon_command(name: str, doc: str) -> None:
     def command(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
-        execute(method, {}, json_out=json, config_path=config, socket=socket, local=False)
+        execute(name, {}, json_out=json, config_path=config, socket=socket, local=False)
 
     command.__doc__ = doc
-    app.command(name=method)(command)
+    app.command(name=name)(command)
 
 
 _daemon_command("pause", "Stop scheduled and change-triggered backups until `resume`.")

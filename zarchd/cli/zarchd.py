@@ -53,6 +53,8 @@ def run(
     ] = None,
 ) -> None:
     """Run the daemon in the foreground (what systemd and launchd start); logs go to stderr."""
+    from zarchd.core import logsetup
+    from zarchd.core.config import load_config
     from zarchd.core.textsafe import escape_controls
     from zarchd.daemon.daemon import (
         Daemon,  # the daemon's imports are not needed for --version / service
@@ -60,7 +62,9 @@ def run(
 
     code = 1
     try:
-        code = Daemon(config).run()
+        cfg = load_config(config)
+        logsetup.setup(cfg.log.level)  # the process's logging: the daemon itself leaves it be
+        code = Daemon(cfg, config_path=config).run()
     except ZarchError as exc:
         print(f"zarchd: {escape_controls(exc.message)}", file=sys.stderr)  # a log: one line
         code = exc.exit_code
@@ -80,7 +84,7 @@ def run(
         os._exit(code)
 
 
-from zarchd.cli.service_cmd import app as service_app  # noqa: E402
+from zarchd.cli.service_cmd import app as service_app
 
 app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
 

@@ -1,4 +1,4 @@
-"""The control plane: newline-delimited JSON over a private Unix socket (see DESIGN.md).
+"""The control plane: newline-delimited JSON over a private Unix socket (docs/ARCHITECTURE.md).
 
 protocol.py  message format and validation      server.py  ControlServer (the daemon's end)
 client.py    call()/ping() (zarchctl's end)       peercred.py, listener.py, connection.py  internals

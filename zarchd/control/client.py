@@ -34,14 +34,15 @@ _REQUEST_ID = 1
 
 def not_running_message(path: Path) -> str:
     return (
-        f"zarchd is not running (no socket at {path}). Start it with `systemctl --user start zarchd` "
-        f"or `zarchd run`, or run this command with --local."
+        f"zarchd is not running (no socket at {path}). "
+        "Start it with `systemctl --user start zarchd` "
+        "or `zarchd run`, or run this command with --local."
     )
 
 
 def call(
     socket_path: Path,
-    method: str,
+    command: str,
     params: dict[str, Any] | None = None,
     *,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -51,14 +52,14 @@ def call(
     path = Path(socket_path)
     with _connect(path, timeout) as sock:
         try:
-            sock.sendall(request(_REQUEST_ID, method, params))
+            sock.sendall(request(_REQUEST_ID, command, params))
         except (BrokenPipeError, ConnectionResetError):
             pass  # it may already have answered (e.g. a refusal) and hung up: read what it said
         except TimeoutError:
             raise ZarchError(
                 f"zarchd at {path} did not take the request within {timeout}s"
             ) from None
-        return _receive(sock, path, method, on_progress, timeout)
+        return _receive(sock, path, command, on_progress, timeout)
 
 
 def ping(socket_path: Path, timeout: float = PING_TIMEOUT_S) -> bool:
@@ -114,8 +115,8 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
         )
     if isinstance(exc, TimeoutError):
         return ZarchError(
-            f"zarchd at {path} did not accept the connection within {timeout}s; it may be overloaded "
-            f"or hung: see its log (journalctl --user -u zarchd)"
+            f"zarchd at {path} did not accept the connection within {timeout}s; "
+            "it may be overloaded or hung: see its log (journalctl --user -u zarchd)"
         )
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOTDIR:
@@ -125,9 +126,9 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
     return exc  # KeyboardInterrupt and friends pass through untouched
 
 
-def _closed(method: str) -> ZarchError:
+def _closed(command: str) -> ZarchError:
     return ZarchError(
-        f"the daemon closed the connection before answering `{method}`; it may have stopped or "
+        f"the daemon closed the connection before answering `{command}`; it may have stopped or "
         f"crashed: see its log (journalctl --user -u zarchd, or the terminal running `zarchd run`)"
     )
 
@@ -135,7 +136,7 @@ def _closed(method: str) -> ZarchError:
 def _receive(
     sock: socket.socket,
     path: Path,
-    method: str,
+    command: str,
     on_progress: Callable[[dict[str, Any]], None] | None,
     timeout: float | None,
 ) -> Any:
@@ -145,17 +146,17 @@ def _receive(
                 raw = stream.readline(MAX_ANSWER + 1)
             except TimeoutError:
                 raise ZarchError(
-                    f"no answer from zarchd within {timeout}s for `{method}`"
+                    f"no answer from zarchd within {timeout}s for `{command}`"
                 ) from None
             except (ConnectionResetError, BrokenPipeError):
-                raise _closed(method) from None
+                raise _closed(command) from None
             if not raw.endswith(b"\n"):
                 if len(raw) > MAX_ANSWER:
                     raise ZarchError(
-                        f"zarchd's answer to `{method}` is larger than {MAX_ANSWER} bytes"
+                        f"zarchd's answer to `{command}` is larger than {MAX_ANSWER} bytes"
                     )
-                raise _closed(method)
-            message = _decode(raw, method)
+                raise _closed(command)
+            message = _decode(raw, command)
             if message.get("id") not in (_REQUEST_ID, None):
                 continue  # not ours: ignore rather than misattribute
             if "progress" in message:
@@ -171,14 +172,14 @@ def _receive(
             )
 
 
-def _decode(raw: bytes, method: str) -> dict[str, Any]:
+def _decode(raw: bytes, command: str) -> dict[str, Any]:
     try:
         message = json.loads(raw)
     except ValueError:
         message = None
     if not isinstance(message, dict):
         raise ZarchError(
-            f"zarchd sent an answer to `{method}` that is not a JSON object: {raw[:200]!r}"
+            f"zarchd sent an answer to `{command}` that is not a JSON object: {raw[:200]!r}"
         )
     return message
 

@@ -8,6 +8,7 @@ which also keeps them ahead of the final answer (the answer is scheduled the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from zarchd.app.commands import QUICK
+from zarchd.app.commands import is_quick
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import (
     BAD_REQUEST,
@@ -53,7 +54,7 @@ class Settings:
     work_pool: Executor
     idle_timeout: float | None
     allowed_uids: frozenset[int]
-    keepalive: float  # seconds between keep-alive progress lines (methods.KEEPALIVE_S)
+    keepalive: float  # seconds between keep-alive progress lines (commands.KEEPALIVE_S)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -76,10 +77,8 @@ class _Request:
         except (TypeError, ValueError) as exc:
             log.warning("dropped a progress event that is not JSON (%s)", exc)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is stopping
             self.loop.call_soon_threadsafe(self._push, line)
-        except RuntimeError:
-            pass  # the loop is closed: the server is stopping
 
     def _push(self, line: bytes) -> None:
         transport = self.writer.transport
@@ -92,11 +91,11 @@ class _Request:
         self.writer.write(line)
 
 
-def _call(handler: Handler, method: str, params: dict[str, Any], request: _Request) -> Any:
+def _call(handler: Handler, command: str, params: dict[str, Any], request: _Request) -> Any:
     """Runs in a worker thread. BaseExceptions become plain ones so they cannot stop the loop."""
     worker_state.active = True
     try:
-        return handler(method, params, request.progress)
+        return handler(command, params, request.progress)
     except (KeyboardInterrupt, SystemExit) as exc:
         raise RuntimeError(f"handler raised {type(exc).__name__}({exc})") from exc
     finally:
@@ -106,7 +105,7 @@ def _call(handler: Handler, method: str, params: dict[str, Any], request: _Reque
 async def serve(
     settings: Settings, state: ConnState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """The whole life of one connection. Never raises: a broken client only closes its own socket."""
+    """The life of one connection. Never raises: a broken client closes only its own socket."""
     try:
         if not await _admit(settings, writer):
             return
@@ -156,10 +155,8 @@ async def _admit(settings: Settings, writer: asyncio.StreamWriter) -> bool:
             f"{os.geteuid()}); run zarchctl as that user or as root"
         )
     writer.write(error_line(None, Forbidden.code, message))
-    try:
+    with contextlib.suppress(TimeoutError, ConnectionError):
         await asyncio.wait_for(writer.drain(), REFUSAL_DRAIN)
-    except (TimeoutError, ConnectionError):
-        pass
     return False
 
 
@@ -187,22 +184,22 @@ async def _read_line(
 async def _answer(settings: Settings, line: bytes, writer: asyncio.StreamWriter) -> bytes:
     """The final answer line for one request line."""
     try:
-        request_id, method, params = validate_request(parse_line(line))
+        request_id, command, params = validate_request(parse_line(line))
     except ProtocolError as exc:
         return error_line(getattr(exc, "request_id", None), exc.code, exc.message)
     loop = asyncio.get_running_loop()
     request = _Request(request_id, loop, writer)
-    # Cheap methods get their own pool, so long operations filling the other never delay them.
-    pool = settings.quick_pool if method in QUICK else settings.work_pool
+    # Cheap commands get their own pool, so long operations filling the other never delay them.
+    pool = settings.quick_pool if is_quick(command) else settings.work_pool
     try:
-        future = loop.run_in_executor(pool, _call, settings.handler, method, params, request)
+        future = loop.run_in_executor(pool, _call, settings.handler, command, params, request)
         while not (await asyncio.wait({future}, timeout=settings.keepalive))[0]:
-            request.progress({"stage": method, "message": "still working", "keepalive": True})
+            request.progress({"stage": command, "message": "still working", "keepalive": True})
         return encode({"id": request_id, "result": future.result()})
     except ZarchError as exc:
         return error_line(request_id, exc.code, exc.message)
     except Exception as exc:
-        log.error("control method %r failed", method, exc_info=exc)
+        log.error("control command %r failed", command, exc_info=exc)
         return error_line(
             request_id, INTERNAL, f"internal error: {type(exc).__name__}: {exc}; see the daemon log"
         )

@@ -61,14 +61,15 @@ def ensure_private_dir(directory: Path) -> None:
 
 
 def clear_stale(path: Path) -> None:
-    """Remove a socket left by a crashed daemon; refuse if a live one answers or it is not a socket."""
+    """Remove a socket a crashed daemon left; refuse if a live one answers or it is not a socket."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(st.st_mode):
         raise ZarchError(
-            f"{path} exists and is not a socket; move it away or set [control] socket to another path"
+            f"{path} exists and is not a socket; "
+            "move it away or set [control] socket to another path"
         )
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(PROBE_TIMEOUT)
@@ -92,7 +93,7 @@ def clear_stale(path: Path) -> None:
 
 
 def bind_private(path: Path, backlog: int) -> tuple[socket.socket, tuple[int, int]]:
-    """A listening socket at `path`, mode 0600 in a 0700 directory; returns it and its (dev, inode)."""
+    """A listening socket at `path`, mode 0600 in a 0700 directory; returns it, its (dev, inode)."""
     if len(os.fsencode(path)) > SUN_PATH_MAX:
         raise ZarchError(
             f"the socket path {path} is too long ({len(os.fsencode(path))} bytes, "
@@ -123,7 +124,7 @@ def bind_private(path: Path, backlog: int) -> tuple[socket.socket, tuple[int, in
 
 
 def remove_if_ours(path: Path, ident: tuple[int, int]) -> None:
-    """Unlink the socket only if it is still the file we bound (a successor may have replaced it)."""
+    """Unlink the socket if it is still the file we bound (a successor may have replaced it)."""
     try:
         st = os.lstat(path)
         if (st.st_dev, st.st_ino) == ident:

@@ -32,12 +32,6 @@ class PeerCred:
 _UCRED = struct.Struct("iII")  # struct ucred { pid_t pid; uid_t uid; gid_t gid; }
 
 
-def _linux(sock: _SocketLike) -> PeerCred:
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)  # type: ignore[attr-defined]
-    pid, uid, gid = _UCRED.unpack(raw)
-    return PeerCred(uid=uid, gid=gid, pid=pid)
-
-
 def _getpeereid(sock: _SocketLike) -> PeerCred:
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     uid, gid = ctypes.c_uint32(), ctypes.c_uint32()
@@ -49,8 +43,11 @@ def _getpeereid(sock: _SocketLike) -> PeerCred:
 
 def peer_cred(sock: _SocketLike) -> PeerCred:
     """The credentials of the process that connected `sock`; OSError when they cannot be read."""
-    if hasattr(socket, "SO_PEERCRED"):
-        return _linux(sock)
+    # Linux only: OpenBSD also has SO_PEERCRED, with another struct layout (it takes getpeereid).
+    if sys.platform == "linux":
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+        pid, uid, gid = _UCRED.unpack(raw)
+        return PeerCred(uid=uid, gid=gid, pid=pid)
     if sys.platform == "darwin" or "bsd" in sys.platform:
         return _getpeereid(sock)
     raise OSError(f"no way to read peer credentials on {sys.platform}")

@@ -1,7 +1,8 @@
-"""The control protocol: newline-delimited JSON, one request line in, progress lines and one answer out.
+"""The control protocol: newline-delimited JSON; a request line in, progress lines, one answer out.
 
 Request  {"id": 1, "method": "backup", "params": {}}
-Answers  {"id": 1, "progress": {...}}*  then  {"id": 1, "result": ...} | {"id": 1, "error": {"code", "message"}}
+Answers  {"id": 1, "progress": {...}}*  then  {"id": 1, "result": ...}
+                                        or    {"id": 1, "error": {"code", "message"}}
 
 Validation is strict (unknown fields and params are errors) so a client/daemon version mismatch
 shows up as a clear message instead of a silently ignored option.
@@ -13,35 +14,21 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from zarchd.app.commands import COMMANDS, NoneType, ParamType
 from zarchd.core.errors import ProtocolError
 from zarchd.core.progress import Progress
 
 MAX_LINE = 1024 * 1024  # bytes in one request line, newline excluded
 
-NoneType = type(None)
-
-# method -> allowed params and their types. Every param is optional unless listed in REQUIRED.
-METHODS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "ping": {},
-    "status": {},
-    "backup": {},
-    "backups": {},
-    "prune": {"dry_run": bool},
-    "verify": {"name": (str, NoneType)},
-    "restore": {"name": str},
-    "recover": {},
-    "migrate": {"dry_run": bool, "backup_only": bool},
-    "rollback": {"to": str},
-    "check": {},
-    "repair": {"dry_run": bool},
-    "pause": {},
-    "resume": {},
-    "reload": {},
-    "stop": {},
+# command -> accepted params and their types, and the required ones: read from the command table.
+# (The request field stays "method": it is the wire contract zarchctl and scripts speak.)
+METHODS: dict[str, dict[str, ParamType]] = {
+    name: {key: spec.type for key, spec in entry.params.items()} for name, entry in COMMANDS.items()
 }
 REQUIRED: dict[str, frozenset[str]] = {
-    "restore": frozenset({"name"}),
-    "rollback": frozenset({"to"}),
+    name: required
+    for name, entry in COMMANDS.items()
+    if (required := frozenset(key for key, spec in entry.params.items() if spec.required))
 }
 # Error codes the protocol layer itself produces (besides the handler's ZarchError codes).
 BAD_REQUEST = "bad_request"
@@ -70,13 +57,13 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
+def _type_name(expected: ParamType) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
     names = {bool: "true/false", str: "a string", int: "an integer", NoneType: "null"}
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
-def _type_ok(value: object, expected: type | tuple[type, ...]) -> bool:
+def _type_ok(value: object, expected: ParamType) -> bool:
     types = expected if isinstance(expected, tuple) else (expected,)
     # bool is an int subclass in Python; JSON keeps them apart, so do we.
     if isinstance(value, bool):
@@ -107,7 +94,7 @@ def request_id_of(obj: object) -> RequestId:
 
 
 def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
-    """Check a decoded request; returns (id, method, params) or raises ProtocolError."""
+    """Check a decoded request; returns (id, command, params) or raises ProtocolError."""
     if not isinstance(obj, dict):
         raise protocol_error(
             BAD_REQUEST, f"a request must be a JSON object, not {type(obj).__name__}"
@@ -120,38 +107,38 @@ def validate_request(obj: object) -> tuple[RequestId, str, dict[str, Any]]:
     extra = sorted(set(obj) - _FIELDS)
     if extra:
         raise protocol_error(BAD_REQUEST, f"unknown request field(s): {_short(extra)}", rid)
-    method = obj.get("method")
-    if not isinstance(method, str):
+    command = obj.get("method")
+    if not isinstance(command, str):
         raise protocol_error(BAD_REQUEST, "request has no method (a string)", rid)
-    if method not in METHODS:
+    if command not in METHODS:
         known = ", ".join(sorted(METHODS))
         raise protocol_error(
-            UNKNOWN_METHOD, f"unknown method {_short(method)}; known: {known}", rid
+            UNKNOWN_METHOD, f"unknown method {_short(command)}; known: {known}", rid
         )
     params = obj.get("params")
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise protocol_error(BAD_PARAMS, f"{method}: params must be a JSON object", rid)
-    allowed = METHODS[method]
+        raise protocol_error(BAD_PARAMS, f"{command}: params must be a JSON object", rid)
+    allowed = METHODS[command]
     for key, value in params.items():
         if key not in allowed:
             accepted = ", ".join(sorted(allowed)) or "none"
             raise protocol_error(
-                BAD_PARAMS, f"{method}: unknown param {_short(key)} (accepted: {accepted})", rid
+                BAD_PARAMS, f"{command}: unknown param {_short(key)} (accepted: {accepted})", rid
             )
         if not _type_ok(value, allowed[key]):
             raise protocol_error(
                 BAD_PARAMS,
-                f"{method}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}",
+                f"{command}: param {key!r} must be {_type_name(allowed[key])}, not {_short(value)}",
                 rid,
             )
-    missing = sorted(REQUIRED.get(method, frozenset()) - set(params))
+    missing = sorted(REQUIRED.get(command, frozenset()) - set(params))
     if missing:
         raise protocol_error(
-            BAD_PARAMS, f"{method}: missing required param(s): {', '.join(missing)}", rid
+            BAD_PARAMS, f"{command}: missing required param(s): {', '.join(missing)}", rid
         )
-    return rid, method, dict(params)
+    return rid, command, dict(params)
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -159,8 +146,8 @@ def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
-def request(request_id: RequestId, method: str, params: dict[str, Any] | None = None) -> bytes:
-    return encode({"id": request_id, "method": method, "params": params or {}})
+def request(request_id: RequestId, command: str, params: dict[str, Any] | None = None) -> bytes:
+    return encode({"id": request_id, "method": command, "params": params or {}})
 
 
 def error_line(request_id: RequestId, code: str, message: str) -> bytes:

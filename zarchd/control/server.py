@@ -151,7 +151,7 @@ class ControlServer:
             conn.close()  # usually closed already by its transport; harmless then
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, let answers in progress finish (up to `timeout`), close, remove the socket.
+        """Stop accepting, let answers in progress finish (up to `timeout`), close, unlink socket.
 
         Called from inside a handler (e.g. for the `stop` method) it returns at once and stops in
         the background, so that handler's own answer still reaches its client.
@@ -199,7 +199,7 @@ class ControlServer:
                 left = dict(self._tasks)
                 for task, conn in left.items():
                     task.cancel()
-                    conn.close()  # even a task cancelled before it ever ran must not leak its socket
+                    conn.close()  # a task cancelled before it ever ran must not leak its socket
                 await asyncio.wait(list(left), timeout=1.0)
                 return
             await asyncio.wait(

@@ -1,4 +1,4 @@
-"""The application version that decides when to migrate: zarchd's own plus the app's version file."""
+"""The version that decides when to migrate: zarchd's own plus the application's version file."""
 
 from __future__ import annotations
 

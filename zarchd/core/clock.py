@@ -1,4 +1,4 @@
-"""The clock is a parameter (`now=`), so retention, scheduling and catch-up are tested without sleeping."""
+"""The clock is a parameter (`now=`): retention, scheduling, catch-up are tested without sleep."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typed configuration: defaults, TOML file, environment overrides, every problem reported at once."""
+"""Typed configuration: defaults, TOML file, environment overrides; all problems told at once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 MAX_DURATION_S = 10 * 366 * 86400.0
 # AF_UNIX socket paths hold at most 107 bytes (plus the NUL) on Linux, 103 on macOS.
 MAX_SOCKET_PATH = 103
-# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs a second).
+# Whole numbers of a unit only: no fractions, no milliseconds (`1ms` once meant 1,000 runs/second).
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 DURATION_FORMS = "a duration like '30s', '5m', '1h', '7d' or whole seconds"
@@ -330,8 +330,3 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         raise ConfigError(problems)
     sections = {name: _SECTION_TYPES[name](**values[name]) for name in _SCHEMA}
     return Config(**sections, source=source)
-
-
-def with_registry(config: Config, registry: Path) -> Config:
-    """A copy of `config` aimed at another registry (used by tests and `--registry`)."""
-    return replace(config, registry=RegistrySection(path=registry))

@@ -129,9 +129,3 @@ _collect(ZarchError)
 def error_class_for(code: str) -> type[ZarchError]:
     """The exception class for a protocol error code (unknown codes map to ZarchError)."""
     return _BY_CODE.get(code, ZarchError)
-
-
-def exit_code_for(code: str) -> int:
-    """Exit code for a protocol error code (unknown codes are plain failures)."""
-    cls = _BY_CODE.get(code)
-    return cls.exit_code if cls else EXIT_FAILED

@@ -114,7 +114,8 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
     tmp = Path(name)
     try:
         # Written through mkstemp's own descriptor (O_EXCL, 0600): never through a name another
-        # user could swap meanwhile. rename() replaces a planted symlink at `path`, never follows it.
+        # user could swap meanwhile. rename() replaces a planted symlink at `path`, never follows
+        # it.
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)
             fh.write(data)

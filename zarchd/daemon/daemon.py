@@ -7,18 +7,19 @@ within a bound. All registry-writing work goes through Operations, whose lock se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from zarchd import __version__, backups, migrations
-from zarchd.app.dispatch import call_verb
+from zarchd.app.dispatch import command_entry, dispatch
 from zarchd.app.operations import Operations
+from zarchd.app.results import DaemonInfo, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
 from zarchd.control.server import ControlServer
@@ -27,6 +28,7 @@ from zarchd.core.clock import Clock, iso, parse_iso, utcnow
 from zarchd.core.config import Config, load_config
 from zarchd.core.errors import ConfigError, LockHeld, UsageError, ZarchError
 from zarchd.core.progress import Progress
+from zarchd.daemon import signals
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
 from zarchd.daemon.watcher import RegistryWatcher
@@ -40,10 +42,17 @@ LOCK_CHECK_S = 2.0
 
 
 class Daemon:
-    def __init__(self, config_path: Path | None, *, now: Clock = utcnow) -> None:
-        self.config_path = config_path
-        self.config: Config = load_config(config_path)
+    """One daemon: `run()` blocks until `request_stop()` (or SIGTERM/SIGINT on the main thread)
+    and returns the exit code; it never exits the process (only `zarchd run` does). `ready` is
+    set once the socket answers and the jobs are scheduled, so a test can run it in a thread."""
+
+    def __init__(
+        self, config: Config, *, config_path: Path | None = None, now: Clock = utcnow
+    ) -> None:
+        self.config_path = config_path  # re-read on reload
+        self.config = config
         self.now = now
+        self.ready = threading.Event()
         self.notifier = Notifier.from_env()
         self.started = time.monotonic()
         self._stopping = False
@@ -51,6 +60,9 @@ class Daemon:
         self._reload_requested = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        # re-entrant: _wake runs from signal handlers, which may interrupt _close_pipe holding it
+        self._pipe_lock = threading.RLock()  # a late wake-up must not write to a closed fd
+        self._pipe_open = True
         self._warned_versions: set[str] = set()
         self.ops: Operations | None = None
         self.scheduler: Scheduler | None = None
@@ -64,13 +76,15 @@ class Daemon:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def run(self) -> int:
-        logsetup.setup(self.config.log.level)
-        self._install_signal_handlers()
-        try:
-            self._start()
-            self._loop()
-        finally:
-            self._shutdown()
+        with signals.installed(self.request_stop, self._request_reload):
+            try:
+                self._start()
+                self._loop()
+            finally:
+                try:
+                    self._shutdown()
+                finally:
+                    self._close_pipe()
         return self.exit_code
 
     def _start(self) -> None:
@@ -106,7 +120,7 @@ class Daemon:
         now = self.now()
         last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
         if last_backup is None:
-            latest = backups.latest_backup(registry, cfg.backup_dir)
+            latest = backups.latest_backup(registry, self.ops.store)
             last_backup = latest.created_at if latest else None
         last_check = parse_iso((state.get("last_check") or {}).get("at"))
         self.scheduler = Scheduler(
@@ -124,6 +138,7 @@ class Daemon:
         )
         self._start_watcher()
         self.notifier.ready(self._status_line())
+        self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
 
     def _start_watcher(self, cfg: Config | None = None) -> None:
@@ -154,10 +169,8 @@ class Daemon:
             self._check_lock()
             if self._reload_requested:
                 self._reload_requested = False
-                try:
+                with contextlib.suppress(ZarchError):  # logged by reload(); the config stays
                     self.reload()
-                except ZarchError:
-                    pass  # logged by reload(); the running config stays
             if interval is not None and not self._stopping and self._healthy():
                 self.notifier.watchdog()
                 self.notifier.status(self._status_line())
@@ -238,25 +251,24 @@ class Daemon:
         self._stopping = True
         self._wake()
 
+    def _request_reload(self) -> None:
+        self._reload_requested = True
+        self._wake()
+
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except BlockingIOError:
-            pass  # the pipe is full: the loop is going to wake anyway
+        with self._pipe_lock:
+            if not self._pipe_open:
+                return  # run() has ended: nothing left to wake
+            # A full pipe: the loop is going to wake anyway.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"x")
 
-    def _install_signal_handlers(self) -> None:
-        def on_stop(signum: int, frame: object) -> None:
-            self.request_stop()
-
-        def on_hup(signum: int, frame: object) -> None:
-            self._reload_requested = True
-            self._wake()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        # Over a file-size limit, fail the write (BackupError) instead of being killed.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    def _close_pipe(self) -> None:
+        with self._pipe_lock:
+            if self._pipe_open:
+                self._pipe_open = False
+                os.close(self._wake_r)
+                os.close(self._wake_w)
 
     # ---- jobs -----------------------------------------------------------------------------
 
@@ -404,7 +416,7 @@ class Daemon:
 
     # ---- control --------------------------------------------------------------------------
 
-    def daemon_info(self) -> dict[str, Any]:
+    def daemon_info(self) -> DaemonInfo:
         return {
             "running": True,
             "pid": os.getpid(),
@@ -418,36 +430,49 @@ class Daemon:
             "socket": str(self.config.socket_path),
         }
 
-    def handle(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
+    def handle(self, command: str, params: dict[str, Any], progress: Progress) -> Any:
+        """Answer one control request: the command table says whether we or Operations do."""
         assert self.ops is not None
-        if method == "ping":
-            return {"pong": True, "pid": os.getpid(), "version": __version__}
-        if method == "status":
-            next_run = self.scheduler.next_backup_run() if self.scheduler else None
-            return build_status(self.ops, self.daemon_info(), iso(next_run))
-        if method in ("pause", "resume", "reload") and self.scheduler is None:
+        target = self if command_entry(command).runs_in == "daemon" else self.ops
+        return dispatch(target, command, params, progress)
+
+    # ---- the daemon's own commands (runs_in="daemon" in zarchd.app.commands) ----------
+
+    def ping(self) -> PingResult:
+        return {"pong": True, "pid": os.getpid(), "version": __version__}
+
+    def status(self) -> StatusReport:
+        assert self.ops is not None
+        next_run = self.scheduler.next_backup_run() if self.scheduler else None
+        return build_status(self.ops, self.daemon_info(), iso(next_run))
+
+    def _started(self, command: str) -> Scheduler:
+        if self.scheduler is None:
             raise ZarchError(
                 "zarchd is still starting (applying start-up migrations); "
-                f"try `{method}` again in a moment"
+                f"try `{command}` again in a moment"
             )
-        if method == "pause":
-            if self.scheduler:
-                self.scheduler.pause()
-            log.info("paused: scheduled and change-triggered backups stopped")
-            return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
-        if method == "resume":
-            if self.scheduler:
-                self.scheduler.resume()
-            log.info("resumed")
-            return {"paused": False, "message": "resumed"}
-        if method == "reload":
-            result = self.reload()
-            result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
-            return result
-        if method == "stop":
-            threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
-            return {"stopping": True, "message": "zarchd is stopping"}
-        return call_verb(self.ops, method, params, progress)
+        return self.scheduler
+
+    def pause(self) -> MessageResult:
+        self._started("pause").pause()
+        log.info("paused: scheduled and change-triggered backups stopped")
+        return {"paused": True, "message": "paused: no scheduled or change-triggered backups"}
+
+    def resume(self) -> MessageResult:
+        self._started("resume").resume()
+        log.info("resumed")
+        return {"paused": False, "message": "resumed"}
+
+    def reload_config(self) -> dict[str, Any]:
+        self._started("reload")
+        result = self.reload()
+        result["message"] = f"config reloaded from {result['config'] or 'defaults'}"
+        return result
+
+    def stop(self) -> MessageResult:
+        threading.Timer(0.05, self.request_stop).start()  # answer first, then stop
+        return {"stopping": True, "message": "zarchd is stopping"}
 
     @property
     def paused(self) -> bool:

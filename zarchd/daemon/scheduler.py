@@ -8,6 +8,7 @@ missed runs across restarts, so the daemon persists its last results and asks th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -139,10 +140,8 @@ class Scheduler:
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing jobs; jobs still queued are skipped, a running one finishes when `wait`."""
         self._stopping = True
-        try:
+        with contextlib.suppress(SchedulerNotRunningError):
             self._sched.shutdown(wait=wait)
-        except SchedulerNotRunningError:
-            pass
 
     # -- pause / resume --------------------------------------------------------------------------
 
@@ -183,7 +182,7 @@ class Scheduler:
     # -- triggers from outside ------------------------------------------------------------------
 
     def changed(self, debounce_s: float) -> None:
-        """The registry changed: back up once it has been quiet for `debounce_s` (a burst is one run)."""
+        """The registry changed: back up once it is quiet for `debounce_s` (a burst is one run)."""
         with self._lock:
             if self._stopping:
                 return

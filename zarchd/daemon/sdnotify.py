@@ -48,7 +48,7 @@ class Notifier:
         return self._address is not None
 
     def send(self, **fields: str) -> None:
-        """Send e.g. READY=1 and STATUS=... in one datagram; failures are logged once, never raised."""
+        """Send e.g. READY=1 and STATUS=... in one datagram; errors are logged once, not raised."""
         if self._address is None or not fields:
             return
         # A newline inside a value would start a bogus new assignment.

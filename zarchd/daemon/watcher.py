@@ -19,6 +19,7 @@ logs the loss, polls until the directory is back and re-arms the watch there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -163,7 +164,7 @@ class RegistryWatcher:
         if observer.is_alive():
             log.warning("file watcher did not stop within %.1f s", timeout)
 
-    # -- guard: keep the registry directory's watch on the directory at its path --------------------
+    # -- guard: keep the registry directory's watch on the directory at its path -------------------
 
     def _poke_guard(self) -> None:
         self._guard_wake.set()
@@ -202,10 +203,8 @@ class RegistryWatcher:
         observer, watch, self._reg_watch = self._observer, self._reg_watch, None
         if observer is None or watch is None:
             return
-        try:
+        with contextlib.suppress(KeyError, OSError):  # the emitter ended with its directory
             observer.unschedule(watch)
-        except (KeyError, OSError):  # the emitter already ended with its directory
-            pass
 
     def _rearm(self, identity: tuple[int, int]) -> bool:
         observer = self._observer

@@ -110,25 +110,6 @@ def _read_lock_text(path: Path) -> str | None:
         os.close(fd)
 
 
-def holder_pid(registry: Path) -> int | None:
-    """The pid written by the current holder, or None when nobody holds the lock."""
-    path = lock_path(registry)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:  # missing, or a symlink (never ours): nobody holds a lock through it
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            text = os.read(fd, MAX_LOCK_TEXT).decode("utf-8", "replace").split()
-            return int(text[0]) if text and text[0].isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
 class GuardedRLock:
     """A re-entrant lock whose `with` first runs `guard` (set by the daemon: are we still the
     registry's only writer?); a guard that raises leaves the lock free again."""

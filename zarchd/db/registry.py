@@ -10,7 +10,7 @@ from zarchd.core.errors import RegistryError
 
 # Where a commit lands besides the database itself (-shm also changes when a reader opens it).
 COMMIT_COMPANIONS = ("-wal", "-journal")
-COMPANIONS = COMMIT_COMPANIONS + ("-shm",)
+COMPANIONS = (*COMMIT_COMPANIONS, "-shm")
 DEFAULT_LOCK_TIMEOUT = 5.0
 # sqlite3 error names that mean "the file is damaged"; busy/locked/cannot-open/I/O mean "could
 # not look", which must never be reported as damage (it would send users to `recover`).
@@ -91,7 +91,8 @@ def journal_path(path: Path) -> Path:
 
 def is_corruption(exc: sqlite3.Error) -> bool:
     """True when SQLite says the file itself is damaged (not busy, locked or unreadable)."""
-    name = getattr(exc, "sqlite_errorname", None)
+    # Absent when the sqlite3 module itself raised (e.g. a closed connection), not SQLite.
+    name: str | None = getattr(exc, "sqlite_errorname", None)
     if name:
         return name.startswith(_CORRUPTION)
     return any(t in str(exc) for t in _CORRUPTION_TEXT)

@@ -19,6 +19,7 @@ __all__ = [
     "MigrateResult",
     "Migration",
     "SchemaStatus",
+    "drift",
     "inspect",
     "load_catalog",
     "migrate",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -16,7 +17,8 @@ def parse_us(value: object) -> int | None:
     """Unix microseconds of a time as go-sqlite3 reads it (text in its layouts, a naive one
     meaning UTC; numbers are Unix seconds), or None when it does not parse."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value * 1_000_000)
+        # a REAL may hold inf or NaN: that is no time (int() of it raises inside SQL)
+        return int(value * 1_000_000) if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
     m = _GO_TIME.fullmatch(value.strip())

@@ -4,6 +4,7 @@ the step and its record commit together or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -110,7 +111,8 @@ def _in_transaction(
         if timed_out or isinstance(exc, DeadlinePassed):
             raise MigrationTimeout(
                 f"{verb} {migration.id} took longer than its limit of {timeout:g}s; it was "
-                f"interrupted and rolled back, the registry stays at {version_before or 'no schema'}"
+                "interrupted and rolled back, "
+                f"the registry stays at {version_before or 'no schema'}"
             ) from exc
         if isinstance(exc, (sqlite3.Error, ZarchError)):
             detail = exc.message if isinstance(exc, ZarchError) else f"{exc}"
@@ -192,7 +194,6 @@ def _validate(
 def _rollback(conn: sqlite3.Connection) -> None:
     conn.set_progress_handler(None, 0)
     if conn.in_transaction:
-        try:
+        # sqlite3.Error: SQLite already rolled back (e.g. after an interrupt); nothing is kept
+        with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite already rolled back (e.g. after an interrupt); nothing is kept

@@ -51,6 +51,3 @@ class UlidGenerator:
                 rand = int.from_bytes(self._randbytes(10), "big")
             self._last_ms, self._last_rand = ms, rand
             return encode((ms << _RANDOM_BITS) | rand)
-
-
-new_ulid = UlidGenerator()

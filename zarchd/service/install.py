@@ -135,7 +135,7 @@ def _refusal(unit: Path, old: str, new: str, platform: str) -> str:
         )
     )
     if len(diff) > MAX_DIFF_LINES:
-        diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
+        diff = [*diff[:MAX_DIFF_LINES], f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]
     owner = "" if is_zarchd_unit(old, platform) else " (and was not written by zarchd)"
     return (
         f"{unit} already exists and differs from the unit zarchd would write{owner}:\n"

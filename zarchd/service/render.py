@@ -36,7 +36,7 @@ def render(spec: ServiceSpec) -> str:
 
 
 def render_systemd(spec: ServiceSpec) -> str:
-    values = {
+    values: dict[str, str | list[str]] = {
         "EXEC_START": " ".join(_word(spec, arg, exec_line=True) for arg in spec.argv),
         "ENVIRONMENT": [f"Environment={_word(spec, f'{k}={v}')}" for k, v in spec.environment],
         "WATCHDOG": f"{spec.watchdog_sec}s",

@@ -1,0 +1,234 @@
+"""The shape of every command's result: what the operations return, the socket carries as JSON
+and zarchctl renders. TypedDicts, because the same plain dicts travel as JSON; mypy checks the
+keys render.py reads. docs/STATUS.md describes the `status` fields one by one.
+
+Cheap to import (the client's renderers use it): typing only.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+# ---- shared pieces ------------------------------------------------------------------------
+
+
+class BackupJson(TypedDict):
+    name: str
+    path: str
+    created_at: str | None
+    size_bytes: int
+    verified: bool | None  # None: not made by zarchd (no sidecar)
+    schema_version: str | None
+    sha256: str | None
+    ours: bool
+    untrusted: bool
+
+
+class AppliedJson(TypedDict):
+    id: str
+    name: str
+    applied_at: str | None
+    inferred: bool
+
+
+class PendingJson(TypedDict):
+    id: str
+    name: str
+
+
+class PendingSqlJson(PendingJson):
+    sql: str
+
+
+class ChangedJson(TypedDict):
+    id: str
+    message: str
+
+
+class DriftJson(TypedDict):
+    migration: str
+    problems: list[str]
+
+
+class MigrationRunJson(TypedDict):
+    """One migration applied or reverted by a run."""
+
+    id: str
+    name: NotRequired[str]
+    duration_s: NotRequired[float]
+
+
+# ---- status -------------------------------------------------------------------------------
+
+
+class DaemonInfo(TypedDict):
+    running: bool
+    pid: NotRequired[int]
+    version: NotRequired[str]
+    uptime_s: NotRequired[float]
+    paused: NotRequired[bool]
+    app_version: NotRequired[str | None]
+    migrated_for_app_version: NotRequired[str | None]
+    socket: NotRequired[str]
+
+
+class RegistryReport(TypedDict):
+    path: str
+    exists: bool
+    size_bytes: int
+    journal_mode: str | None
+    integrity: str | None
+    integrity_checked_at: str | None
+    integrity_problems: NotRequired[list[str]]
+    schema_version: str | None
+    applied: list[AppliedJson]
+    pending: list[PendingJson]
+    changed: list[ChangedJson]
+    unknown: list[str]
+    schema_drift: list[DriftJson]
+    unreadable_by_7zarch_go: list[DriftJson]
+    app_version: str
+    problem: NotRequired[str | None]
+    migrations_error: NotRequired[str]
+
+
+class BackupsReport(TypedDict):
+    dir: str
+    count: int
+    ours: int
+    total_bytes: int
+    next_run: str | None
+    latest: BackupJson | None
+    problem: NotRequired[str]
+
+
+class LastCheck(TypedDict):
+    at: str
+    ok: bool
+    problems: list[str]
+
+
+class LastError(TypedDict):
+    at: str
+    job: str
+    message: str
+
+
+class StatusReport(TypedDict):
+    daemon: DaemonInfo
+    registry: RegistryReport
+    backups: BackupsReport
+    retention: dict[str, int]
+    last_check: LastCheck | None
+    last_error: LastError | None
+
+
+# ---- the other commands -------------------------------------------------------------------
+
+
+class BackupResult(TypedDict):
+    skipped: bool
+    reason: NotRequired[str]  # why it was skipped
+    backup: NotRequired[BackupJson]
+
+
+class IgnoredJson(TypedDict):
+    name: str
+    reason: str
+
+
+class BackupsResult(TypedDict):
+    dir: str
+    backups: list[BackupJson]
+    ignored: list[IgnoredJson]
+
+
+class DecisionJson(TypedDict):
+    name: str
+    keep: bool
+    reasons: list[str]
+
+
+class PruneResult(TypedDict):
+    dry_run: bool
+    decisions: list[DecisionJson]
+    deleted: list[str]
+
+
+class VerifiedJson(TypedDict):
+    name: str
+    ok: bool
+    problems: list[str]
+
+
+class VerifyResult(TypedDict):
+    results: list[VerifiedJson]
+    bad: list[str]
+
+
+class SkippedJson(TypedDict):
+    name: str
+    problems: list[str]
+
+
+class RestoreResult(TypedDict, total=False):
+    """restore and recover: what was set aside, saved and brought back."""
+
+    registry: str
+    method: str
+    skipped: list[SkippedJson]  # recover: backups passed over, and why
+    restored: str | None
+    safety_backup: str | None
+    corrupted_saved_as: str | None
+    salvaged: str | None
+    resumed: str | None
+    migrated: list[MigrationRunJson]
+
+
+class MigrateResult(TypedDict):
+    dry_run: NotRequired[bool]
+    backup_only: NotRequired[bool]
+    pending: NotRequired[list[PendingSqlJson]]
+    applied: list[MigrationRunJson]
+    backup: NotRequired[str | BackupJson | None]  # a name; the BackupJson with --backup-only
+    recorded_present: NotRequired[list[str]]
+    schema_version: str | None
+
+
+class RollbackResult(TypedDict):
+    reverted: list[MigrationRunJson]
+    backup: str | None
+    schema_version: str | None
+
+
+class CheckResult(TypedDict):
+    ok: bool
+    problems: list[str]
+    path: str
+    schema_drift: list[DriftJson]
+    unreadable_by_7zarch_go: list[DriftJson]
+
+
+class RepairResult(TypedDict):
+    dry_run: bool
+    drift: list[DriftJson]
+    unreadable_by_7zarch_go: list[DriftJson]
+    reapply: list[str]
+    refused: NotRequired[list[str]]
+    backup: NotRequired[str | None]
+
+
+class PingResult(TypedDict):
+    pong: bool
+    pid: int
+    version: str
+
+
+class MessageResult(TypedDict, total=False):
+    """pause, resume, reload, stop: a sentence for people and a field for scripts."""
+
+    message: str
+    paused: bool
+    stopping: bool
+    reloaded: bool
+    config: str | None
