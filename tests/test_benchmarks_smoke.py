@@ -12,6 +12,7 @@ from benchmarks.common import isolated_env
 from benchmarks.run import table
 
 
+@pytest.mark.e2e  # runs whole zarchctl processes
 @pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 CLI")
 def test_smallest_migration_and_listing_fill_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
