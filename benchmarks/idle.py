@@ -1,6 +1,6 @@
 """Idle cost of `zarchd run`: CPU seconds over a quiet period and resident memory.
 
-Usage: python benchmarks/idle.py [--seconds 60]
+Usage: python -m benchmarks.idle [--seconds 60]
 Starts a daemon on a copy of the 7zarch-go fixture in a temp dir, lets it settle (catch-up backup
 done), then reads /proc/<pid>/stat and /proc/<pid>/status before and after the quiet period.
 """
@@ -43,6 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
+    for var in [v for v in os.environ if v.startswith("ZARCH_")]:
+        del os.environ[var]  # the daemon started here must never use the caller's registry
     with tempfile.TemporaryDirectory(prefix="zarchd-idle-") as tmp:
         root = Path(tmp)
         for var in ("XDG_STATE_HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"):
@@ -55,6 +57,7 @@ def main() -> None:
             d.start()
             wait_for(lambda: list(registry.parent.glob("registry-*.bak")), what="catch-up backup")
             time.sleep(2)
+            assert d.proc is not None
             pid = d.proc.pid
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
             time.sleep(args.seconds)

@@ -1,0 +1,87 @@
+"""Migrating a baseline registry to 0005 with its pre-migration backup, against the same schema
+change typed into the sqlite3 CLI after a `.backup`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from functools import partial
+from pathlib import Path
+
+from benchmarks.common import Row, make_baseline, timed
+from zarchd.backups import take_backup
+from zarchd.core.config import MigrationsSection
+from zarchd.core.errors import ZarchError
+from zarchd.migrations import Migration, ddl, load_catalog, migrate
+from zarchd.migrations.builtins import BUILTINS
+
+# The one thing the CLI cannot call: zarchd's ULID function. A set-based SQL stand-in of the same
+# length (ms time then rowid, upper-case hex, a subset of ULID's alphabet), unique per row.
+SQL_UID = "printf('%012X%014X', CAST(strftime('%s', created) AS INTEGER) * 1000, rowid)"
+
+
+def hand_script(backup: Path) -> str:
+    """What an operator would type: a `.backup`, then each migration and its record in one
+    transaction, stopping at the first error."""
+    lines = [".bail on", f".backup '{backup}'", ddl.SCHEMA_MIGRATIONS + ";"]
+    for b in BUILTINS:
+        sql = b.up_sql.replace("zarchd_ulid(created, rowid)", SQL_UID)
+        lines += [
+            "BEGIN;",
+            sql,
+            "INSERT INTO schema_migrations (id, name, applied_at)"
+            f" VALUES ('{b.id}', '{b.name}', datetime('now'));",
+            "COMMIT;",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run(work: Path, rows: int, repeat: int) -> list[Row]:
+    template = make_baseline(work / "baseline.db", rows)
+    catalog = load_catalog(None)
+    timeout = MigrationsSection().timeout  # the default a user gets
+    ours: list[float] = []
+    hand: list[float] = []
+    failed = ""
+    for i in range(repeat):
+        for side in ("zarchd", "hand"):
+            d = work / f"mig-{side}-{i}"
+            d.mkdir()
+            reg = d / "registry.db"
+            shutil.copyfile(template, reg)
+            if side == "zarchd":
+
+                def upgrade(reg: Path = reg, d: Path = d) -> None:
+                    def backup_first(_todo: list[Migration]) -> None:
+                        take_backup(reg, d, reason="pre-migrate")
+
+                    migrate(
+                        reg,
+                        catalog,
+                        timeout=timeout,
+                        app_version="bench",
+                        before_apply=backup_first,
+                    )
+
+                try:
+                    ours.append(timed(upgrade))
+                except ZarchError as exc:
+                    failed = f"{type(exc).__name__}: {exc}"[:160]
+            else:
+                argv, script = ["sqlite3", str(reg)], hand_script(d / "registry.bak")
+                hand.append(
+                    timed(partial(subprocess.run, argv, input=script, text=True, check=True))
+                )
+            shutil.rmtree(d)
+    template.unlink()
+    return [
+        Row(
+            f"migrate {rows:,}-row baseline to 0005, backup incl. (timeout {timeout:g} s)",
+            ours,
+            "sqlite3 CLI: .backup + same DDL, SQL uid",
+            hand,
+            max_ratio=1.5,
+            goal="<= 1.5x",
+            failed=failed,
+        )
+    ]

@@ -1,0 +1,38 @@
+"""The benchmark harness at its smallest, so it cannot rot: real registries, real processes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import daemon, migrate
+from benchmarks.common import isolated_env
+from benchmarks.run import table
+
+
+@pytest.mark.e2e  # runs whole zarchctl processes
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="needs the sqlite3 CLI")
+def test_smallest_migration_and_listing_fill_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZARCH_REGISTRY", str(tmp_path / "never-touched.db"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "l").mkdir()
+    rows = migrate.run(tmp_path / "m", 200, 1) + daemon.many_backups(tmp_path / "l", 5, 1)
+    assert not (tmp_path / "never-touched.db").exists()
+    assert [r.failed for r in rows] == ["", "", ""]
+    assert all(len(r.values) == 1 and len(r.base_values) == 1 for r in rows)
+    text = table(rows)
+    assert text.count("\n| ") == 3 and "<= 1.5x" in text and "<= 300 ms" in text
+
+
+def test_isolated_env_drops_the_callers_zarch_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZARCH_SOCKET", "/somewhere/else.sock")
+    env = isolated_env(tmp_path / "home")
+    assert not [k for k in env if k.startswith("ZARCH_")]
+    assert env["HOME"] == str(tmp_path / "home")
+    assert env["XDG_RUNTIME_DIR"].startswith(str(tmp_path / "home"))
