@@ -48,3 +48,15 @@ def test_every_package_imports_only_its_lower_layers() -> None:
 def test_every_package_is_in_the_layer_table() -> None:
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert packages == set(ALLOWED)
+
+
+def test_the_readme_layout_lists_every_module() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout") :]
+    layout = layout[: layout.index("\n## ", 1)] if "\n## " in layout[1:] else layout
+    missing = [
+        str(path.relative_to(PACKAGE))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py") and f" {path.name} " not in layout
+    ]
+    assert missing == []
