@@ -103,3 +103,37 @@ def test_an_old_style_backup_damaged_in_place_stays_ours_and_bad(
     os.utime(old, ns=(st.st_atime_ns, st.st_mtime_ns))
     info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
     assert info.ours and not verify_backup(info, now=clock).ok
+
+
+def _written_after_its_sidecar(path: Path) -> None:
+    sidecar = path.with_name(path.name + ".json").stat()
+    os.utime(path, ns=(sidecar.st_atime_ns, sidecar.st_mtime_ns + 1_000_000_000))
+
+
+def test_a_same_size_overwrite_after_the_sidecar_is_7zarch_gos(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Same size as ours (7zarch-go copied the same registry later): the hash decides, and a
+    SQLite file that is not ours any more is listed as 7zarch-go's."""
+    reg = make_registry(tmp_path / "registry.db", 30)
+    old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    replacement = tmp_path / "replacement.db"
+    shutil.copyfile(old, replacement)
+    tamper(replacement, at=old.stat().st_size - 100, data=b"7zarch-go")  # still a SQLite file
+    _overwrite_as_7zarch_go(old, replacement)
+    _written_after_its_sidecar(old)
+    info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
+    assert info.ours is False and info.verified is None
+
+
+def test_a_same_size_non_database_written_after_the_sidecar_stays_ours_and_bad(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Written later with the same size but no longer a SQLite file: not 7zarch-go's backup
+    (it writes databases), so it stays ours, and verify calls it bad."""
+    reg = make_registry(tmp_path / "registry.db", 30)
+    old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    tamper(old, at=0, data=b"not a database!!")
+    _written_after_its_sidecar(old)
+    info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
+    assert info.ours and not verify_backup(info, now=clock).ok

@@ -3,7 +3,6 @@
 from zarchd.backups.emptiness import backed_up_with_data, empty_registry_problem
 from zarchd.backups.listing import latest_backup, list_backups, resolve_name
 from zarchd.backups.meta import BackupInfo
-from zarchd.backups.orphans import remove_orphan_sidecars
 from zarchd.backups.prune import prune
 from zarchd.backups.recover import recover_registry
 from zarchd.backups.restore import restore_backup
@@ -26,7 +25,6 @@ __all__ = [
     "list_backups",
     "prune",
     "recover_registry",
-    "remove_orphan_sidecars",
     "remove_temp_files",
     "resolve_name",
     "restore_backup",

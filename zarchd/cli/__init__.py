@@ -1,1 +1,1 @@
-"""The command lines: thin Typer apps `zarchd` and `zarchctl`; the only place errors become exit codes."""
+"""The command lines: thin Typer apps `zarchd` and `zarchctl`; the only place errors exit."""
