@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from datetime import datetime
@@ -11,7 +12,9 @@ from pathlib import Path
 from tests.conftest import tamper
 from zarchd.backups import list_backups, prune, take_backup, verify_backup
 from zarchd.backups.names import local_tz, parse
+from zarchd.backups.replaced import replaced_by_other
 from zarchd.backups.restore import restore_backup
+from zarchd.backups.storage import LocalDirectory
 from zarchd.core.config import RetentionPolicy
 
 from .conftest import FixedClock, make_registry, max_id
@@ -137,3 +140,19 @@ def test_a_same_size_non_database_written_after_the_sidecar_stays_ours_and_bad(
     _written_after_its_sidecar(old)
     info = {b.name: b for b in list_backups(reg, tmp_path)}[old.name]
     assert info.ours and not verify_backup(info, now=clock).ok
+
+
+def test_a_backup_gone_after_the_listing_is_not_called_7zarch_gos(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """The file vanished (pruned by hand, disk trouble) between the scan and the look inside:
+    no error, and no claim that 7zarch-go wrote it."""
+    reg = make_registry(tmp_path / "registry.db", 30)
+    old = _as_old_style(take_backup(reg, tmp_path, now=clock).path)
+    store = LocalDirectory(tmp_path)
+    stored = {s.name: s for s in store.scan("registry")}[old.name]
+    assert stored.sidecar is not None
+    old.unlink()
+    assert not replaced_by_other(store, stored, {**stored.sidecar, "size_bytes": -1})
+    later = dataclasses.replace(stored, mtime_ns=(stored.sidecar_mtime_ns or 0) + 1)
+    assert not replaced_by_other(store, later, stored.sidecar)

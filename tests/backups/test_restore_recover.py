@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from datetime import UTC
@@ -228,3 +229,28 @@ def test_set_aside_puts_companions_back_when_the_registry_cannot_move(tmp_path: 
         subprocess.run(["chattr", "-i", str(registry)], check=True)
     assert wal.read_bytes() == b"frames", "the -wal is back beside its registry"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.db", "registry.db-wal"]
+
+
+def test_restore_into_a_wal_registry_of_another_page_size(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """SQLite's backup API cannot change the page size of a WAL database: the registry leaves
+    WAL for the copy and goes back to it, so the backup's content and page size come back and
+    7zarch-go's journal mode stays."""
+    reg = make_registry(tmp_path / "registry.db", 100, wal=True)  # 4096-byte pages
+    small = tmp_path / "small.db"
+    conn = sqlite3.connect(small, isolation_level=None)
+    conn.execute("PRAGMA page_size=1024")
+    conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)")
+    conn.executemany("INSERT INTO items (payload) VALUES (?)", [("small",)] * 7)
+    conn.close()
+    foreign = tmp_path / "registry-20260101-000000.bak"  # a 7zarch-go backup, no sidecar
+    os.rename(small, foreign)
+    result = restore_backup(reg, tmp_path, foreign.name, now=clock)
+    assert result["restored"] == foreign.name and result["method"] == "backup-api"
+    conn = sqlite3.connect(reg)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024
+    assert conn.execute("SELECT count(*), max(payload) FROM items").fetchone() == (7, "small")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
