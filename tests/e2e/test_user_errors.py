@@ -290,7 +290,7 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(
     config = write_config(tmp_path, f'[migrations]\ntimeout = "60s"\ndir = "{migrations}"\n')
     size_before = registry_0005.stat().st_size
     proc = subprocess.Popen(
-        [*command("zarchctl"), "migrate", "--local", "--config", str(config)],
+        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -421,7 +421,7 @@ def test_ctrl_c_during_the_backup_before_a_local_migration_says_interrupted(
     )
     config = write_config(tmp_path, f'[migrations]\ndir = "{migrations}"\n')
     proc = subprocess.Popen(
-        WITH_DEFAULT_SIGINT + command("zarchctl") + ["migrate", "--local", "--config", str(config)],
+        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
         env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
