@@ -76,6 +76,10 @@ def run(
     except Exception:  # a bug, not a user's doing: the log must show where
         traceback.print_exc()
     finally:
+        # The daemon's handlers are gone (restored when run() returned): a second SIGTERM or
+        # Ctrl-C now must not kill us or raise here and skip the hard exit below.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         # Exit without joining worker threads (control pools, scheduler): abandoned work, such
         # as a request queued on the write lock, would otherwise hold the exit forever.
         logging.shutdown()

@@ -2,7 +2,8 @@
 
 Handlers only call back (uvicorn's habit: set a flag, wake the loop). Python lets only the main
 thread install handlers, so a daemon run in another thread (the in-process tests) skips them and
-is stopped with `Daemon.request_stop()` instead.
+is stopped with `Daemon.request_stop()` instead; there SIGXFSZ keeps the process's own setting
+(a file-size limit then kills the process instead of failing the write).
 """
 
 from __future__ import annotations
