@@ -18,6 +18,7 @@ from tests.conftest import FIXTURE_0005
 from tests.inprocess import QUIET, DaemonThread, FixedClock, config_in, wait_for
 from zarchd.daemon import hooks, pinger
 from zarchd.daemon.metrics import JobMetrics, render
+from zarchd.daemon.worker import Worker
 
 
 def _registry(root: Path) -> Path:
@@ -232,3 +233,32 @@ def test_metrics_render_is_well_formed_and_escapes_labels() -> None:
     assert values['zarchd_migration_duration_seconds{id="00\'06"}'] == 0.5
     assert values["zarchd_backup_last_size_bytes"] == 4096
     assert values["zarchd_backups_count"] == 3
+
+
+def test_recovery_is_told_after_a_restart(root: Path, clock: FixedClock) -> None:
+    """The failure is remembered in the job history: the first success after a restart is a
+    recovery."""
+    registry = _registry(root)
+    good = registry.read_bytes()
+    registry.write_bytes(b"\0" * len(good))
+    toml = QUIET + "[notify]\n" + f"on_recovery = {_hook_script(root, 'recovery')!r}\n"
+    cfg, path = config_in(root, registry, toml.replace("'", '"'))
+    with DaemonThread(cfg, config_path=path, now=clock) as d:
+        wait_for(lambda: d.daemon.ops and d.daemon.ops.state.get("history"), what="a failure")
+        d.daemon.run_backup("scheduled")
+    assert not _lines(root / "recovery.log")
+    registry.write_bytes(good)
+    clock.advance(hours=2)
+    with DaemonThread(cfg, config_path=path, now=clock):
+        wait_for(
+            lambda: ["recovery", "backup"] in [x[:2] for x in _lines(root / "recovery.log")],
+            what="the recovery hook",
+        )
+
+
+def test_a_full_or_stopped_worker_drops_instead_of_blocking() -> None:
+    worker = Worker("test", limit=1)  # not started: nothing takes tasks off the queue
+    assert worker.submit("first", lambda: None) is True
+    assert worker.submit("second", lambda: None) is False
+    worker.stop(0.1)
+    assert worker.submit("late", lambda: None) is False
