@@ -62,6 +62,8 @@ class Operations:
         self.cancel = threading.Event()
         self.resumed: str | None = None  # a recovery a crash interrupted, finished at start
         self._store: tuple[Path, BackupStore] | None = None
+        # Told each job record once it is saved (the daemon's alerts); never fails the job.
+        self.on_job: Callable[[dict[str, Any]], None] | None = None
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -124,6 +126,11 @@ class Operations:
             self.state.update(
                 last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
             )
+        if self.on_job is not None:
+            try:
+                self.on_job(entry)
+            except Exception:  # an alert is never worth a job: logged, and the job stands
+                log.exception("telling the alerts about job %s failed", job)
 
     def _require_registry(self) -> None:
         missing = self.missing_problem()
@@ -273,6 +280,7 @@ class Operations:
                     cancel=self.cancel,
                 )
                 extra["name"] = info.name
+                extra["size_bytes"] = info.size_bytes
             self.state.update(
                 last_backup={
                     "name": info.name,
@@ -471,7 +479,12 @@ class Operations:
         self.state.update(migrated_app_version=self.app_version())
         if result.applied:
             self._record(
-                "migrate", True, started, reason=reason, applied=[a["id"] for a in result.applied]
+                "migrate",
+                True,
+                started,
+                reason=reason,
+                applied=[a["id"] for a in result.applied],
+                durations={a["id"]: a["duration_s"] for a in result.applied if "duration_s" in a},
             )
         return {
             "dry_run": False,

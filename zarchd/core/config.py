@@ -118,6 +118,18 @@ class LogSection:
 
 
 @dataclass(frozen=True)
+class NotifySection:
+    """[notify]: hook commands (argv), a healthchecks-style URL, a metrics file (README)."""
+
+    on_failure: tuple[str, ...] = ()
+    on_recovery: tuple[str, ...] = ()
+    on_success: tuple[str, ...] = ()
+    ping_url: str = ""
+    metrics_file: Path | None = None
+    max_backup_age: float | None = None  # None: twice backup.interval (Config.max_backup_age)
+
+
+@dataclass(frozen=True)
 class Config:
     registry: RegistrySection = field(default_factory=RegistrySection)
     backup: BackupSection = field(default_factory=BackupSection)
@@ -126,6 +138,7 @@ class Config:
     check: CheckSection = field(default_factory=CheckSection)
     control: ControlSection = field(default_factory=ControlSection)
     log: LogSection = field(default_factory=LogSection)
+    notify: NotifySection = field(default_factory=NotifySection)
     source: Path | None = None  # the file it was read from, if any
 
     @property
@@ -143,6 +156,13 @@ class Config:
     @property
     def state_dir(self) -> Path:
         return paths.state_dir_for(self.registry.path)
+
+    @property
+    def max_backup_age(self) -> float:
+        """Newest verified backup older than this: not healthy (default twice the interval)."""
+        if self.notify.max_backup_age is not None:
+            return self.notify.max_backup_age
+        return 2 * self.backup.interval
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -214,6 +234,45 @@ def _level(value: object) -> str:
     raise ValueError("one of " + ", ".join(LOG_LEVELS))
 
 
+def _argv(value: object) -> tuple[str, ...]:
+    """A command as a list of arguments, run without a shell: event data never becomes code."""
+    if isinstance(value, str):
+        raise ValueError(
+            'a list of arguments like ["notify-send", "zarchd"], not a shell string '
+            '(no shell runs it; wrap one explicitly: ["sh", "-c", "..."])'
+        )
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise ValueError("a list of strings (program and arguments), or []")
+    if value and not value[0].strip():
+        raise ValueError("a list whose first item names the program to run")
+    if any("\0" in a for a in value):
+        raise ValueError("arguments without NUL characters")
+    return tuple(value)
+
+
+def _url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError('an http:// or https:// URL, or ""')
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in text):
+        raise ValueError('an http:// or https:// URL with a host, or ""')
+    return text.rstrip("/")
+
+
+def _opt_age(value: object) -> float | None:
+    if value == "":
+        return None
+    seconds = parse_duration(value)
+    if seconds < 60:
+        raise ValueError(f'{DURATION_FORMS}, at least 1m, or "" (twice backup.interval)')
+    return seconds
+
+
 _SCHEMA: dict[str, dict[str, Converter]] = {
     "registry": {"path": _path},
     "backup": {
@@ -233,6 +292,14 @@ _SCHEMA: dict[str, dict[str, Converter]] = {
     "check": {"interval": _duration_at_least("check.interval")},
     "control": {"socket": _opt_socket},
     "log": {"level": _level},
+    "notify": {
+        "on_failure": _argv,
+        "on_recovery": _argv,
+        "on_success": _argv,
+        "ping_url": _url,
+        "metrics_file": _opt_path,
+        "max_backup_age": _opt_age,
+    },
 }
 _SECTION_TYPES = {
     "registry": RegistrySection,
@@ -242,6 +309,7 @@ _SECTION_TYPES = {
     "check": CheckSection,
     "control": ControlSection,
     "log": LogSection,
+    "notify": NotifySection,
 }
 _ENV: dict[str, tuple[str, str]] = {
     "ZARCH_REGISTRY": ("registry", "path"),
@@ -257,6 +325,7 @@ _PATH_KEYS = {
     ("migrations", "dir"),
     ("migrations", "app_version_file"),
     ("control", "socket"),
+    ("notify", "metrics_file"),
 }
 
 

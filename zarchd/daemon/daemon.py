@@ -29,6 +29,7 @@ from zarchd.core.config import Config, load_config
 from zarchd.core.errors import ConfigError, LockHeld, UsageError, ZarchError
 from zarchd.core.progress import Progress
 from zarchd.daemon import signals
+from zarchd.daemon.alerts import Alerts
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
 from zarchd.daemon.watcher import RegistryWatcher
@@ -65,6 +66,7 @@ class Daemon:
         self._pipe_open = True
         self._warned_versions: set[str] = set()
         self.ops: Operations | None = None
+        self.alerts: Alerts | None = None
         self.scheduler: Scheduler | None = None
         self.watcher: RegistryWatcher | None = None
         self.server: ControlServer | None = None
@@ -105,6 +107,9 @@ class Daemon:
         state = State(cfg.state_dir)
         self.ops = Operations(cfg, now=self.now, state=state)
         self.ops.write_lock.guard = self._guard_write
+        self.alerts = Alerts(self.ops)
+        self.ops.on_job = self.alerts.job_recorded
+        self.alerts.start()
         _make_dir(cfg.backup_dir, "backup directory")
         self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
         self.ops.remove_leftovers()  # we hold the writer lock
@@ -237,6 +242,8 @@ class Daemon:
             finished = self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
         if self.server:
             self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
+        if self.alerts:
+            self.alerts.stop()  # bounded: queued alerts get a moment to go out
         if not finished:
             # The lock stays held until the process is gone (the kernel drops it): nobody may
             # clean up temp files the abandoned work may still be writing.
@@ -281,17 +288,21 @@ class Daemon:
         if not self.config.registry_path.exists():
             log.info("backup (%s) skipped: the registry does not exist", reason)
             return
+        self._ping("start")
         try:
             result = self.ops.backup(reason=reason, force=False)
             if result.get("skipped"):
                 log.info("backup (%s) skipped: %s", reason, result["reason"])
+                self._ping("success", f"backup ({reason}) skipped: {result['reason']}")
                 return
             log.info("backup (%s) written: %s", reason, result["backup"]["name"])
             pruned = self.ops.prune()
             if pruned["deleted"]:
                 log.info("retention deleted %s", ", ".join(pruned["deleted"]))
+            self._ping("success", f"backup ({reason}) written: {result['backup']['name']}")
         except ZarchError as exc:
             log.error("backup (%s) failed: %s", reason, exc.message)
+            self._ping("fail", f"backup ({reason}) failed: {exc.message}")
         self.notifier.status(self._status_line())
 
     def run_check(self) -> None:
@@ -306,10 +317,13 @@ class Daemon:
         if result["ok"]:
             log.info("integrity check ok")
         else:
-            log.error(
-                "the registry is DAMAGED: %s; run `zarchctl recover`",
-                "; ".join(result["problems"][:3]),
-            )
+            problems = "; ".join(result["problems"][:3])
+            log.error("the registry is DAMAGED: %s; run `zarchctl recover`", problems)
+            self._ping("fail", f"the registry is damaged: {problems}")
+
+    def _ping(self, kind: str, message: str = "") -> None:
+        if self.alerts is not None:
+            self.alerts.ping(kind, message)
 
     def auto_migrate(self, reason: str) -> None:
         """Apply pending migrations when allowed; otherwise warn once per app version."""
