@@ -26,6 +26,7 @@ from zarchd.app.results import (
     BackupsResult,
     CheckResult,
     DriftJson,
+    HealthResult,
     IgnoredJson,
     MigrateResult,
     MigrationRunJson,
@@ -634,6 +635,12 @@ class Operations:
         from zarchd.app.status import build_status  # status.py imports this module
 
         return build_status(self)
+
+    def health(self) -> HealthResult:
+        """`zarchctl health --local`: from the files, no daemon needed."""
+        from zarchd.app.health import health  # health.py imports this module
+
+        return health(self, self.status())
 
 
 def _size(path: Path) -> int:

@@ -133,6 +133,11 @@ class StatusReport(TypedDict):
     last_resolved_error: NotRequired[ResolvedError | None]
 
 
+class HealthResult(TypedDict):
+    healthy: bool
+    reasons: list[str]
+
+
 # ---- the other commands -------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from zarchd.app.results import (
     BackupsResult,
     CheckResult,
     DriftJson,
+    HealthResult,
     MigrateResult,
     PingResult,
     PruneResult,
@@ -277,6 +278,12 @@ def repair(r: RepairResult) -> str:
     lines += [f"re-applied {m}" for m in r.get("reapply", [])]
     lines.append("schema repaired")
     return "\n".join(lines)
+
+
+def health(r: HealthResult) -> str:
+    if r.get("healthy"):
+        return "healthy"
+    return "\n".join(["degraded:"] + [f"  {reason}" for reason in r.get("reasons", [])])
 
 
 def ping(r: PingResult) -> str:
