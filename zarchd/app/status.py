@@ -109,7 +109,10 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> _Integrity:
     misses what integrity_check finds.
     """
     now = ops.now()
-    same_file = _unchanged_since(ops, last)
+    # The fingerprint (stat only) is taken only when a recorded check matters: not on the
+    # common path of a small, sound registry.
+    needed = bool(last) and (last.get("ok") is False or size > QUICK_CHECK_LIMIT)
+    same_file = needed and _unchanged_since(ops, last)
     if last and last.get("ok") is False and same_file:
         return _from_last(last, now, "damaged")
     if size <= QUICK_CHECK_LIMIT:
