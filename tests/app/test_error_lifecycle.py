@@ -59,3 +59,15 @@ def test_a_refused_request_is_not_the_daemons_error(ops: Operations) -> None:
     history = ops.state.get("history")
     assert [h["job"] for h in history] == ["recover", "restore"]
     assert all(h.get("refused") and "error" not in h for h in history)
+
+
+def test_a_successful_recover_resolves_the_failed_check(damageable: Operations) -> None:
+    ops = damageable
+    ops.backup()
+    corrupt(ops.registry)
+    assert ops.check()["ok"] is False
+    assert (build_status(ops)["last_error"] or {}).get("job") == "check"
+    ops.recover()
+    report = build_status(ops)
+    assert report["last_error"] is None
+    assert (report.get("last_resolved_error") or {}).get("job") == "check"

@@ -62,6 +62,12 @@ log = logging.getLogger(__name__)
 # Refused requests (bad usage, unmet precondition, another writer): the caller's answer, kept
 # in the job history but never `status`'s last error.
 REFUSALS = (UsageError, ConfigError, NotFound, LockHeld)
+# A success that also settles another job's failure: a registry replaced by a backup (checked
+# once in place) is no longer the file a failed check, restore or recover was about.
+SETTLES: dict[str, tuple[str, ...]] = {
+    "recover": ("check", "restore"),
+    "restore": ("check", "recover"),
+}
 
 
 class Operations:
@@ -151,7 +157,7 @@ class Operations:
         """A success of the job that failed last clears the current error; the history entry
         of that success says which error it resolved, and status keeps it as resolved."""
         last = self.state.get("last_error")
-        if not isinstance(last, dict) or last.get("job") != job:
+        if not isinstance(last, dict) or last.get("job") not in {job, *SETTLES.get(job, ())}:
             return
         resolved = {**last, "resolved_at": entry["at"]}
         entry["resolved"] = resolved
