@@ -20,6 +20,7 @@ from zarchd.core.errors import ProtocolError
 def test_every_zarchctl_command_is_a_method() -> None:
     expected = {
         "ping",
+        "health",
         "status",
         "backup",
         "backups",

@@ -51,6 +51,10 @@ def _check_failed(result: Any) -> bool:
     return not result.get("ok", True) or bool(result.get("schema_drift"))
 
 
+def _unhealthy(result: Any) -> bool:
+    return isinstance(result, dict) and not result.get("healthy", False)
+
+
 _DRY_RUN = {"dry_run": ParamSpec(bool)}
 
 
@@ -60,6 +64,7 @@ def _daemon(name: str, handler: str) -> Command:
 
 _TABLE = (
     Command("status", "status", quick=True, runs_in="daemon", renderer="status"),
+    Command("health", "health", quick=True, runs_in="daemon", renderer="health", failed=_unhealthy),
     Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
     Command("backup", "backup", writes=True, renderer="backup"),
     Command("backups", "backups", quick=True, renderer="backups"),

@@ -26,6 +26,7 @@ from zarchd.app.results import (
     BackupsResult,
     CheckResult,
     DriftJson,
+    HealthResult,
     IgnoredJson,
     MigrateResult,
     MigrationRunJson,
@@ -43,12 +44,30 @@ from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.config import Config
-from zarchd.core.errors import Cancelled, IntegrityFailure, RegistryError, UsageError, ZarchError
+from zarchd.core.errors import (
+    Cancelled,
+    ConfigError,
+    IntegrityFailure,
+    LockHeld,
+    NotFound,
+    RegistryError,
+    UsageError,
+    ZarchError,
+)
 from zarchd.core.progress import Progress, no_progress
 from zarchd.db.lock import GuardedRLock
 from zarchd.db.registry import check_file, connect, journal_path
 
 log = logging.getLogger(__name__)
+# Refused requests (bad usage, unmet precondition, another writer): the caller's answer, kept
+# in the job history but never `status`'s last error.
+REFUSALS = (UsageError, ConfigError, NotFound, LockHeld)
+# A success that also settles another job's failure: a registry replaced by a backup (checked
+# once in place) is no longer the file a failed check, restore or recover was about.
+SETTLES: dict[str, tuple[str, ...]] = {
+    "recover": ("check", "restore"),
+    "restore": ("check", "recover"),
+}
 
 
 class Operations:
@@ -108,7 +127,14 @@ class Operations:
         except Cancelled as exc:  # the daemon is stopping: history, not an error to show
             self._record(job, False, started, cancelled=exc.message, **details)
             raise
+        except REFUSALS as exc:  # the caller's answer (issue 13), not the daemon's error
+            self._record(job, False, started, refused=exc.message, **details)
+            raise
         except ZarchError as exc:
+            if job == "backup" and isinstance(exc, IntegrityFailure):
+                # The copy of the registry failed its check: the daemon found it damaged, and
+                # status must not show an older "ok" (nor a quick_check's) over that.
+                self._remember_check(False, [exc.message], "backup copy check", self._fingerprint())
             self._record(job, False, started, error=exc.message, **details)
             raise
         self._record(job, True, started, **details, **extra)
@@ -121,8 +147,10 @@ class Operations:
             "duration_s": round(time.monotonic() - started, 3),
             **details,
         }
+        if ok:
+            self._resolve(job, entry)
         self.state.record_job(entry)
-        if not ok:
+        if not ok and "error" in details:
             self.state.update(
                 last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
             )
@@ -131,6 +159,16 @@ class Operations:
                 self.on_job(entry)
             except Exception:  # an alert is never worth a job: logged, and the job stands
                 log.exception("telling the alerts about job %s failed", job)
+
+    def _resolve(self, job: str, entry: dict[str, Any]) -> None:
+        """A success of the job that failed last clears the current error; the history entry
+        of that success says which error it resolved, and status keeps it as resolved."""
+        last = self.state.get("last_error")
+        if not isinstance(last, dict) or last.get("job") not in {job, *SETTLES.get(job, ())}:
+            return
+        resolved = {**last, "resolved_at": entry["at"]}
+        entry["resolved"] = resolved
+        self.state.update(last_error=None, last_resolved_error=resolved)
 
     def _require_registry(self) -> None:
         missing = self.missing_problem()
@@ -350,6 +388,8 @@ class Operations:
                 results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
             progress({"stage": "verify", "done": len(targets), "total": len(targets)})
         bad = [r["name"] for r in results if not r["ok"]]
+        if not bad and name is None:  # every backup checked and good: a verify error is over
+            self._resolve("verify", {"at": iso(self.now())})
         if bad:
             self.state.update(
                 last_error={
@@ -370,6 +410,7 @@ class Operations:
             )
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
+            self._check_replaced()
             return cast(RestoreResult, result)
 
     def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
@@ -388,6 +429,7 @@ class Operations:
             extra["restored"] = result.get("restored")
             self.state.update(last_backup=None)
             result["migrated"] = self._migrate_after_restore(result, progress)
+            self._check_replaced()
             return cast(RestoreResult, result)
 
     def _migrate_after_restore(
@@ -529,13 +571,15 @@ class Operations:
         with self.write_lock:
             self.settle_hot_journal()
             try:
+                # Taken before the check: a commit during it makes status call the answer stale.
+                seen = self._fingerprint()
                 empty = self.empty_problem()
                 problems = [empty] if empty else check_file(self.registry)
             except ZarchError as exc:
                 self._record("check", False, started, error=exc.message)
                 raise
         ok = problems == ["ok"]
-        self.state.update(last_check={"at": iso(self.now()), "ok": ok, "problems": problems})
+        self._remember_check(ok, problems, "integrity_check", seen)
         self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
         # Schema validation: what the recorded migrations should have made, against what is there.
         schema = migrations.inspect(self.registry, self.catalog()) if ok else None
@@ -546,6 +590,32 @@ class Operations:
             "schema_drift": cast(list[DriftJson], schema.drift if schema else []),
             "unreadable_by_7zarch_go": cast(list[DriftJson], schema.unreadable if schema else []),
         }
+
+    def _fingerprint(self) -> str | None:
+        try:
+            return backups.fingerprint(self.registry)
+        except RegistryError:
+            return None
+
+    def _remember_check(self, ok: bool, problems: list[str], method: str, seen: str | None) -> None:
+        """What status reports as the registry's integrity, with the file it was found on."""
+        entry: dict[str, Any] = {"at": iso(self.now()), "ok": ok, "problems": problems}
+        entry["method"] = method
+        if seen:
+            entry["fingerprint"] = seen
+        self.state.update(last_check=entry)
+
+    def _check_replaced(self) -> None:
+        """After restore/recover: the new registry's integrity shows at once, not the old
+        file's damage (a quick_check: the restored copy was verified when it was taken)."""
+        seen = self._fingerprint()
+        try:
+            problems = check_file(self.registry, quick=True)
+        except ZarchError as exc:
+            log.warning("cannot check the restored registry: %s", exc.message)
+            self.state.update(last_check=None)
+            return
+        self._remember_check(problems == ["ok"], problems, "quick_check", seen)
 
     def repair(self, *, dry_run: bool = False, progress: Progress = no_progress) -> RepairResult:
         """Re-apply the missing, idempotent parts of recorded built-in migrations, backup first."""
@@ -584,6 +654,12 @@ class Operations:
         from zarchd.app.status import build_status  # status.py imports this module
 
         return build_status(self)
+
+    def health(self) -> HealthResult:
+        """`zarchctl health --local`: from the files, no daemon needed."""
+        from zarchd.app.health import health  # health.py imports this module
+
+        return health(self, self.status())
 
 
 def _size(path: Path) -> int:

@@ -79,6 +79,9 @@ class RegistryReport(TypedDict):
     journal_mode: str | None
     integrity: str | None
     integrity_checked_at: str | None
+    integrity_method: NotRequired[str | None]
+    integrity_age_s: NotRequired[float | None]
+    integrity_stale: NotRequired[bool]
     integrity_problems: NotRequired[list[str]]
     schema_version: str | None
     applied: list[AppliedJson]
@@ -106,12 +109,18 @@ class LastCheck(TypedDict):
     at: str
     ok: bool
     problems: list[str]
+    method: NotRequired[str]
+    fingerprint: NotRequired[str]
 
 
 class LastError(TypedDict):
     at: str
     job: str
     message: str
+
+
+class ResolvedError(LastError):
+    resolved_at: str
 
 
 class StatusReport(TypedDict):
@@ -121,6 +130,12 @@ class StatusReport(TypedDict):
     retention: dict[str, int]
     last_check: LastCheck | None
     last_error: LastError | None
+    last_resolved_error: NotRequired[ResolvedError | None]
+
+
+class HealthResult(TypedDict):
+    healthy: bool
+    reasons: list[str]
 
 
 # ---- the other commands -------------------------------------------------------------------

@@ -29,6 +29,7 @@ FIELD_TYPES: dict[str, type] = {
     "last_backup": dict,
     "last_check": dict,
     "last_error": dict,
+    "last_resolved_error": dict,
     "history": list,
     "migrated_app_version": str,
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from zarchd import backups, migrations
@@ -21,7 +22,9 @@ from zarchd.app.results import (
     RegistryReport,
     StatusReport,
 )
-from zarchd.core.errors import BackupError, ZarchError
+from zarchd.core.clock import parse_iso
+from zarchd.core.errors import BackupError, RegistryError, ZarchError
+from zarchd.db.fingerprint import fingerprint
 from zarchd.db.registry import check_file, file_facts
 
 
@@ -29,6 +32,9 @@ class _Integrity(TypedDict):
     integrity: str | None
     integrity_problems: list[str]
     integrity_checked_at: str | None
+    integrity_method: str | None
+    integrity_age_s: float | None
+    integrity_stale: bool
 
 
 # A quick_check on every `status` is cheap for registries up to this size; above it, status
@@ -45,6 +51,9 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> RegistryReport:
         "journal_mode": facts.journal_mode,
         "integrity": "missing" if not facts.exists else None,
         "integrity_checked_at": None,
+        "integrity_method": None,
+        "integrity_age_s": None,
+        "integrity_stale": False,
         "schema_version": None,
         "applied": [],
         "pending": [],
@@ -59,11 +68,16 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> RegistryReport:
         report["integrity"] = "damaged"
         report["integrity_problems"] = [empty]
         report["integrity_checked_at"] = "now (empty file)"
+        report["integrity_method"] = "empty file"
+        report["integrity_age_s"] = 0.0
     elif facts.exists:
         found = _integrity(ops, facts.size_bytes, state.get("last_check") or {})
         report["integrity"] = found["integrity"]
         report["integrity_problems"] = found["integrity_problems"]
         report["integrity_checked_at"] = found["integrity_checked_at"]
+        report["integrity_method"] = found["integrity_method"]
+        report["integrity_age_s"] = found["integrity_age_s"]
+        report["integrity_stale"] = found["integrity_stale"]
     else:
         report["problem"] = ops.missing_problem()
     try:
@@ -85,6 +99,22 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> RegistryReport:
 
 
 def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> _Integrity:
+    """The integrity answer, never stale without saying so (issue 13).
+
+    Cost bound: a quick_check runs on each `status` only for files up to QUICK_CHECK_LIMIT;
+    a larger file gets the last recorded check, and only while its stat-only fingerprint is
+    the one recorded with that check; otherwise it is "unknown: not checked since it changed".
+    A damage finding of the daemon's (periodic check, or a backup whose copy failed its check)
+    wins over a fresh quick_check as long as the file has not changed since: quick_check
+    misses what integrity_check finds.
+    """
+    now = ops.now()
+    # The fingerprint (stat only) is taken only when a recorded check matters: not on the
+    # common path of a small, sound registry.
+    needed = bool(last) and (last.get("ok") is False or size > QUICK_CHECK_LIMIT)
+    same_file = needed and _unchanged_since(ops, last)
+    if last and last.get("ok") is False and same_file:
+        return _from_last(last, now, "damaged")
     if size <= QUICK_CHECK_LIMIT:
         try:
             # A short lock wait: status must answer while 7zarch-go holds a long write.
@@ -94,18 +124,59 @@ def _integrity(ops: Operations, size: int, last: dict[str, Any]) -> _Integrity:
                 "integrity": "unknown",
                 "integrity_problems": [exc.message],
                 "integrity_checked_at": None,
+                "integrity_method": None,
+                "integrity_age_s": None,
+                "integrity_stale": False,
             }
         return {
             "integrity": "ok" if problems == ["ok"] else "damaged",
             "integrity_problems": [] if problems == ["ok"] else problems[:5],
             "integrity_checked_at": "now (quick_check)",
+            "integrity_method": "quick_check",
+            "integrity_age_s": 0.0,
+            "integrity_stale": False,
         }
     if not last:
-        return {"integrity": "unknown", "integrity_problems": [], "integrity_checked_at": None}
+        return {
+            "integrity": "unknown",
+            "integrity_problems": ["never checked (too large to check on each status)"],
+            "integrity_checked_at": None,
+            "integrity_method": None,
+            "integrity_age_s": None,
+            "integrity_stale": False,
+        }
+    if not same_file and (last.get("ok") or last.get("fingerprint")):
+        # (a damage record from before fingerprints were kept stays damage: never shown ok)
+        found = _from_last(last, now, "unknown")
+        found["integrity_problems"] = [
+            f"not checked since it changed (last check {last.get('at')}: "
+            f"{'ok' if last.get('ok') else 'damaged'}); run `zarchctl check`"
+        ]
+        found["integrity_stale"] = True
+        return found
+    return _from_last(last, now, "ok" if last.get("ok") else "damaged")
+
+
+def _unchanged_since(ops: Operations, last: dict[str, Any]) -> bool:
+    """The registry is the file the last check looked at (stat-only fingerprints agree)."""
+    recorded = last.get("fingerprint") if last else None
+    if not recorded:
+        return False  # a check recorded before fingerprints were: cannot tell, so not trusted
+    try:
+        return bool(fingerprint(ops.registry) == recorded)
+    except RegistryError:
+        return False
+
+
+def _from_last(last: dict[str, Any], now: datetime, integrity: str) -> _Integrity:
+    at = parse_iso(last.get("at"))
     return {
-        "integrity": "ok" if last.get("ok") else "damaged",
-        "integrity_problems": last.get("problems", [])[:5] if not last.get("ok") else [],
+        "integrity": integrity,
+        "integrity_problems": [] if integrity == "ok" else list(last.get("problems") or [])[:5],
         "integrity_checked_at": last.get("at"),
+        "integrity_method": last.get("method") or "integrity_check",
+        "integrity_age_s": round((now - at).total_seconds(), 1) if at else None,
+        "integrity_stale": False,
     }
 
 
@@ -145,4 +216,5 @@ def build_status(
         "retention": asdict(ops.config.retention),
         "last_check": state.get("last_check"),
         "last_error": state.get("last_error"),
+        "last_resolved_error": state.get("last_resolved_error"),
     }

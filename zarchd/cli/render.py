@@ -12,9 +12,11 @@ from zarchd.app.results import (
     BackupsResult,
     CheckResult,
     DriftJson,
+    HealthResult,
     MigrateResult,
     PingResult,
     PruneResult,
+    RegistryReport,
     RepairResult,
     RestoreResult,
     RollbackResult,
@@ -68,7 +70,10 @@ def status(r: StatusReport) -> str:
         mode = {"wal": "WAL mode", "rollback": "rollback journal"}.get(
             str(reg.get("journal_mode")), "journal mode unknown"
         )
-        out.append(f"           {size(reg.get('size_bytes'))}, {mode}, integrity {integrity}")
+        out.append(
+            f"           {size(reg.get('size_bytes'))}, {mode}, integrity {integrity}"
+            + _integrity_source(reg)
+        )
         for problem in reg.get("integrity_problems") or []:
             out.append(f"           ! {problem}")
     if reg.get("migrations_error"):
@@ -122,7 +127,24 @@ def status(r: StatusReport) -> str:
         if err
         else "last error none"
     )
+    fixed = r.get("last_resolved_error")
+    if fixed:
+        out.append(
+            f"resolved   {fixed.get('job', '')} error of {fixed.get('at')} "
+            f"(by its success at {fixed.get('resolved_at')})"
+        )
     return "\n".join(out)
+
+
+def _integrity_source(reg: RegistryReport) -> str:
+    """How and when the integrity answer was found, so an old answer never passes for news."""
+    method = reg.get("integrity_method")
+    if not method:
+        return ""
+    when = reg.get("integrity_checked_at")
+    if when and not when.startswith("now"):
+        return f" ({method}, {age(when)})"
+    return f" ({method}, now)"
 
 
 def backup(r: BackupResult) -> str:
@@ -277,6 +299,12 @@ def repair(r: RepairResult) -> str:
     lines += [f"re-applied {m}" for m in r.get("reapply", [])]
     lines.append("schema repaired")
     return "\n".join(lines)
+
+
+def health(r: HealthResult) -> str:
+    if r.get("healthy"):
+        return "healthy"
+    return "\n".join(["degraded:"] + [f"  {reason}" for reason in r.get("reasons", [])])
 
 
 def ping(r: PingResult) -> str:

@@ -61,6 +61,14 @@ def status(
 
 
 @app.command()
+def health(
+    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+) -> None:
+    """Exit 0 healthy; 1 degraded (one line per reason) or cannot connect; 3 not running."""
+    execute("health", {}, json_out=json, config_path=config, socket=socket, local=local)
+
+
+@app.command()
 def ping(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
     """Is the daemon alive? Exit 0 if it answers, 3 if it is not running."""
     execute("ping", {}, json_out=json, config_path=config, socket=socket, local=False)

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,12 @@ def _check_daemon_uid(sock: socket.socket, path: Path) -> None:
 
 
 def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> BaseException:
+    if isinstance(exc, ConnectionRefusedError) and _not_a_socket(path):
+        # A wrong --socket (a file, a directory) is not a stopped daemon: exit 1, not 3.
+        return ZarchError(
+            f"cannot connect to zarchd: {path} is not a socket; point --socket (or "
+            f"control.socket) at the daemon's socket"
+        )
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
         return DaemonNotRunning(not_running_message(path))
     if isinstance(exc, PermissionError):
@@ -124,6 +131,13 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
         reason = exc.strerror or str(exc)
         return ZarchError(f"cannot connect to zarchd at {path}: {reason}")
     return exc  # KeyboardInterrupt and friends pass through untouched
+
+
+def _not_a_socket(path: Path) -> bool:
+    try:
+        return not stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _closed(command: str) -> ZarchError:

@@ -18,8 +18,9 @@ from typing import Any
 
 from zarchd import __version__
 from zarchd.app.dispatch import command_entry, dispatch
+from zarchd.app.health import health
 from zarchd.app.operations import Operations
-from zarchd.app.results import DaemonInfo, MessageResult, PingResult, StatusReport
+from zarchd.app.results import DaemonInfo, HealthResult, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
 from zarchd.control.server import ControlServer
@@ -460,6 +461,10 @@ class Daemon:
         assert self.ops is not None
         next_run = self.scheduler.next_backup_run() if self.scheduler else None
         return build_status(self.ops, self.daemon_info(), iso(next_run))
+
+    def health(self) -> HealthResult:
+        assert self.ops is not None
+        return health(self.ops, self.status())
 
     def _started(self, command: str) -> Scheduler:
         if self.scheduler is None:
