@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import FIXTURE_0005
 from tests.inprocess import QUIET, DaemonThread, FixedClock, config_in, wait_for
+from zarchd.core.errors import ZarchError
 from zarchd.daemon import hooks, pinger
 from zarchd.daemon.metrics import JobMetrics, render
 from zarchd.daemon.worker import Worker
@@ -262,3 +263,25 @@ def test_a_full_or_stopped_worker_drops_instead_of_blocking() -> None:
     assert worker.submit("second", lambda: None) is False
     worker.stop(0.1)
     assert worker.submit("late", lambda: None) is False
+
+
+def test_a_refused_request_is_neither_a_failure_nor_makes_a_recovery(
+    root: Path, clock: FixedClock
+) -> None:
+    """A request the daemon refused (here: restore of a name that is not a backup) is the
+    caller's answer: no failure hook, and the next success is no "recovery"."""
+    registry = _registry(root)
+    toml = (
+        QUIET
+        + "[notify]\n"
+        + f"on_failure = {_hook_script(root, 'failure')!r}\n"
+        + f"on_recovery = {_hook_script(root, 'recovery')!r}\n"
+        + f"on_success = {_hook_script(root, 'success')!r}\n"
+    )
+    cfg, path = config_in(root, registry, toml.replace("'", '"'))
+    with DaemonThread(cfg, config_path=path, now=clock) as d:
+        with pytest.raises(ZarchError):
+            d.call("restore", {"name": "registry-20200101-000000-zarchd.bak"})
+        d.call("backup")
+        wait_for(lambda: _lines(root / "success.log"), what="the success hook after the backup")
+    assert not _lines(root / "failure.log") and not _lines(root / "recovery.log")

@@ -23,13 +23,8 @@ CHECK_GRACE = 2
 
 
 def max_backup_age(config: Config) -> float:
-    """Seconds: `notify.max_backup_age` when the config has it (the [notify] section), else
-    twice the backup interval."""
-    notify = getattr(config, "notify", None)
-    configured = getattr(notify, "max_backup_age", None)
-    if isinstance(configured, (int, float)) and configured > 0:
-        return float(configured)
-    return 2 * config.backup.interval
+    """Seconds: `notify.max_backup_age`, else twice the backup interval (Config's one rule)."""
+    return config.max_backup_age
 
 
 def assess(

@@ -50,7 +50,7 @@ class Alerts:
         self._lock = threading.Lock()  # jobs: added to by job threads, read by the worker
         self._failed: dict[str, bool] = {}  # job -> its last run failed
         for entry in ops.state.get("history", []) or []:
-            if isinstance(entry, dict) and not entry.get("cancelled"):
+            if isinstance(entry, dict) and not entry.get("cancelled") and not entry.get("refused"):
                 self._failed[str(entry.get("job"))] = not entry.get("ok")
                 at = _unix(entry.get("at"))
                 if at is not None:
@@ -71,8 +71,8 @@ class Alerts:
 
     def job_recorded(self, entry: dict[str, Any]) -> None:
         """Operations' callback: called in the job's thread, so only queues work."""
-        if entry.get("cancelled"):
-            return  # the daemon is stopping: not the job's outcome
+        if entry.get("cancelled") or entry.get("refused"):
+            return  # the daemon is stopping, or the caller's request was refused: no outcome
         job = str(entry.get("job"))
         ok = bool(entry.get("ok"))
         with self._lock:
