@@ -12,6 +12,14 @@ from typing import NotRequired, TypedDict
 # ---- shared pieces ------------------------------------------------------------------------
 
 
+class JobLogResult(TypedDict):
+    """`zarchctl log`: the newest job history entries, oldest first (each as recorded by
+    Operations: job, ok, at, duration_s, reason = who asked, and what it did)."""
+
+    entries: list[dict[str, object]]
+    kept: int  # how many the state file keeps at most
+
+
 class BackupJson(TypedDict):
     name: str
     path: str

@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zarchd.app.commands import COMMANDS
+from zarchd.app.joblog import summary
 from zarchd.app.results import (
     BackupResult,
     BackupsResult,
     CheckResult,
     DriftJson,
+    JobLogResult,
     MigrateResult,
     PingResult,
     PruneResult,
@@ -281,6 +283,17 @@ def repair(r: RepairResult) -> str:
 
 def ping(r: PingResult) -> str:
     return f"zarchd is running (pid {r.get('pid')}, version {r.get('version')})"
+
+
+def job_log(r: JobLogResult) -> str:
+    """One line per job, oldest first: when, ok/FAILED, then what it did and who asked."""
+    if not r["entries"]:
+        return "no jobs recorded yet"
+    lines = []
+    for e in r["entries"]:
+        outcome = "ok" if e.get("ok") else ("cancelled" if "cancelled" in e else "FAILED")
+        lines.append(f"{e.get('at')}  {outcome:<9} {summary(e)}")
+    return "\n".join(lines)
 
 
 def simple(r: Any) -> str:

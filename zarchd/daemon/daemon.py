@@ -286,30 +286,19 @@ class Daemon:
             if result.get("skipped"):
                 log.info("backup (%s) skipped: %s", reason, result["reason"])
                 return
-            log.info("backup (%s) written: %s", reason, result["backup"]["name"])
-            pruned = self.ops.prune()
-            if pruned["deleted"]:
-                log.info("retention deleted %s", ", ".join(pruned["deleted"]))
-        except ZarchError as exc:
-            log.error("backup (%s) failed: %s", reason, exc.message)
+            # Operations logs each job's start and end (zarchd.app.joblog): nothing more here.
+            self.ops.prune(reason=reason)
+        except ZarchError:
+            pass  # logged by Operations with its duration, and recorded as the last error
         self.notifier.status(self._status_line())
 
-    def run_check(self) -> None:
+    def run_check(self, reason: str = "schedule") -> None:
         assert self.ops is not None
         if not self.config.registry_path.exists():
             return
-        try:
-            result = self.ops.check()
-        except ZarchError as exc:
-            log.error("integrity check failed to run: %s", exc.message)
-            return
-        if result["ok"]:
-            log.info("integrity check ok")
-        else:
-            log.error(
-                "the registry is DAMAGED: %s; run `zarchctl recover`",
-                "; ".join(result["problems"][:3]),
-            )
+        # Operations logs the outcome ("integrity check ok", or "the registry is DAMAGED").
+        with contextlib.suppress(ZarchError):
+            self.ops.check(reason=reason)
 
     def auto_migrate(self, reason: str) -> None:
         """Apply pending migrations when allowed; otherwise warn once per app version."""
@@ -338,12 +327,9 @@ class Daemon:
                     self.ops.app_version(),
                 )
             return
-        log.info("applying %d pending migration(s) (%s): %s", len(pending), reason, ids)
-        try:
-            result = self.ops.migrate(reason=reason)
-            log.info("schema now %s", result["schema_version"])
-        except ZarchError as exc:
-            log.error("migration failed: %s", exc.message)
+        # Operations logs the start ("applying N pending migration(s)") and the outcome.
+        with contextlib.suppress(ZarchError):
+            self.ops.migrate(reason=reason)
 
     def on_registry_change(self, kind: str) -> None:
         assert self.scheduler is not None
@@ -358,7 +344,7 @@ class Daemon:
     def _after_replace(self) -> None:
         assert self.ops is not None
         self.ops.settle_hot_journal()
-        self.run_check()
+        self.run_check("registry replaced")
         self.auto_migrate("registry replaced")
 
     def on_extra_change(self, path: Path) -> None:
