@@ -78,6 +78,9 @@ class DaemonInfo(TypedDict):
     app_version: NotRequired[str | None]
     migrated_for_app_version: NotRequired[str | None]
     socket: NotRequired[str]
+    # zarchctl's own words when it read the registry itself: why (--local, or no daemon at
+    # the socket it tried) and whether a daemon answers there after all.
+    note: NotRequired[str]
 
 
 class RegistryReport(TypedDict):
@@ -230,6 +233,11 @@ class PingResult(TypedDict):
     pong: bool
     pid: int
     version: str
+    # What the daemon works on, so a client that resolved another registry can refuse
+    # (an older daemon leaves them out: then the client cannot tell, and does not check).
+    registry: NotRequired[str]
+    backup_dir: NotRequired[str]
+    config: NotRequired[str | None]
 
 
 class MessageResult(TypedDict, total=False):

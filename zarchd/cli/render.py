@@ -59,7 +59,7 @@ def status(r: StatusReport) -> str:
             f"up {int(d.get('uptime_s') or 0)}s)"
         )
     else:
-        out.append("daemon     not running (registry read locally)")
+        out.append(f"daemon     {d.get('note') or 'not running (registry read locally)'}")
     out.append(f"registry   {reg.get('path')}")
     if not reg.get("exists") and reg.get("problem"):
         out.append(f"           MISSING: {reg['problem']}")

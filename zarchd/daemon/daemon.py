@@ -426,7 +426,14 @@ class Daemon:
     # ---- the daemon's own commands (runs_in="daemon" in zarchd.app.commands) ----------
 
     def ping(self) -> PingResult:
-        return {"pong": True, "pid": os.getpid(), "version": __version__}
+        return {
+            "pong": True,
+            "pid": os.getpid(),
+            "version": __version__,
+            "registry": str(self.config.registry_path),
+            "backup_dir": str(self.config.backup_dir),
+            "config": str(self.config.source) if self.config.source else None,
+        }
 
     def status(self) -> StatusReport:
         assert self.ops is not None
