@@ -18,7 +18,7 @@ from zarchd.daemon.daemon import Daemon
 
 # Options every Typer command has that are not the command's params.
 CLIENT_OPTIONS = {"json", "config", "socket", "local", "yes"}
-SAMPLE = {bool: True, str: "x", type(None): None}
+SAMPLE = {bool: True, str: "x", int: 3, type(None): None}
 
 
 def _typer_commands() -> dict[str, Callable[..., Any]]:

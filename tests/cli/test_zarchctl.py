@@ -44,7 +44,8 @@ def test_status_without_a_daemon_reads_the_registry_here(runner: CliRunner, conf
     res = _ctl(runner, config, "status", "--json")
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
-    assert report["daemon"] == {"running": False} and report["registry"]["integrity"] == "ok"
+    assert report["daemon"]["running"] is False and "no daemon answers" in report["daemon"]["note"]
+    assert report["registry"]["integrity"] == "ok"
 
 
 def test_exit_codes(runner: CliRunner, config: Path, root: Path) -> None:
@@ -99,3 +100,15 @@ def test_commands_through_a_daemon_in_a_thread(runner: CliRunner, config: Path) 
         assert res.exit_code == 2  # daemon-only: no --local form
         res = _ctl(runner, config, "stop")
         assert res.exit_code == 0 and "stopping" in res.stdout
+
+
+def test_log_reads_the_history_locally(runner: CliRunner, config: Path) -> None:
+    assert _ctl(runner, config, "log", "--local").stdout.strip() == "no jobs recorded yet"
+    assert _ctl(runner, config, "backup", "--local").exit_code == 0
+    assert _ctl(runner, config, "check", "--local").exit_code == 0
+    res = _ctl(runner, config, "log", "--local", "-n", "1")
+    assert res.exit_code == 0 and res.stdout.count("\n") == 1
+    assert "ok" in res.stdout and "check (manual) done: integrity check ok" in res.stdout
+    res = _ctl(runner, config, "log", "--local", "--json")
+    assert [e["job"] for e in json.loads(res.stdout)["entries"]] == ["backup", "check"]
+    assert _ctl(runner, config, "log", "--local", "-n", "0").exit_code == 2

@@ -36,6 +36,7 @@ def test_every_zarchctl_command_is_a_method() -> None:
         "resume",
         "reload",
         "stop",
+        "log",
     }
     assert set(METHODS) == expected
     assert {"restore": {"name"}, "rollback": {"to"}} == REQUIRED

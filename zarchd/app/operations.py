@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from zarchd import backups, migrations
+from zarchd.app import joblog
 from zarchd.app.results import (
     BackupJson,
     BackupResult,
@@ -28,6 +29,7 @@ from zarchd.app.results import (
     DriftJson,
     HealthResult,
     IgnoredJson,
+    JobLogResult,
     MigrateResult,
     MigrationRunJson,
     PendingSqlJson,
@@ -39,7 +41,7 @@ from zarchd.app.results import (
     VerifiedJson,
     VerifyResult,
 )
-from zarchd.app.state import State
+from zarchd.app.state import HISTORY_LIMIT, State
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, utcnow
@@ -119,7 +121,11 @@ class Operations:
 
     @contextlib.contextmanager
     def _job(self, job: str, **details: Any) -> Iterator[dict[str, Any]]:
-        """Record the job in the history; a failure also becomes `status`'s last error."""
+        """Record the job in the history and the log (one line when it starts, one when it
+        ends, whoever asked); a failure also becomes `status`'s last error. The body may put
+        `ok: False` and an `error` in `extra` for a job that ran but found a problem."""
+        details.setdefault("reason", "manual")
+        log.info("%s (%s) started", job, details["reason"])
         started = time.monotonic()
         extra: dict[str, Any] = {}
         try:
@@ -137,9 +143,11 @@ class Operations:
                 self._remember_check(False, [exc.message], "backup copy check", self._fingerprint())
             self._record(job, False, started, error=exc.message, **details)
             raise
-        self._record(job, True, started, **details, **extra)
+        ok = bool(extra.pop("ok", True))
+        self._record(job, ok, started, **details, **extra)
 
     def _record(self, job: str, ok: bool, started: float, **details: Any) -> None:
+        details.setdefault("reason", "manual")
         entry = {
             "job": job,
             "ok": ok,
@@ -150,6 +158,7 @@ class Operations:
         if ok:
             self._resolve(job, entry)
         self.state.record_job(entry)
+        joblog.log_end(entry)
         if not ok and "error" in details:
             self.state.update(
                 last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
@@ -262,12 +271,19 @@ class Operations:
             log.info("rolled back an unfinished transaction left in %s", journal.name)
 
     def _backup_first(
-        self, progress: Progress, reason: str
+        self, progress: Progress, reason: str, job_reason: str = ""
     ) -> tuple[Callable[[list[migrations.Migration]], None], dict[str, str]]:
         """The engine's before_apply hook: one backup before the first change; its name kept."""
         taken: dict[str, str] = {}
 
         def before_apply(pending: list[migrations.Migration]) -> None:
+            # The start line of a migration run (the daemon and zarchctl alike).
+            log.info(
+                "applying %d pending migration(s) (%s): %s",
+                len(pending),
+                job_reason or reason,
+                ", ".join(m.id for m in pending),
+            )
             same = self._backup_of_unchanged_registry()
             if same is not None:  # e.g. a retried auto-migration: the copy would be identical
                 log.info(
@@ -345,7 +361,9 @@ class Operations:
             "ignored": cast(list[IgnoredJson], ignored),
         }
 
-    def prune(self, *, dry_run: bool = False, progress: Progress = no_progress) -> PruneResult:
+    def prune(
+        self, *, dry_run: bool = False, progress: Progress = no_progress, reason: str = "manual"
+    ) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
             if dry_run:
@@ -358,11 +376,16 @@ class Operations:
                 )
                 deleted: list[str] = []
             else:
-                with self._job("prune") as extra:
+                with self._job("prune", reason=reason) as extra:
+                    sizes = {
+                        b.name: b.size_bytes
+                        for b in backups.list_backups(self.registry, self.store)
+                    }
                     decisions = backups.prune(
                         self.registry, self.store, self.config.retention, now=self.now
                     )
                     deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
+                    extra["freed_bytes"] = sum(sizes.get(n, 0) for n in deleted)
         return {
             "dry_run": dry_run,
             "decisions": [
@@ -374,7 +397,7 @@ class Operations:
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
         self.check_backup_dir()
-        with self.write_lock:
+        with self.write_lock, self._job("verify", **({"name": name} if name else {})) as extra:
             if name is not None:
                 targets = [backups.resolve_name(self.registry, self.store, name)]
             else:
@@ -387,17 +410,10 @@ class Operations:
                 res = backups.verify_backup(info, now=self.now, store=self.store)
                 results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
             progress({"stage": "verify", "done": len(targets), "total": len(targets)})
-        bad = [r["name"] for r in results if not r["ok"]]
-        if not bad and name is None:  # every backup checked and good: a verify error is over
-            self._resolve("verify", {"at": iso(self.now())})
-        if bad:
-            self.state.update(
-                last_error={
-                    "at": iso(self.now()),
-                    "job": "verify",
-                    "message": f"bad backup(s): {', '.join(bad)}",
-                }
-            )
+            bad = [r["name"] for r in results if not r["ok"]]
+            extra["verified"] = len(results)
+            if bad:  # recorded as a failed job: the last error, and an ERROR line in the log
+                extra.update(ok=False, error=f"bad backup(s): {', '.join(bad)}")
         return {"results": results, "bad": bad}
 
     # ---- restore / recover ----------------------------------------------------------------
@@ -497,7 +513,7 @@ class Operations:
                 f"cannot create the registry directory {self.registry.parent}: "
                 f"{exc.strerror or exc}"
             ) from exc
-        before_apply, taken = self._backup_first(progress, "pre-migrate")
+        before_apply, taken = self._backup_first(progress, "pre-migrate", reason)
         store = self.store  # as it is now: a reload may change it meanwhile
         started = time.monotonic()
         try:
@@ -527,6 +543,13 @@ class Operations:
                 reason=reason,
                 applied=[a["id"] for a in result.applied],
                 durations={a["id"]: a["duration_s"] for a in result.applied if "duration_s" in a},
+                # each migration's own time: `zarchctl log` and the daemon's log show them
+                timings=[
+                    {"id": a["id"], "duration_s": a["duration_s"]}
+                    for a in result.applied
+                    if "duration_s" in a
+                ],
+                schema_version=result.schema_version,
             )
         return {
             "dry_run": False,
@@ -558,13 +581,14 @@ class Operations:
 
     # ---- checks ---------------------------------------------------------------------------
 
-    def check(self) -> CheckResult:
+    def check(self, *, reason: str = "manual") -> CheckResult:
         """Full PRAGMA integrity_check of the registry now; the result is remembered for status.
 
         A registry another process keeps locked raises RegistryError ("could not check"): that
         is not damage, and must never lead anyone to `recover` a sound registry.
         """
         self._require_registry()
+        log.info("check (%s) started", reason)
         started = time.monotonic()
         # Under the write lock: a check racing our own restore or recover would see a registry
         # that is briefly missing or locked and report a false error.
@@ -576,11 +600,17 @@ class Operations:
                 empty = self.empty_problem()
                 problems = [empty] if empty else check_file(self.registry)
             except ZarchError as exc:
-                self._record("check", False, started, error=exc.message)
+                self._record("check", False, started, reason=reason, error=exc.message)
                 raise
         ok = problems == ["ok"]
         self._remember_check(ok, problems, "integrity_check", seen)
-        self._record("check", ok, started, **({} if ok else {"error": "; ".join(problems)}))
+        self._record(
+            "check",
+            ok,
+            started,
+            reason=reason,
+            **({} if ok else {"error": "; ".join(problems), "damaged": True}),
+        )
         # Schema validation: what the recorded migrations should have made, against what is there.
         schema = migrations.inspect(self.registry, self.catalog()) if ok else None
         return {
@@ -646,6 +676,16 @@ class Operations:
                 "reapply": plan.reapply,
                 "backup": taken.get("name"),
             }
+
+    # ---- history --------------------------------------------------------------------------
+
+    def job_log(self, n: int = 20) -> JobLogResult:
+        """The newest `n` jobs of the history in the state file (the daemon's and --local's)."""
+        if n < 1:
+            raise UsageError(f"-n {n}: expected a count of at least 1")
+        history = self.state.get("history") or []
+        entries = [e for e in history if isinstance(e, dict)][-n:]
+        return {"entries": entries, "kept": HISTORY_LIMIT}
 
     # ---- status ---------------------------------------------------------------------------
 

@@ -12,6 +12,14 @@ from typing import NotRequired, TypedDict
 # ---- shared pieces ------------------------------------------------------------------------
 
 
+class JobLogResult(TypedDict):
+    """`zarchctl log`: the newest job history entries, oldest first (each as recorded by
+    Operations: job, ok, at, duration_s, reason = who asked, and what it did)."""
+
+    entries: list[dict[str, object]]
+    kept: int  # how many the state file keeps at most
+
+
 class BackupJson(TypedDict):
     name: str
     path: str
@@ -70,6 +78,9 @@ class DaemonInfo(TypedDict):
     app_version: NotRequired[str | None]
     migrated_for_app_version: NotRequired[str | None]
     socket: NotRequired[str]
+    # zarchctl's own words when it read the registry itself: why (--local, or no daemon at
+    # the socket it tried) and whether a daemon answers there after all.
+    note: NotRequired[str]
 
 
 class RegistryReport(TypedDict):
@@ -237,6 +248,11 @@ class PingResult(TypedDict):
     pong: bool
     pid: int
     version: str
+    # What the daemon works on, so a client that resolved another registry can refuse
+    # (an older daemon leaves them out: then the client cannot tell, and does not check).
+    registry: NotRequired[str]
+    backup_dir: NotRequired[str]
+    config: NotRequired[str | None]
 
 
 class MessageResult(TypedDict, total=False):

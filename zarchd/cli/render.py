@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zarchd.app.commands import COMMANDS
+from zarchd.app.joblog import summary
 from zarchd.app.results import (
     BackupResult,
     BackupsResult,
     CheckResult,
     DriftJson,
     HealthResult,
+    JobLogResult,
     MigrateResult,
     PingResult,
     PruneResult,
@@ -59,7 +61,7 @@ def status(r: StatusReport) -> str:
             f"up {int(d.get('uptime_s') or 0)}s)"
         )
     else:
-        out.append("daemon     not running (registry read locally)")
+        out.append(f"daemon     {d.get('note') or 'not running (registry read locally)'}")
     out.append(f"registry   {reg.get('path')}")
     if not reg.get("exists") and reg.get("problem"):
         out.append(f"           MISSING: {reg['problem']}")
@@ -309,6 +311,17 @@ def health(r: HealthResult) -> str:
 
 def ping(r: PingResult) -> str:
     return f"zarchd is running (pid {r.get('pid')}, version {r.get('version')})"
+
+
+def job_log(r: JobLogResult) -> str:
+    """One line per job, oldest first: when, ok/FAILED, then what it did and who asked."""
+    if not r["entries"]:
+        return "no jobs recorded yet"
+    lines = []
+    for e in r["entries"]:
+        outcome = "ok" if e.get("ok") else ("cancelled" if "cancelled" in e else "FAILED")
+        lines.append(f"{e.get('at')}  {outcome:<9} {summary(e)}")
+    return "\n".join(lines)
 
 
 def simple(r: Any) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 
 import typer
 
-from zarchd.app.commands import answer_timeout, failed
-from zarchd.cli import render
+from zarchd.app.commands import PING_TIMEOUT_S, answer_timeout, failed
+from zarchd.cli import render, samereg
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
 from zarchd.core.errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
@@ -62,7 +62,24 @@ def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: Prog
         if command != "status":
             raise
         # status works without a daemon: the registry part is read here.
-        return run_local(cfg, "status", {}, progress)
+        report = run_local(cfg, "status", {}, progress)
+        report["daemon"]["note"] = (
+            f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
+        )
+        return report
+
+
+def local_status_note(cfg: Config) -> str:
+    """`status --local` says whether a daemon runs after all, instead of "not running"."""
+    from zarchd.control import client
+
+    try:
+        info = client.call(cfg.socket_path, "ping", {}, timeout=PING_TIMEOUT_S)
+    except DaemonNotRunning:
+        return f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
+    except ZarchError as exc:
+        return f"not asked (--local); its socket {cfg.socket_path}: {exc.message}"
+    return f"not asked (--local); zarchd (pid {info.get('pid')}) answers at {cfg.socket_path}"
 
 
 def execute(
@@ -95,7 +112,11 @@ def execute(
     progress = ProgressView(enabled=not json_out)
     try:
         cfg = load(config_path, socket)
+        if not local and command != "ping" and samereg.named_explicitly(config_path):
+            samereg.check_same_registry(cfg)  # never act silently on the daemon's other registry
         result = (run_local if local else run_remote)(cfg, command, params, progress)
+        if local and command == "status":
+            result["daemon"]["note"] = local_status_note(cfg)
     except ZarchError as exc:
         progress.close()
         if signals:  # the error is the interruption's doing: say so, exit as for Ctrl-C

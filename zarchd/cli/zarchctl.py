@@ -82,6 +82,18 @@ def backup(
     execute("backup", {}, json_out=json, config_path=config, socket=socket, local=local)
 
 
+@app.command("log")
+def job_log(
+    n: Annotated[int, typer.Option("-n", help="How many of the newest jobs to show.")] = 20,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
+) -> None:
+    """Recent jobs: what ran, when, who asked, outcome, duration (migration timings too)."""
+    execute("log", {"n": n}, json_out=json, config_path=config, socket=socket, local=local)
+
+
 @app.command()
 def backups(
     json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False

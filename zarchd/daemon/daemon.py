@@ -296,30 +296,25 @@ class Daemon:
                 log.info("backup (%s) skipped: %s", reason, result["reason"])
                 self._ping("success", f"backup ({reason}) skipped: {result['reason']}")
                 return
-            log.info("backup (%s) written: %s", reason, result["backup"]["name"])
-            pruned = self.ops.prune()
-            if pruned["deleted"]:
-                log.info("retention deleted %s", ", ".join(pruned["deleted"]))
+            # Operations logs each job's start and end (zarchd.app.joblog): nothing more here.
+            self.ops.prune(reason=reason)
             self._ping("success", f"backup ({reason}) written: {result['backup']['name']}")
         except ZarchError as exc:
-            log.error("backup (%s) failed: %s", reason, exc.message)
+            # logged by Operations with its duration, and recorded as the last error
             self._ping("fail", f"backup ({reason}) failed: {exc.message}")
         self.notifier.status(self._status_line())
 
-    def run_check(self) -> None:
+    def run_check(self, reason: str = "schedule") -> None:
         assert self.ops is not None
         if not self.config.registry_path.exists():
             return
+        # Operations logs the outcome ("integrity check ok", or "the registry is DAMAGED").
         try:
-            result = self.ops.check()
-        except ZarchError as exc:
-            log.error("integrity check failed to run: %s", exc.message)
+            result = self.ops.check(reason=reason)
+        except ZarchError:
             return
-        if result["ok"]:
-            log.info("integrity check ok")
-        else:
+        if not result["ok"]:
             problems = "; ".join(result["problems"][:3])
-            log.error("the registry is DAMAGED: %s; run `zarchctl recover`", problems)
             self._ping("fail", f"the registry is damaged: {problems}")
 
     def _ping(self, kind: str, message: str = "") -> None:
@@ -353,12 +348,9 @@ class Daemon:
                     self.ops.app_version(),
                 )
             return
-        log.info("applying %d pending migration(s) (%s): %s", len(pending), reason, ids)
-        try:
-            result = self.ops.migrate(reason=reason)
-            log.info("schema now %s", result["schema_version"])
-        except ZarchError as exc:
-            log.error("migration failed: %s", exc.message)
+        # Operations logs the start ("applying N pending migration(s)") and the outcome.
+        with contextlib.suppress(ZarchError):
+            self.ops.migrate(reason=reason)
 
     def on_registry_change(self, kind: str) -> None:
         assert self.scheduler is not None
@@ -373,7 +365,7 @@ class Daemon:
     def _after_replace(self) -> None:
         assert self.ops is not None
         self.ops.settle_hot_journal()
-        self.run_check()
+        self.run_check("registry replaced")
         self.auto_migrate("registry replaced")
 
     def on_extra_change(self, path: Path) -> None:
@@ -455,7 +447,14 @@ class Daemon:
     # ---- the daemon's own commands (runs_in="daemon" in zarchd.app.commands) ----------
 
     def ping(self) -> PingResult:
-        return {"pong": True, "pid": os.getpid(), "version": __version__}
+        return {
+            "pong": True,
+            "pid": os.getpid(),
+            "version": __version__,
+            "registry": str(self.config.registry_path),
+            "backup_dir": str(self.config.backup_dir),
+            "config": str(self.config.source) if self.config.source else None,
+        }
 
     def status(self) -> StatusReport:
         assert self.ops is not None

@@ -166,7 +166,7 @@ class Scheduler:
             if change is not None:
                 self._pending_debounce = 0.0
                 self._sched.remove_job(CHANGE)
-        log.info("backups paused")
+        log.debug("backups paused")  # the daemon's pause says so: one line per event
 
     def resume(self) -> None:
         """Restart backups; a change seen while paused gets its debounced backup now."""
@@ -177,7 +177,7 @@ class Scheduler:
             pending, self._pending_debounce = self._pending_debounce, None
             if pending is not None:
                 self._arm_change(pending)
-        log.info("backups resumed")
+        log.debug("backups resumed")
 
     # -- triggers from outside ------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class Scheduler:
                 trigger = IntervalTrigger(seconds=check_interval) if check_interval > 0 else None
                 self._replace(CHECK, trigger, self._job_check, [], "integrity check")
             self._settings = (backup_interval, backup_cron, check_interval)
-        log.info("schedule reconfigured; next backup %s", self.next_backup_run())
+        log.debug("schedule reconfigured; next backup %s", self.next_backup_run())
 
     def _replace(
         self,
