@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inprocess import wait_for
 from zarchd.core.errors import RegistryError
 from zarchd.daemon.watcher import RegistryWatcher
 from zarchd.db.registry import check_file, connect
@@ -260,3 +261,34 @@ def test_registry_dir_recreated_is_watched_again(
         assert any("watching it again" in m for m in messages), messages
     finally:
         w.stop()
+
+
+def test_a_change_no_event_reported_is_found_by_the_rescan(tmp_path: Path) -> None:
+    """Lost events (an inotify queue overflow drops them; watchdog only logs it): the guard's
+    stat rescan reports the change. Here the kernel itself reports nothing to the registry's
+    directory: the write goes through a hard link in another directory."""
+    registry = make_baseline_registry(tmp_path / "reg" / "registry.db")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    alias = elsewhere / "alias.db"
+    os.link(registry, alias)
+    changes: list[str] = []
+    seen = threading.Event()
+
+    def changed(kind: str) -> None:
+        changes.append(kind)
+        seen.set()
+
+    watcher = RegistryWatcher(registry, changed, guard_interval=0.1)
+    watcher.start()
+    try:
+        # the first rescan took its baseline
+        wait_for(lambda: watcher._token is not None, what="the guard's first rescan")
+        conn = sqlite3.connect(alias)  # a commit, through the other name
+        conn.execute("INSERT INTO archives (name, path, size, created) VALUES ('x', 'x', 1, 'x')")
+        conn.commit()
+        conn.close()
+        assert seen.wait(10), "the rescan did not report the change"
+        assert changes == ["modified"]
+    finally:
+        watcher.stop()

@@ -65,6 +65,19 @@ def _dir_identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if os.path.isdir(path) else None
 
 
+def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
+    """What a commit changes in the registry and its -wal/-journal: (inode, size, mtime) each."""
+    token = []
+    for path in (registry, *(registry + suffix for suffix in COMPANION_SUFFIXES)):
+        try:
+            st = os.stat(path)
+        except OSError:
+            token.append((0, -1, 0))
+            continue
+        token.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(token)
+
+
 def _abs(path: Path) -> str:
     return os.path.abspath(os.fspath(path))
 
@@ -105,6 +118,9 @@ class RegistryWatcher:
         self._observer: BaseObserver | None = None
         self._handler = _Handler(self)
         self._guard_interval = guard_interval
+        # the guard's rescan: the registry's stat as last seen, and whether an event came since
+        self._token: tuple[tuple[int, int, int], ...] | None = None
+        self._event_seen = False
         self._guard_wake = threading.Event()
         self._guard_stop = threading.Event()
         self._guard: threading.Thread | None = None
@@ -178,6 +194,7 @@ class RegistryWatcher:
                 return
             current = _dir_identity(self._reg_dir)
             if current is not None and current == self._reg_dir_id and self._reg_watch_alive():
+                self._rescan()
                 continue
             if not lost:
                 log.warning(
@@ -249,7 +266,19 @@ class RegistryWatcher:
 
     def _emit(self, kind: str) -> None:
         log.debug("registry %s", kind)
+        self._event_seen = True
         self._on_registry_change(kind)
+
+    def _rescan(self) -> None:
+        """Events can be lost (the kernel's inotify queue overflows under a flood of events,
+        and watchdog then only logs it): a registry whose stat changed while no event told us
+        is reported as modified. Stat only, never an open of the registry."""
+        token = _stat_token(self._registry)
+        seen, self._event_seen = self._event_seen, False
+        if self._token is not None and token != self._token and not seen:
+            log.info("the registry changed with no file event seen (events lost?): rescanned")
+            self._on_registry_change("modified")
+        self._token = token
 
     def _route_extra(self, kind: str, src: str, dest: str) -> None:
         assert self._on_extra_change is not None
