@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 
 from zarchd.core.errors import UnsafeDirectory
-from zarchd.core.fsutil import owner_name, trusted_uids
+from zarchd.core.fsutil import owner_name, shared_dir_risk, trusted_uids
 
 log = logging.getLogger("zarchd.backups")
 _WARNED_LIMIT = 1000
@@ -32,14 +32,15 @@ def check_backup_dir(directory: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         return
     mode = stat.S_IMODE(st.st_mode)
-    if st.st_uid not in trusted_uids():
+    risk = shared_dir_risk(st)
+    if risk == "owner":
         raise UnsafeDirectory(
             f"the backup directory {directory} belongs to {owner_name(st.st_uid)}, not to "
             f"zarchd's user {owner_name(os.geteuid())} or root: its owner could plant or swap "
             f"backups, so zarchd will not use it. Set backup.dir to a directory you own "
             f"(or chown it)"
         )
-    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+    if risk == "writable":
         raise UnsafeDirectory(
             f"the backup directory {directory} is writable by other users (mode {mode:o}) "
             f"without the sticky bit: they could plant or swap backups, so zarchd will not use "

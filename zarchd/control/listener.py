@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 
 from zarchd.core.errors import UnsafeDirectory, ZarchError
-from zarchd.core.fsutil import owner_name, trusted_uids
+from zarchd.core.fsutil import owner_name, shared_dir_risk
 
 log = logging.getLogger("zarchd.control")
 
@@ -38,14 +38,15 @@ def ensure_private_dir(directory: Path) -> None:
         raise ZarchError(
             f"{directory} is not a directory; set [control] socket to a path in a directory"
         )
-    if st.st_uid not in trusted_uids():
+    risk = shared_dir_risk(st)
+    if risk == "owner":
         raise UnsafeDirectory(
             f"the socket directory {directory} belongs to {owner_name(st.st_uid)}, not to "
             f"{owner_name(os.geteuid())} or root: its owner could replace the socket. Remove it "
             f"(zarchd creates it 0700) or set [control] socket to a path in your own directory"
         )
     # A sticky directory (/tmp) keeps others from removing or renaming our socket.
-    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+    if risk == "writable":
         raise UnsafeDirectory(
             f"the socket directory {directory} is writable by other users (mode "
             f"{stat.S_IMODE(mode):o}): they could replace the socket. Fix it with "

@@ -28,6 +28,18 @@ def trusted_uids() -> set[int]:
     return {os.geteuid(), 0}
 
 
+def shared_dir_risk(st: os.stat_result) -> str | None:
+    """Why other users could plant or swap files in a directory with these stats: "owner" (it
+    is another user's), "writable" (group/others may write it and no sticky bit keeps them from
+    removing or renaming our files), or None when only we (or root) can."""
+    if st.st_uid not in trusted_uids():
+        return "owner"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+        return "writable"
+    return None
+
+
 def owner_name(uid: int) -> str:
     try:
         return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
