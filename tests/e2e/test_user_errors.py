@@ -277,6 +277,17 @@ WITH_DEFAULT_SIGINT = [
 ]
 
 
+def _local_migrate_as_a_foreground_job(registry: Path, config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
+        env={**os.environ, "ZARCH_REGISTRY": str(registry)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def test_ctrl_c_during_a_local_migration_says_interrupted(
     registry_0005: Path, tmp_path: Path
 ) -> None:
@@ -289,14 +300,7 @@ def test_ctrl_c_during_a_local_migration_says_interrupted(
     )
     config = write_config(tmp_path, f'[migrations]\ntimeout = "60s"\ndir = "{migrations}"\n')
     size_before = registry_0005.stat().st_size
-    proc = subprocess.Popen(
-        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
-        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _local_migrate_as_a_foreground_job(registry_0005, config)
     try:
         # The event: the registry file grows, so the endless INSERT is running and spilling
         # its rows (the -journal alone appears at CREATE TABLE, before the INSERT starts).
@@ -420,14 +424,7 @@ def test_ctrl_c_during_the_backup_before_a_local_migration_says_interrupted(
         "-- name: tags\n-- migrate:up\nALTER TABLE archives ADD COLUMN tags TEXT;\n"
     )
     config = write_config(tmp_path, f'[migrations]\ndir = "{migrations}"\n')
-    proc = subprocess.Popen(
-        [*WITH_DEFAULT_SIGINT, *command("zarchctl"), "migrate", "--local", "--config", str(config)],
-        env={**os.environ, "ZARCH_REGISTRY": str(registry_0005)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _local_migrate_as_a_foreground_job(registry_0005, config)
     assert proc.stderr is not None
     try:
         # The event: the progress line printed just before the copy starts.
