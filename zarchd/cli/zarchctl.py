@@ -287,6 +287,10 @@ def _add_epilogs() -> None:
 
 _add_epilogs()
 
+from zarchd.cli.config_cmd import app as config_app  # noqa: E402 (after the commands: help order)
+
+app.add_typer(config_app, name="config", help="Check, show or write the config (no daemon needed).")
+
 
 def main() -> None:
     from zarchd.cli.ctl_entry import main as entry

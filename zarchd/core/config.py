@@ -399,3 +399,8 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
         raise ConfigError(problems)
     sections = {name: _SECTION_TYPES[name](**values[name]) for name in _SCHEMA}
     return Config(**sections, source=source)
+
+
+# Read by core/configkeys.py (`zarchctl config init|show`): the one list of keys and env names.
+SCHEMA: Mapping[str, Mapping[str, Converter]] = _SCHEMA
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = _ENV
