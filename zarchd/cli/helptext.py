@@ -102,7 +102,12 @@ ZARCHCTL: dict[str, Help] = {
         _LONG,
     ),
     "rollback": Help(
-        (("zarchctl rollback --to 0004", "undo the migrations after 0004, newest first"),),
+        (
+            (
+                "zarchctl rollback --to 0004_query_system",
+                "undo the migrations after it, newest first",
+            ),
+        ),
         _LONG,
     ),
     "check": Help(
@@ -145,7 +150,7 @@ ZARCHCTL: dict[str, Help] = {
 ZARCHD: dict[str, Help] = {
     "run": Help(
         (
-            ("zarchd run", "the daemon in the foreground (systemd and launchd start this)"),
+            ("zarchd run", "run in the foreground (what systemd and launchd start)"),
             ("zarchd run --config /etc/zarchd.toml", "with another config"),
         ),
         ((0, "stopped cleanly (SIGTERM, Ctrl-C, zarchctl stop)"), (1, FAILED), (2, USAGE)),

@@ -14,7 +14,7 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from zarchd import __version__
-from zarchd.cli import globalopts, helptext
+from zarchd.cli import complete, globalopts, helptext
 from zarchd.cli.runner import confirm, execute
 
 
@@ -154,7 +154,8 @@ def verify(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="A backup name from `zarchctl backups`; default: all of zarchd's backups."
+            help="A backup name from `zarchctl backups`; default: all of zarchd's backups.",
+            autocompletion=complete.backup_names,
         ),
     ] = None,
     json: Json = False,
@@ -169,7 +170,11 @@ def verify(
 @app.command()
 def restore(
     name: Annotated[
-        str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")
+        str,
+        typer.Argument(
+            help="A backup name from `zarchctl backups` (never a path).",
+            autocompletion=complete.backup_names,
+        ),
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
@@ -224,7 +229,14 @@ def migrate(
 
 @app.command()
 def rollback(
-    to: Annotated[str, typer.Option("--to", help="Migration id to go back to (it stays applied).")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Migration id to go back to (it stays applied).",
+            autocompletion=complete.migration_ids,
+        ),
+    ],
     json: Json = False,
     config: ConfigOpt = None,
     socket: SocketOpt = None,
