@@ -33,3 +33,4 @@ def test_ping_through_the_fast_path_imports_no_typer(tmp_path: Path) -> None:
     assert "zarchd.control.client" in imported  # the measurement saw the path's own imports
     assert not {m for m in imported if m.split(".")[0] in ("typer", "click", "rich")}
     assert "zarchd.app.operations" not in imported and "sqlite3" not in imported
+    assert "ctypes" not in imported  # macOS-only code (control/peercred.py) loads it late
