@@ -91,3 +91,15 @@ def test_the_fast_path_answers_as_typer_does(
     fast = json.loads(capsys.readouterr().out)
     slow = json.loads(runner.invoke(app, argv).stdout)
     assert fast["registry"] == slow["registry"] and fast["daemon"]["note"] == slow["daemon"]["note"]
+
+
+def test_verbose_says_what_the_run_acts_on(
+    runner: CliRunner, config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    res = runner.invoke(app, ["status", "--local", "--config", str(config), "-v"])
+    assert res.exit_code == 0, res.output
+    said = [r.getMessage() for r in caplog.records if r.name == "zarchctl"]
+    assert said and said[0].startswith(f"status: config {config}") and "--local" in said[0]
+    caplog.clear()
+    res = runner.invoke(app, ["status", "--local", "--config", str(config)])
+    assert not [r for r in caplog.records if r.name == "zarchctl"]

@@ -97,6 +97,7 @@ def execute(
     show_progress = not json_out and flags.show_progress
     level = logging.INFO if flags.verbose else logging.WARNING
     logging.basicConfig(level=level, format="zarchctl: %(message)s")
+    logging.getLogger().setLevel(level)  # also when handlers were set up before (in-process use)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(SafeFormatter("zarchctl: %(message)s"))
     # A KeyboardInterrupt raised while SQLite runs a progress handler is swallowed by the sqlite3
@@ -116,6 +117,13 @@ def execute(
     progress = ProgressView(enabled=show_progress)
     try:
         cfg = load(config_path, socket)
+        logging.getLogger("zarchctl").info(  # -v: what this run acts on
+            "%s: config %s; registry %s; %s",
+            command,
+            cfg.source or "none (defaults)",
+            cfg.registry_path,
+            "in this process (--local)" if local else f"daemon at {cfg.socket_path}",
+        )
         if not local and command != "ping" and samereg.named_explicitly(config_path):
             samereg.check_same_registry(cfg)  # never act silently on the daemon's other registry
         result = (run_local if local else run_remote)(cfg, command, params, progress)
