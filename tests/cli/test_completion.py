@@ -62,3 +62,8 @@ def test_a_bad_config_completes_nothing_and_prints_no_error(runner: CliRunner, r
 def test_zarchd_completes_its_commands(runner: CliRunner) -> None:
     assert _complete(runner, zarchd.app, "zarchd", "zarchd ") == ["run", "service"]
     assert "install" in _complete(runner, zarchd.app, "zarchd", "zarchd service ")
+
+
+def test_zarchd_offers_to_install_its_completion(runner: CliRunner) -> None:
+    res = runner.invoke(zarchd.app, ["-h"])
+    assert res.exit_code == 0 and "--install-completion" in res.stdout
