@@ -103,3 +103,27 @@ def test_verbose_says_what_the_run_acts_on(
     caplog.clear()
     res = runner.invoke(app, ["status", "--local", "--config", str(config)])
     assert not [r for r in caplog.records if r.name == "zarchctl"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["config", "validate", "-h"],
+        ["config", "init", "-h"],
+    ],
+)
+def test_config_commands_have_h_examples_and_exit_status(
+    runner: CliRunner, args: list[str]
+) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and "EXAMPLES:" in res.stdout and "EXIT STATUS:" in res.stdout
+
+
+@pytest.mark.parametrize("args", [["run", "-h"], ["service", "install", "-h"]])
+def test_zarchd_commands_have_h_examples_and_exit_status(args: list[str]) -> None:
+    from zarchd.cli import zarchd
+
+    res = CliRunner().invoke(zarchd.app, args)
+    assert res.exit_code == 0, res.output
+    assert "<bool>" not in res.stdout
+    assert "EXAMPLES:" in res.stdout and "EXIT STATUS:" in res.stdout
