@@ -1,0 +1,188 @@
+"""The upload queue and a remote's worker against the loopback servers: queued backups are sent
+once, an unreachable remote queues and catches up (also with a new worker: a daemon restart),
+remote retention, the deep check catching a corrupted copy."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.inprocess import FixedClock
+from tests.remote import servers
+from tests.remote.conftest import remote_config
+from zarchd.backups.take import take_backup
+from zarchd.core.config import RemoteConfig, RetentionPolicy
+from zarchd.remote.book import BACKOFF_CAP_S, UploadBook, backoff
+from zarchd.remote.target import RemoteTarget
+from zarchd.remote.worker import RemoteWorker
+
+START = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
+
+
+def registry(tmp_path: Path) -> Path:
+    path = tmp_path / "reg" / "registry.db"
+    path.parent.mkdir()
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE archives (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO archives (name) VALUES ('a')")
+    con.commit()
+    con.close()
+    return path
+
+
+def setup(
+    tmp_path: Path, remote: RemoteConfig, policy: RetentionPolicy | None = None
+) -> tuple[Path, UploadBook, RemoteWorker, FixedClock]:
+    reg = registry(tmp_path)
+    clock = FixedClock(START)
+    book = UploadBook(tmp_path / "state", reg.parent, "registry", rand=lambda: 0.5)
+    target = RemoteTarget(remote, "laptop", "registry")
+    worker = RemoteWorker(remote, target, book, policy or RetentionPolicy(), UTC, clock)
+    return reg, book, worker, clock
+
+
+def backup(reg: Path, clock: FixedClock, book: UploadBook, remote: str) -> str:
+    """A change to the registry, then a backup of it, queued for `remote`."""
+    con = sqlite3.connect(reg)
+    con.execute("INSERT INTO archives (name) VALUES ('x')")
+    con.commit()
+    con.close()
+    info = take_backup(reg, reg.parent, now=clock)
+    assert info.sha256 is not None
+    book.add([remote], info.name, info.sha256, clock())
+    return info.name
+
+
+def test_queued_backup_is_sent_once_and_the_queue_empties(
+    sftp_remote: servers.LoopbackRemote, rclone_conf: Path, tmp_path: Path
+) -> None:
+    remote = remote_config(sftp_remote, rclone_conf)
+    reg, book, worker, clock = setup(tmp_path, remote)
+    name = backup(reg, clock, book, remote.name)
+    assert worker.drain() == 1
+    assert book.entries() == []
+    assert [(c.name, c.complete) for c in worker.target.list()] == [(name, True)]
+    # queued again (a restart before the queue file was written): found there, not sent again;
+    # the same content under another name is not sent either (same sha256)
+    assert sftp_remote.root is not None
+    stored = sftp_remote.root / worker.target.prefix / name
+    before = stored.stat().st_mtime_ns
+    book.add([remote.name], name, worker.target.list()[0].sha256 or "", clock())
+    assert worker.drain() == 1 and stored.stat().st_mtime_ns == before
+    assert book.status(remote.name)["state"] == "ok"
+
+
+def test_unreachable_remote_queues_and_catches_up_after_a_restart(
+    sftp_remote: servers.LoopbackRemote, rclone_conf: Path, tmp_path: Path
+) -> None:
+    good = remote_config(sftp_remote, rclone_conf)
+    # the same remote, unreachable: a port nothing listens on
+    down_conf = tmp_path / "down.conf"
+    down_conf.write_text(
+        rclone_conf.read_text().replace(f"port = {sftp_remote.options['port']}", "port = 1")
+    )
+    down = replace(good, rclone_config=down_conf)
+    reg, book, worker, clock = setup(tmp_path, down)
+    first = backup(reg, clock, book, down.name)
+    clock.advance(hours=1)
+    second = backup(reg, clock, book, down.name)
+    assert worker.drain() == 0
+    (entry, _) = book.entries()
+    assert (
+        entry.attempts == 1
+        and entry.kind == "temporary"
+        and "connection refused" in entry.last_error
+    )
+    status = book.status(down.name)
+    assert status["state"] == "retrying" and "connection refused" in status["last_error"]["message"]
+    assert book.due(down.name, clock()) is None  # backing off: 30 s x jitter
+    clock.advance(seconds=31)
+    assert worker.drain() == 0 and book.entries()[0].attempts == 2
+    # the daemon restarts (a new book and worker over the same state dir) with the remote back
+    book2 = UploadBook(tmp_path / "state", reg.parent, "registry", rand=lambda: 0.5)
+    worker2 = RemoteWorker(
+        good, RemoteTarget(good, "laptop", "registry"), book2, RetentionPolicy(), UTC, clock
+    )
+    assert worker2.drain() == 0  # still backing off: nothing is due yet
+    clock.advance(minutes=2)
+    assert worker2.drain() == 2
+    assert [c.name for c in worker2.target.list() if c.complete] == [first, second]
+    assert book2.entries() == [] and book2.status(good.name)["state"] == "ok"
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
+    assert backoff(1, lambda: 0.5) == 30 and backoff(3, lambda: 0.5) == 120
+    assert backoff(2, lambda: 0.0) == 30 and backoff(2, lambda: 1.0) == 90
+    assert backoff(40, lambda: 1.0) == BACKOFF_CAP_S
+
+
+def test_remote_retention_keeps_the_policy_and_delete_false_keeps_all(
+    webdav_remote: servers.LoopbackRemote, rclone_conf: Path, tmp_path: Path
+) -> None:
+    remote = remote_config(webdav_remote, rclone_conf)
+    policy = RetentionPolicy(
+        keep_last=2, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0
+    )
+    reg, book, worker, clock = setup(tmp_path, remote, policy)
+    made = []
+    for _ in range(3):
+        made.append(backup(reg, clock, book, remote.name))
+        clock.advance(hours=1)
+    assert worker.drain() == 3
+    # an incomplete copy (no sidecar) takes part in no rule and is not deleted by retention
+    frozen = replace(remote, delete=False)
+    keep_all = RemoteWorker(
+        frozen, RemoteTarget(frozen, "laptop", "registry"), book, policy, UTC, clock
+    )
+    assert keep_all.prune() == []
+    assert worker.prune() == [made[0]]
+    assert [c.name for c in worker.target.list()] == made[1:]
+    assert book.status(remote.name)["newest"] == made[2]
+
+
+def test_deep_check_catches_a_corrupted_remote_copy(
+    sftp_remote: servers.LoopbackRemote, rclone_conf: Path, tmp_path: Path
+) -> None:
+    remote = remote_config(sftp_remote, rclone_conf)
+    reg, book, worker, clock = setup(tmp_path, remote)
+    name = backup(reg, clock, book, remote.name)
+    worker.drain()
+    assert worker.deep_due()
+    result = worker.deep_check()
+    assert result is not None and result.ok and result.name == name
+    assert not worker.deep_due()
+    clock.advance(days=7)
+    assert worker.deep_due()
+    assert sftp_remote.root is not None
+    stored = sftp_remote.root / worker.target.prefix / name
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # bit rot on the server, same size
+    stored.write_bytes(bytes(data))
+    result = worker.deep_check()
+    assert result is not None and not result.ok and "sha256" in result.problem
+    assert book.status(remote.name)["deep_check"]["ok"] is False
+
+
+def test_a_planted_queue_file_is_not_trusted(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(
+        '{"queue": [{"remote": "r", "name": "registry-20261129-070000-zarchd.bak",'
+        ' "sha256": "x", "queued_at": ""}]}'
+    )
+    os.symlink(elsewhere, state / "remote.json")
+    book = UploadBook(state, tmp_path, "registry")
+    assert book.entries() == []  # never read through a symlink
+    (state / "remote.json").unlink()
+    (state / "remote.json").write_text(
+        '{"queue": [{"remote": "r", "name": "../../etc/passwd", "sha256": "x", "queued_at": ""},'
+        ' {"remote": "r", "name": "registry-20261129-070000-zarchd.bak", "sha256": "x",'
+        ' "queued_at": ""}]}'
+    )
+    assert [e.name for e in book.entries()] == ["registry-20261129-070000-zarchd.bak"]
+    assert book.local_path(book.entries()[0]) == tmp_path / "registry-20261129-070000-zarchd.bak"
+    _ = timedelta
