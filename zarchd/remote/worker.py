@@ -78,6 +78,8 @@ class RemoteWorker:
                 self.target.upload(local, entry.name, _remote_meta(meta))
                 log.info("remote %s: %s sent", self.remote.name, entry.name)
         except RemoteError as exc:
+            if exc.kind == "cancelled":
+                return False  # the daemon is stopping: not a failure, the entry stays as it was
             when = self.book.failed(entry, exc.message, exc.kind, now)
             state = "failed" if not exc.retryable else "retrying"
             self.book.set_status(
