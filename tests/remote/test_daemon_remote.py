@@ -12,6 +12,7 @@ import pytest
 
 from tests.inprocess import QUIET, DaemonThread, FixedClock, config_in, iter_short_dir, wait_for
 from tests.remote import servers
+from zarchd.cli import render
 from zarchd.remote.target import RemoteTarget
 
 
@@ -46,8 +47,14 @@ def test_unreachable_remote_queues_then_catches_up_after_a_restart(
             return r["queue"] == 1 and r["state"] == "retrying"
 
         wait_for(queued_and_failed, what="the upload to fail and stay queued")
-        (r,) = d.call("status")["remotes"]
+        report = d.call("status")
+        (r,) = report["remotes"]
         assert "connection refused" in r["last_error"]["message"] and r["stale"]
+        text = render.status(report)
+        assert (
+            f"remote     {sftp_remote.name} ({sftp_remote.target}): retrying, no copy yet" in text
+        )
+        assert "connection refused" in text
         reasons = d.call("health")["reasons"]
         assert any(f"remote {sftp_remote.name}: no complete copy yet" in x for x in reasons)
     cfg, path = config_in(root, registry, QUIET + remote + f'rclone_config = "{rclone_conf}"\n')

@@ -116,9 +116,11 @@ class RemoteWorker:
     def prune(self) -> list[str]:
         """The local retention policy (or the remote's own) over this prefix's complete copies;
         the newest verified copy is always kept; `delete = false` never deletes."""
+        listed = self.target.list()
         if not self.remote.delete:
+            self.record_newest(listed)
             return []
-        copies = [c for c in self.target.list() if c.complete and c.created is not None]
+        copies = [c for c in listed if c.complete and c.created is not None]
         candidates = [
             Candidate(c.name, c.created, c.verified, i)  # type: ignore[arg-type]
             for i, c in enumerate(copies)
@@ -130,11 +132,12 @@ class RemoteWorker:
                 deleted.append(d.name)
         if deleted:
             log.info("remote %s: pruned %s", self.remote.name, ", ".join(deleted))
-        self.record_newest()
+        self.record_newest([c for c in listed if c.name not in deleted])
         return deleted
 
     def record_newest(self, copies: list[RemoteCopy] | None = None) -> RemoteCopy | None:
-        complete = [c for c in (copies or self.target.list()) if c.complete and c.verified]
+        listed = self.target.list() if copies is None else copies
+        complete = [c for c in listed if c.complete and c.verified]
         newest = complete[-1] if complete else None
         self.book.set_status(
             self.remote.name,
@@ -205,7 +208,10 @@ class RemoteWorker:
             self.prune()
             if self.deep_due():
                 self.deep_check()
-            self.target.cleanup(CLEANUP_AFTER_S, self.now())
+            last = parse_iso(self.book.status(self.remote.name).get("cleanup_at"))
+            if last is None or (self.now() - last).total_seconds() >= CLEANUP_AFTER_S:
+                self.target.cleanup(CLEANUP_AFTER_S, self.now())
+                self.book.set_status(self.remote.name, cleanup_at=iso(self.now()))
         except RemoteError as exc:
             log.warning("remote %s: upkeep failed: %s", self.remote.name, exc.message)
             self.book.set_status(
