@@ -13,8 +13,10 @@ from pathlib import Path
 from tests.inprocess import FixedClock
 from tests.remote import servers
 from tests.remote.conftest import remote_config
+from tests.remote.test_target import NAME, make_backup, plant
+from zarchd.app.remotes import remote_health, remotes_report
 from zarchd.backups.take import take_backup
-from zarchd.core.config import RemoteConfig, RetentionPolicy
+from zarchd.core.config import Config, RegistrySection, RemoteConfig, RetentionPolicy
 from zarchd.remote.book import BACKOFF_CAP_S, UploadBook, backoff
 from zarchd.remote.target import RemoteTarget
 from zarchd.remote.worker import RemoteWorker
@@ -38,7 +40,7 @@ def setup(
 ) -> tuple[Path, UploadBook, RemoteWorker, FixedClock]:
     reg = registry(tmp_path)
     clock = FixedClock(START)
-    book = UploadBook(tmp_path / "state", reg.parent, "registry", rand=lambda: 0.5)
+    book = UploadBook(_cfg(tmp_path, remote).state_dir, reg.parent, "registry", rand=lambda: 0.5)
     target = RemoteTarget(remote, "laptop", "registry")
     worker = RemoteWorker(remote, target, book, policy or RetentionPolicy(), UTC, clock)
     return reg, book, worker, clock
@@ -87,10 +89,8 @@ def test_unreachable_remote_queues_and_catches_up_after_a_restart(
     down = replace(good, rclone_config=down_conf)
     reg, book, worker, clock = setup(tmp_path, down)
     first = backup(reg, clock, book, down.name)
-    clock.advance(hours=1)
-    second = backup(reg, clock, book, down.name)
     assert worker.drain() == 0
-    (entry, _) = book.entries()
+    (entry,) = book.entries()
     assert (
         entry.attempts == 1
         and entry.kind == "temporary"
@@ -102,14 +102,14 @@ def test_unreachable_remote_queues_and_catches_up_after_a_restart(
     clock.advance(seconds=31)
     assert worker.drain() == 0 and book.entries()[0].attempts == 2
     # the daemon restarts (a new book and worker over the same state dir) with the remote back
-    book2 = UploadBook(tmp_path / "state", reg.parent, "registry", rand=lambda: 0.5)
+    book2 = UploadBook(book.path.parent, reg.parent, "registry", rand=lambda: 0.5)
     worker2 = RemoteWorker(
         good, RemoteTarget(good, "laptop", "registry"), book2, RetentionPolicy(), UTC, clock
     )
     assert worker2.drain() == 0  # still backing off: nothing is due yet
     clock.advance(minutes=2)
-    assert worker2.drain() == 2
-    assert [c.name for c in worker2.target.list() if c.complete] == [first, second]
+    assert worker2.drain() == 1
+    assert [c.name for c in worker2.target.list() if c.complete] == [first]
     assert book2.entries() == [] and book2.status(good.name)["state"] == "ok"
 
 
@@ -126,20 +126,28 @@ def test_remote_retention_keeps_the_policy_and_delete_false_keeps_all(
     policy = RetentionPolicy(
         keep_last=2, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0
     )
-    reg, book, worker, clock = setup(tmp_path, remote, policy)
+    _reg, book, worker, clock = setup(tmp_path, remote, policy)
+    assert webdav_remote.root is not None
+    where = webdav_remote.root / worker.target.prefix
     made = []
-    for _ in range(3):
-        made.append(backup(reg, clock, book, remote.name))
-        clock.advance(hours=1)
-    assert worker.drain() == 3
-    # an incomplete copy (no sidecar) takes part in no rule and is not deleted by retention
+    for hour in (7, 8, 9):  # three complete copies, as uploads leave them (planted: fewer calls)
+        name = f"registry-20261129-0{hour}0000-zarchd.bak"
+        local, meta = make_backup(tmp_path, name)
+        meta["created_at"] = f"2026-11-29T0{hour}:00:00+00:00"
+        plant(where, local, meta)
+        made.append(name)
+    (where / "registry-20261129-060000-zarchd.bak").write_bytes(b"half")  # no sidecar
     frozen = replace(remote, delete=False)
     keep_all = RemoteWorker(
         frozen, RemoteTarget(frozen, "laptop", "registry"), book, policy, UTC, clock
     )
     assert keep_all.prune() == []
     assert worker.prune() == [made[0]]
-    assert [c.name for c in worker.target.list()] == made[1:]
+    # an incomplete copy takes part in no rule: retention leaves it (cleanup is for temps)
+    assert sorted(p.name for p in where.iterdir() if not p.name.endswith(".json")) == [
+        "registry-20261129-060000-zarchd.bak",
+        *made[1:],
+    ]
     assert book.status(remote.name)["newest"] == made[2]
 
 
@@ -147,23 +155,29 @@ def test_deep_check_catches_a_corrupted_remote_copy(
     sftp_remote: servers.LoopbackRemote, rclone_conf: Path, tmp_path: Path
 ) -> None:
     remote = remote_config(sftp_remote, rclone_conf)
-    reg, book, worker, clock = setup(tmp_path, remote)
-    name = backup(reg, clock, book, remote.name)
-    worker.drain()
+    _reg, book, worker, clock = setup(tmp_path, remote)
+    assert sftp_remote.root is not None
+    where = sftp_remote.root / worker.target.prefix
+    local, meta = make_backup(tmp_path)
+    plant(where, local, meta)
     assert worker.deep_due()
     result = worker.deep_check()
-    assert result is not None and result.ok and result.name == name
+    assert result is not None and result.ok and result.name == NAME
     assert not worker.deep_due()
     clock.advance(days=7)
     assert worker.deep_due()
-    assert sftp_remote.root is not None
-    stored = sftp_remote.root / worker.target.prefix / name
-    data = bytearray(stored.read_bytes())
+    data = bytearray((where / NAME).read_bytes())
     data[len(data) // 2] ^= 0xFF  # bit rot on the server, same size
-    stored.write_bytes(bytes(data))
+    (where / NAME).write_bytes(bytes(data))
     result = worker.deep_check()
     assert result is not None and not result.ok and "sha256" in result.problem
     assert book.status(remote.name)["deep_check"]["ok"] is False
+    reasons = remote_health(remotes_report(_cfg(tmp_path, remote), clock()))
+    assert f"remote {remote.name}: deep check of {NAME} failed" in " ".join(reasons)
+
+
+def _cfg(tmp_path: Path, remote: RemoteConfig) -> Config:
+    return Config(registry=RegistrySection(tmp_path / "reg" / "registry.db"), remotes=(remote,))
 
 
 def test_a_planted_queue_file_is_not_trusted(tmp_path: Path) -> None:
