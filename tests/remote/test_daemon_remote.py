@@ -22,7 +22,10 @@ def root() -> Iterator[Path]:
 
 
 def test_unreachable_remote_queues_then_catches_up_after_a_restart(
-    root: Path, sftp_remote: servers.LoopbackRemote, rclone_conf: Path
+    root: Path,
+    sftp_remote: servers.LoopbackRemote,
+    webdav_remote: servers.LoopbackRemote,
+    rclone_conf: Path,
 ) -> None:
     registry = root / "registry.db"
     con = sqlite3.connect(registry)
@@ -46,7 +49,7 @@ def test_unreachable_remote_queues_then_catches_up_after_a_restart(
             (r,) = d.call("status")["remotes"]
             return r["queue"] == 1 and r["state"] == "retrying"
 
-        wait_for(queued_and_failed, what="the upload to fail and stay queued")
+        wait_for(queued_and_failed, 30, what="the upload to fail and stay queued")
         report = d.call("status")
         (r,) = report["remotes"]
         assert "connection refused" in r["last_error"]["message"] and r["stale"]
@@ -60,8 +63,20 @@ def test_unreachable_remote_queues_then_catches_up_after_a_restart(
     cfg, path = config_in(root, registry, QUIET + remote + f'rclone_config = "{rclone_conf}"\n')
     target = RemoteTarget(cfg.remotes[0], None, "registry")
     with DaemonThread(cfg, config_path=path, now=clock) as d:
-        wait_for(lambda: d.call("status")["remotes"][0]["state"] == "ok", what="the upload")
+        wait_for(lambda: d.call("status")["remotes"][0]["state"] == "ok", 30, what="the upload")
         (r,) = d.call("status")["remotes"]
         assert r["queue"] == 0
+        # a remote added by a reload gets the newest backup at once
+        added = (
+            f'[[remote]]\nname = "{webdav_remote.name}"\ntarget = "{webdav_remote.target}"\n'
+            f'prefix = "daemon-{root.name}/"\nrclone_config = "{rclone_conf}"\n'
+        )
+        path.write_text(path.read_text() + added)
+        assert d.call("reload")["reloaded"] is True
+        wait_for(
+            lambda: [x["state"] for x in d.call("status")["remotes"]] == ["ok", "ok"],
+            30,
+            what="the upload to the remote added by reload",
+        )
     local = sorted(p.name for p in root.glob("registry-*-zarchd.bak"))
     assert [c.name for c in target.list() if c.complete] == local[-1:]

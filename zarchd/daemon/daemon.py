@@ -434,8 +434,23 @@ class Daemon:
         )
         if watch_changed or (new.migrations.auto and not old.migrations.auto):
             self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("config reloaded"))
+        if (old.remotes, old.backup_dir, old.retention) != (
+            new.remotes,
+            new.backup_dir,
+            new.retention,
+        ):
+            self._restart_remotes(new)
         log.info("config reloaded from %s", new.source or "defaults")
         return {"reloaded": True, "config": str(new.source) if new.source else None}
+
+    def _restart_remotes(self, cfg: Config) -> None:
+        """New [[remote]] tables: the old threads stop (a transfer is cut, its entry stays
+        queued), new ones start and queue the newest backup for a remote added now."""
+        if self.remotes:
+            self.remotes.stop()
+        self.remotes = RemoteRunner(cfg, self.now) if cfg.remotes else None
+        if self.remotes:
+            self.remotes.start()
 
     # ---- control --------------------------------------------------------------------------
 
