@@ -190,7 +190,7 @@ def test_s3_upload_works_with_aws_ca_bundle_in_the_daemon_env(
     assert raw.returncode != 0  # the same call with the daemon's environment fails
 
 
-def test_environment_and_errors(tmp_path: Path) -> None:
+def test_environment_and_errors(tmp_path: Path, rclone_bin: str) -> None:
     env = clean_env(
         {"PATH": "/bin", "HOME": "/h", "AWS_CA_BUNDLE": "/x", "RCLONE_CONFIG_A_TYPE": "local"}
     )
