@@ -18,6 +18,7 @@ from zarchd.app.remotes import remote_health, remotes_report
 from zarchd.backups.take import take_backup
 from zarchd.core.config import Config, RegistrySection, RemoteConfig, RetentionPolicy
 from zarchd.remote.book import BACKOFF_CAP_S, UploadBook, backoff
+from zarchd.remote.rclone import Rclone
 from zarchd.remote.target import RemoteTarget
 from zarchd.remote.worker import RemoteWorker
 
@@ -200,3 +201,21 @@ def test_a_planted_queue_file_is_not_trusted(tmp_path: Path) -> None:
     assert [e.name for e in book.entries()] == ["registry-20261129-070000-zarchd.bak"]
     assert book.local_path(book.entries()[0]) == tmp_path / "registry-20261129-070000-zarchd.bak"
     _ = timedelta
+
+
+def test_a_fatal_failure_is_shown_as_such_and_waits_the_longest(tmp_path: Path) -> None:
+    """No rclone program (the same path as bad credentials: exit 7): state "failed", health says
+    it, and the next try is only after the backoff cap, not in 30 s."""
+    remote = RemoteConfig(name="nowhere", target="nowhere:")
+    reg, book, _worker, clock = setup(tmp_path, remote)
+    rclone = Rclone(remote, binary=str(tmp_path / "no-rclone"))
+    target = RemoteTarget(remote, "laptop", "registry", rclone=rclone)
+    worker = RemoteWorker(remote, target, book, RetentionPolicy(), UTC, clock)
+    backup(reg, clock, book, remote.name)
+    assert worker.drain() == 0
+    (entry,) = book.entries()
+    assert entry.kind == "missing" and "not found on PATH" in entry.last_error
+    assert book.next_due(remote.name) == clock() + timedelta(seconds=BACKOFF_CAP_S)
+    (report,) = remotes_report(_cfg(tmp_path, remote), clock())
+    assert report["state"] == "failed" and report["queue"] == 1
+    assert any("not found on PATH" in r for r in remote_health([report]))
