@@ -158,7 +158,7 @@ def _in_child(
     total: int,
 ) -> str:
     stop_at = time.monotonic() + deadline_s
-    timeout = max(0.1, min(deadline_s, 30.0))
+    timeout = max(0.1, min(deadline_s / 2, 30.0))  # "locked" is told before the deadline hits
     argv = [sys.executable, "-I", "-S", "-c", _CHILD, str(registry), str(tmp), f"{timeout:g}"]
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
