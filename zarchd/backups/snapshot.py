@@ -77,13 +77,28 @@ try:
         try:
             fcntl.ioctl(fo, FICLONE, fi)
             method = "clone"
-        except OSError:
+        except (OSError, AttributeError):
             method, done = "copy", 0
-            while done < size:
-                n = os.copy_file_range(fi, fo, min(size - done, 1 << 26))
-                if n == 0:
-                    break
-                done += n
+            try:  # in the kernel, as cp does
+                while done < size:
+                    n = os.copy_file_range(fi, fo, min(size - done, 1 << 26))
+                    if n == 0:
+                        break
+                    done += n
+            except (OSError, AttributeError) as exc:  # not here (macOS, old kernels): plain
+                if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                    raise
+                method = "read/write"
+                os.lseek(fi, done, 0)
+                os.lseek(fo, done, 0)
+                while done < size:
+                    chunk = os.read(fi, min(size - done, 1 << 20))
+                    if not chunk:
+                        break
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fo, view):]
+                    done += len(chunk)
         os.close(fo)
         conn.execute("COMMIT")
 except sqlite3.Error as exc:

@@ -37,7 +37,7 @@ from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, Registr
 from zarchd.core.fsutil import fsync_file
 from zarchd.core.progress import Progress, no_progress
 from zarchd.db.fingerprint import fingerprint
-from zarchd.db.registry import check_file, companions
+from zarchd.db.registry import companions, integrity_check, open_static
 
 __all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from here before
     "TEMP_PREFIX",
@@ -49,6 +49,7 @@ __all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from h
 DEFAULT_FULL_CHECK_EVERY_S = 7 * 86400.0  # [backup] full_check_every
 # Up to this size the full check costs well under a second: every such backup gets it.
 ALWAYS_FULL_CHECK_MAX = 64 * 1024 * 1024
+MMAP_BYTES = 1 << 30  # SQLite caps it at its own limit (2 GB by default)
 
 
 def take_backup(
@@ -171,7 +172,14 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 def _check_copy(tmp: Path, full: bool) -> list[str]:
     try:
-        return check_file(tmp, static=True, quick=not full)
+        conn = open_static(tmp)
+        try:
+            # Read through a memory map (about a third faster than read() into SQLite's cache):
+            # safe here, nobody else can shorten our own fresh temp file in a 0700 directory.
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            return integrity_check(conn, quick=not full, what=f"the backup copy {tmp}")
+        finally:
+            conn.close()
     except RegistryError as exc:  # our own fresh file: unreadable means a disk problem
         raise BackupError(
             f"cannot read back the backup copy {tmp}: {exc.message}; older backups are intact"
