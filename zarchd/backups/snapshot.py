@@ -181,13 +181,13 @@ def _in_child(
     try:
         reported = 0
         while True:
+            if cancelled(cancel) or time.monotonic() > stop_at:
+                raise _stopped(registry, deadline_s, cancel)
             try:
                 out, err = proc.communicate(timeout=POLL_S)
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if cancelled(cancel) or time.monotonic() > stop_at:
-                raise _stopped(registry, deadline_s, cancel)
             done = _size(tmp)
             if done > reported:  # a WAL copy grows its file too; never backwards
                 reported = done
