@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import tamper
 from zarchd.backups import list_backups, restore_backup, take_backup, verify_backup
+from zarchd.backups.dedupe import previous_backup, same_content
 from zarchd.backups.storage import LocalDirectory
 
 from .conftest import FixedClock, add_row, make_registry, max_id
@@ -71,3 +73,29 @@ def test_a_recorded_hash_alone_never_makes_a_link(tmp_path: Path, clock: FixedCl
     assert second.path.stat().st_ino != first.path.stat().st_ino
     assert os.stat(second.path).st_nlink == 1 and verify_backup(second, now=clock).ok
     assert not verify_backup(list_backups(reg, out)[0], now=clock).ok
+
+
+def test_no_link_to_a_missing_swapped_or_unverified_previous(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    reg = make_registry(tmp_path / "registry.db", 200)
+    out = tmp_path / "b"
+    first = take_backup(reg, out, now=clock)
+    listed = list_backups(reg, out)
+    copy = tmp_path / "copy.bak"
+    copy.write_bytes(first.path.read_bytes())
+    assert previous_backup(listed) == listed[0]
+    assert same_content(copy, first.sha256 or "", first.size_bytes, listed[0])
+    assert not same_content(copy, "0" * 64, first.size_bytes, listed[0])  # another hash
+    first.path.rename(tmp_path / "moved.bak")
+    first.path.write_bytes(copy.read_bytes())  # the same bytes, but not the file listed
+    assert not same_content(copy, first.sha256 or "", first.size_bytes, listed[0])
+    first.path.unlink()
+    assert not same_content(copy, first.sha256 or "", first.size_bytes, listed[0])
+    assert previous_backup([replace(listed[0], verified=False)]) is None
+    assert previous_backup([]) is None
+    # The store will not link a name whose file changed since it was compared.
+    first.path.write_bytes(copy.read_bytes())
+    store = LocalDirectory(out)
+    assert store.put_link(first.name, (0, 0), ["registry-20260314-130000-zarchd.bak"], {}) is None
+    assert sorted(p.name for p in out.iterdir()) == [first.name, f"{first.name}.json"]
