@@ -332,6 +332,7 @@ class Operations:
                     progress=progress,
                     reason=reason,
                     cancel=self.cancel,
+                    full_check_every_s=self.config.backup.full_check_every,
                 )
                 extra["name"] = info.name
                 extra["size_bytes"] = info.size_bytes

@@ -30,6 +30,7 @@ class BackupJson(TypedDict):
     sha256: str | None
     ours: bool
     untrusted: bool
+    check: NotRequired[str | None]  # "quick" or "integrity": the check its content got
 
 
 class AppliedJson(TypedDict):

@@ -32,6 +32,10 @@ class BackupInfo:
     # A zarchd sidecar whose created_at disagrees with the name: listed, never deleted, never
     # "latest", never restored by recover.
     untrusted: bool = False
+    # Which check its content got: "quick" (quick_check at creation) or "integrity" (the full
+    # integrity_check, at creation or by `verify`); None when not ours. Sidecars from before
+    # the field always had the full check.
+    check: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,7 @@ class BackupInfo:
             "sha256": self.sha256,
             "ours": self.ours,
             "untrusted": self.untrusted,
+            "check": self.check,
         }
 
 
@@ -106,4 +111,11 @@ def info_from(
         meta.get("fingerprint"),
         True,
         ident,
+        check=check_of(meta),
     )
+
+
+def check_of(meta: dict[str, Any]) -> str:
+    """The check a backup's content got, from its sidecar (old sidecars: the full check)."""
+    check = meta.get("check")
+    return check if check in ("quick", "integrity") else "integrity"

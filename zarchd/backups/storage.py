@@ -93,6 +93,14 @@ class BackupStore(ABC):
         """Publish the finished `tmp` with its sidecar `meta` under the first free candidate
         name (neither the backup nor a sidecar there), never overwriting; the name."""
 
+    def put_link(
+        self, existing: str, ident: tuple[int, int], candidates: Iterable[str], meta: dict[str, Any]
+    ) -> str | None:
+        """Publish the backup `existing` (still the file `ident`) again under the first free
+        candidate name with its own sidecar `meta`, sharing its data (identical backups stored
+        once); None when this store cannot share files (the caller publishes a copy)."""
+        return None
+
     @abstractmethod
     def open(self, name: str) -> AbstractContextManager[Path]:
         """A local path to read the backup `name` (SQLite checks, copies) while in the block."""
@@ -235,6 +243,37 @@ class LocalDirectory(BackupStore):
                 if not os.path.lexists(final):  # the link failed (ENOSPC...): no orphan sidecar
                     sidecar.unlink(missing_ok=True)
                 raise
+        raise UsageError(f"no free backup name left in {self.path}")
+
+    def put_link(
+        self, existing: str, ident: tuple[int, int], candidates: Iterable[str], meta: dict[str, Any]
+    ) -> str | None:
+        source = self._path(existing)
+        for name in candidates:
+            final = self._path(name)
+            if os.path.lexists(final) or os.path.lexists(names.sidecar_path(final)):
+                continue
+            meta["name"] = name
+            sidecar = write_sidecar(final, meta)  # sidecar first, as put() does
+            try:
+                os.link(source, final, follow_symlinks=False)
+            except FileExistsError:
+                sidecar.unlink(missing_ok=True)
+                continue
+            except OSError:  # no hard links here (EPERM, EMLINK...): a copy is published
+                sidecar.unlink(missing_ok=True)
+                return None
+            try:
+                st = os.lstat(final)
+            except OSError:
+                st = None
+            if st is None or (st.st_dev, st.st_ino) != ident:  # `existing` was swapped meanwhile
+                with contextlib.suppress(OSError):
+                    final.unlink()
+                sidecar.unlink(missing_ok=True)
+                return None
+            fsync_dir(self.path)
+            return name
         raise UsageError(f"no free backup name left in {self.path}")
 
     @contextlib.contextmanager

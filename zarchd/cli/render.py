@@ -191,7 +191,7 @@ def backups(r: BackupsResult) -> str:
     ignored = [f"ignored: {i.get('name')}: {i.get('reason')}" for i in r.get("ignored") or []]
     if not items:
         return "\n".join([f"no backups in {r.get('dir')}", *ignored])
-    rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema"]
+    rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema  check"]
     for b in items:
         verified = (
             "UNTRUSTED"
@@ -200,7 +200,7 @@ def backups(r: BackupsResult) -> str:
         )
         rows.append(
             f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
-            f"  {verified:<9} {b.get('schema_version') or '-'}"
+            f"  {verified:<9} {b.get('schema_version') or '-':<7} {b.get('check') or '-'}"
         )
     return "\n".join(rows + ignored)
 

@@ -92,6 +92,9 @@ class BackupSection:
     cron: str = ""
     on_change: bool = True
     debounce: float = 30.0
+    # Backups over 64 MiB get quick_check, and the full integrity_check when none taken within
+    # this long got one; 0: every backup gets the full check (backups/checkplan.py).
+    full_check_every: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,7 @@ _SCHEMA: dict[str, dict[str, Converter]] = {
         "cron": _cron,
         "on_change": _bool,
         "debounce": _duration_at_least("backup.debounce"),
+        "full_check_every": parse_duration,
     },
     "retention": {k: _count for k in RetentionPolicy.__dataclass_fields__},
     "migrations": {
