@@ -36,3 +36,16 @@ def test_sources_name_the_file_the_environment_or_the_default(tmp_path: Path) ->
     assert origin[("log", "level")] == "env ZARCH_LOG_LEVEL"  # the environment wins
     assert origin[("retention", "keep_last")] == "default"
     assert configkeys.toml_value("backup", "interval", cfg.backup.interval) == '"2h"'
+
+
+def test_the_template_describes_every_remote_key_and_its_example_loads(tmp_path: Path) -> None:
+    assert set(configkeys.REMOTE_KEYS) == set(config.REMOTE_SCHEMA)
+    text = configkeys.template()
+    lines = text.splitlines()
+    start = lines.index("# [[remote]]")
+    example = [ln[2:] for ln in lines[start:] if ln.startswith("# ") and " = " in ln[2:]]
+    example = [ln for ln in example if not ln.startswith("[remote.retention]")]
+    path = tmp_path / "config.toml"
+    path.write_text("[[remote]]\n" + "\n".join(example) + "\n", encoding="utf-8")
+    (remote,) = config.load_config(path, env={}).remotes
+    assert (remote.name, remote.target, remote.delete) == ("offsite", "offsite:zarchd", True)

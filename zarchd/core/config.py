@@ -584,3 +584,4 @@ def _remote_retention(
 # Read by core/configkeys.py (`zarchctl config init|show`): the one list of keys and env names.
 SCHEMA: Mapping[str, Mapping[str, Converter]] = _SCHEMA
 ENV_OVERRIDES: Mapping[str, tuple[str, str]] = _ENV
+REMOTE_SCHEMA: Mapping[str, Converter] = _REMOTE_SCHEMA

@@ -23,6 +23,30 @@ SECTION_NOTES = {
     "notify": "Alerts: hook commands (argv, never a shell string), a ping URL, a metrics file.",
 }
 
+# [[remote]] keys -> comment: the template shows one remote, commented out (none by default).
+REMOTE_KEYS: dict[str, str] = {
+    "name": "how zarchctl and status name this remote",
+    "target": "an rclone remote:path (set up with `rclone config`)",
+    "rclone_config": '"": rclone\'s own lookup, or RCLONE_CONFIG_<NAME>_* variables',
+    "prefix": '"": "<hostname>/<registry stem>/", so machines can share a bucket',
+    "bwlimit": 'rclone --bwlimit, e.g. "10M"; "": none',
+    "verify": "hash (server-side hash where the backend has one) or download",
+    "deep_verify_every": "download one kept copy this often and check it whole",
+    "delete": "false: never delete here (append-only or object-lock targets)",
+    "max_age": 'for `zarchctl health`; "": notify.max_backup_age',
+}
+REMOTE_EXAMPLE = {
+    "name": '"offsite"',
+    "target": '"offsite:zarchd"',
+    "rclone_config": '""',
+    "prefix": '""',
+    "bwlimit": '""',
+    "verify": '"hash"',
+    "deep_verify_every": '"7d"',
+    "delete": "true",
+    "max_age": '""',
+}
+
 # (section, key) -> comment. Keys whose default is "" mean "derived" (the comment says from what).
 KEYS: dict[tuple[str, str], str] = {
     ("registry", "path"): "the registry file (env ZARCH_REGISTRY)",
@@ -31,6 +55,8 @@ KEYS: dict[tuple[str, str], str] = {
     ("backup", "cron"): 'a crontab expression ("0 3 * * *"); when set it replaces interval',
     ("backup", "on_change"): "also back up after the registry changes ...",
     ("backup", "debounce"): "... once it has been quiet this long",
+    ("backup", "full_check_every"): "a full integrity_check of a backup this often (others get"
+    " quick_check; backups up to 64 MiB always get the full one); 0: every backup",
     ("retention", "keep_last"): "the newest N backups",
     ("retention", "keep_hourly"): "the newest backup of each of the last N hours",
     ("retention", "keep_daily"): "... of each of the last N days",
@@ -57,6 +83,7 @@ KEYS: dict[tuple[str, str], str] = {
 DURATIONS = {
     ("backup", "interval"),
     ("backup", "debounce"),
+    ("backup", "full_check_every"),
     ("migrations", "timeout"),
     ("check", "interval"),
     ("notify", "max_backup_age"),
@@ -104,6 +131,11 @@ def template() -> str:
             value = paths.DEFAULT_REGISTRY  # `~` kept: the file stays right for its reader's home
         out.append(f"# {KEYS.get((sec, key), '')}".rstrip())
         out.append(f"{key} = {toml_value(sec, key, value)}")
+    out += ["", "# Off-site copies through rclone, one table per remote (none by default):"]
+    out.append("# [[remote]]")
+    for key, comment in REMOTE_KEYS.items():
+        out += [f"#   {comment}", f"# {key} = {REMOTE_EXAMPLE[key]}"]
+    out.append("# [remote.retention] keep_last = ... (default: the [retention] above)")
     return "\n".join(out) + "\n"
 
 
