@@ -124,7 +124,9 @@ class StatusCache:
             if registry.get("integrity_checked_at") == "now (quick_check)":
                 checked_at = built_at
                 registry["integrity_checked_at"] = iso(built_at)
-            report["backups"]["listed_at"] = iso(built_at)
+            listed_at = iso(built_at)
+            if listed_at is not None:
+                report["backups"]["listed_at"] = listed_at
             with self._lock:
                 self._report = report
                 self._reg_stats, self._dir_stats = reg_stats, dir_stats
