@@ -146,6 +146,15 @@ class StatusCache:
             except Exception:  # pragma: no cover - refresh logs its own failures
                 log.exception("status refresher")
 
+    def settled(self) -> bool:
+        """The kept report is of the files as they are now, and no refresh is asked for."""
+        return (
+            not self._wake.is_set()
+            and not self._refreshing.locked()
+            and registry_stats(self.ops) == self._reg_stats
+            and backups_stats(self.ops) == self._dir_stats
+        )
+
     # ---- the request path ----------------------------------------------------------------
 
     def report(
