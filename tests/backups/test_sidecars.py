@@ -31,8 +31,8 @@ def _both(tmp_path: Path, dir_fd: int) -> tuple[object, object]:
 def test_ours_with_the_mtime_of_the_file_read(tmp_path: Path, dir_fd: int) -> None:
     side = tmp_path / f"{NAME}.json"
     side.write_text(json.dumps(GOOD))
-    meta, mtime = read_sidecar_at(dir_fd, NAME)
-    assert meta == GOOD and mtime == side.stat().st_mtime_ns
+    meta, st = read_sidecar_at(dir_fd, NAME)
+    assert meta == GOOD and st is not None and st.st_mtime_ns == side.stat().st_mtime_ns
     assert read_sidecar(tmp_path / NAME) == meta
 
 

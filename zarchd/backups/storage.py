@@ -32,7 +32,8 @@ from typing import Any
 
 from zarchd.backups import names
 from zarchd.backups.meta import read_sidecar, write_sidecar
-from zarchd.backups.sidecars import read_sidecar_at
+from zarchd.backups.sidecarindex import SidecarIndex
+from zarchd.backups.sidecars import read_sidecar_at, sidecar_via_index
 from zarchd.backups.temps import TEMP_PREFIX, remove_temps
 from zarchd.backups.trust import check_backup_dir, note_ignored, untrusted_owner
 from zarchd.core.errors import BackupError, UsageError
@@ -51,6 +52,7 @@ class StoredBackup:
     untrusted: str | None = None  # why another user's file is ignored; None when trusted
     sidecar: dict[str, Any] | None = None  # our sidecar for exactly this name, else None
     sidecar_mtime_ns: int | None = None
+    parsed: names.ParsedName | None = None  # the name's parts, as the scan found them
 
 
 class BackupStore(ABC):
@@ -141,8 +143,10 @@ def dir_problem(backup_dir: Path, exc: OSError) -> str:
 class LocalDirectory(BackupStore):
     """Backups as files in a local directory (created 0700), sidecars beside them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, index: Path | None = None) -> None:
         self.path = Path(path)
+        # With `index` (a file in zarchd's state dir), listing reads only changed sidecars.
+        self._index = SidecarIndex(index, self.path) if index is not None else None
 
     def __str__(self) -> str:
         return str(self.path)
@@ -192,7 +196,8 @@ class LocalDirectory(BackupStore):
         # (10,000 backups, issue 16), and the directory cannot be swapped halfway.
         found: list[StoredBackup] = []
         for name in os.listdir(dir_fd):
-            if names.parse(stem, name) is None:
+            parsed = names.parse(stem, name)
+            if parsed is None:
                 continue
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -207,12 +212,18 @@ class LocalDirectory(BackupStore):
                 note_ignored(path, st, why)
                 found.append(StoredBackup(name, path, st.st_size, st.st_mtime_ns, ident, why))
                 continue
-            meta, sidecar_mtime = read_sidecar_at(dir_fd, name)
+            if self._index is not None:
+                meta, sidecar_mtime = sidecar_via_index(dir_fd, name, self._index)
+            else:
+                meta, read = read_sidecar_at(dir_fd, name)
+                sidecar_mtime = read.st_mtime_ns if read is not None else None
             found.append(
                 StoredBackup(
-                    name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime
+                    name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime, parsed
                 )
             )
+        if self._index is not None:
+            self._index.save()
         return found
 
     def read_sidecar(self, name: str) -> dict[str, Any] | None:
