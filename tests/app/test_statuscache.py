@@ -101,3 +101,17 @@ def test_the_refresher_thread_follows_a_change(tmp_path: Path, clock: FixedClock
 def test_without_a_kept_report_it_builds_one(ops: Operations) -> None:
     report = StatusCache(ops).report(DAEMON, None)  # start() never ran
     assert report["registry"]["integrity_checked_at"] == "now (quick_check)"
+
+
+def test_a_change_no_event_told_is_found_by_the_periodic_look(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    ops = _ops_on_items_registry(tmp_path, clock)
+    cache = StatusCache(ops, coalesce_s=0.0, period_s=0.01)
+    cache.start()
+    try:
+        corrupt(ops.registry)  # no changed(), no request: a lost inotify event
+        wait_for(lambda: cache.settled(), what="the periodic look to rebuild the report")
+    finally:
+        cache.stop()
+    assert cache.report(DAEMON, None)["registry"]["integrity"] == "damaged"

@@ -3,8 +3,9 @@
 Building a status report reads the registry (quick_check, schema, ledger) and every sidecar in
 the backup directory: ~100 ms with 1,000 backups, and seconds for the 32nd of 32 concurrent
 callers. The daemon instead keeps the last report and refreshes it after each job (before the
-job's caller gets its answer), after watcher events (coalesced) and on a slow period. A request
-only stats a few files and copies the kept report.
+job's caller gets its answer), after watcher events (coalesced), and when a request or the
+minutely look finds the stats of the registry or backup dir moved. A request only stats a few
+files and copies the kept report.
 
 Never stale without saying so (issue 13): the report remembers the stats of the registry (and
 its -wal/-journal) it was built from. When they differ at request time the registry changed
@@ -31,7 +32,7 @@ from zarchd.core.clock import iso
 log = logging.getLogger(__name__)
 
 COALESCE_S = 0.2  # a burst of writes (one 7zarch-go transaction) is one refresh, not many
-PERIOD_S = 60.0  # what no event tells (a backup file damaged in place, the clock moving on)
+PERIOD_S = 60.0  # a change no event told (a lost inotify event, the backup dir): stats only
 
 _Stats = tuple[tuple[int, int, int, int] | None, ...]
 
@@ -141,6 +142,8 @@ class StatusCache:
             if woken:  # let a burst of events settle into one refresh
                 self._stop.wait(self.coalesce_s)
                 self._wake.clear()
+            elif self.settled():
+                continue  # nothing moved: no quick_check of an idle registry every minute
             try:
                 self.refresh()
             except Exception:  # pragma: no cover - refresh logs its own failures
