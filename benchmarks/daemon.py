@@ -64,7 +64,14 @@ class Daemon:
                     tail = self.log.read_text()[-400:]
                     raise RuntimeError(f"zarchd did not answer: {tail}") from exc
                 time.sleep(0.05)
-        time.sleep(0.5)  # let the catch-up backup at start settle
+        # Let the start-up jobs (catch-up backup or check, the first listing) finish: measured
+        # load must not overlap them.
+        while time.monotonic() < deadline:
+            report = call(self.socket, "status", timeout=30)
+            if report.get("last_check") and not report["registry"].get("integrity_stale"):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
         return self
 
     def __exit__(

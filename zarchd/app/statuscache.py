@@ -16,16 +16,15 @@ done. `integrity_checked_at` is the time of the daemon's own quick_check, with i
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from zarchd.app.operations import Operations
-from zarchd.app.results import DaemonInfo, StatusReport
+from zarchd.app.results import BackupsReport, DaemonInfo, RegistryReport, StatusReport
 from zarchd.app.status import build_status
 from zarchd.core.clock import iso
 
@@ -174,7 +173,7 @@ class StatusCache:
         with self._lock:
             kept, reg_stats, dir_stats = self._report, self._reg_stats, self._dir_stats
             checked_at = self._checked_at
-            report = copy.deepcopy(kept) if kept is not None else None
+            report = _copy(kept) if kept is not None else None
         if report is None:  # no report kept (start() not run, or its build failed): build one
             return build_status(self.ops, daemon, next_run)
         report["daemon"] = daemon
@@ -189,6 +188,15 @@ class StatusCache:
         if backups_stats(self.ops) != dir_stats:
             self._wake.set()  # the listing is the kept one (its listed_at says when) meanwhile
         return report
+
+
+def _copy(kept: StatusReport) -> StatusReport:
+    """A copy of the kept report for one answer: the dicts this module fills in per request
+    are copied; the rest (lists of migrations, the latest backup) is shared, read only."""
+    report = cast(StatusReport, dict(kept))
+    report["registry"] = cast(RegistryReport, dict(kept["registry"]))
+    report["backups"] = cast(BackupsReport, dict(kept["backups"]))
+    return report
 
 
 def _mark_stale(registry: Any) -> None:
