@@ -100,7 +100,8 @@ class Operations:
     def store(self) -> BackupStore:
         """Where backups live: built from the config once (again after a reload moved it)."""
         if self._store is None or self._store[0] != self.config.backup_dir:
-            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir))
+            index = self.config.state_dir / "sidecar-index.json"  # listing reads changed only
+            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir, index))
         return self._store[1]
 
     def catalog(self) -> list[migrations.Migration]:

@@ -115,6 +115,7 @@ class BackupsReport(TypedDict):
     next_run: str | None
     latest: BackupJson | None
     problem: NotRequired[str]
+    listed_at: NotRequired[str]  # the daemon's kept listing: when it was made
 
 
 class LastCheck(TypedDict):

@@ -71,16 +71,20 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
     try:
         with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_SIDECAR + 1)
-        if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
-            return None
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError):
+    except OSError:
         return None
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != FORMAT
-        or data.get("name") != backup.name
-    ):
+    return sidecar_content(raw, backup.name)
+
+
+def sidecar_content(raw: bytes, name: str) -> dict[str, Any] | None:
+    """The sidecar read as `raw` if it is a zarchd sidecar for exactly the backup `name`."""
+    if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != name:
         return None
     if parse_iso(data.get("created_at")) is None:
         # a hand-edited time (not text, no time zone) makes it not ours: listed, never deleted

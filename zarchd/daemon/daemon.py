@@ -24,6 +24,7 @@ from zarchd.app.remotes import RemoteRunner
 from zarchd.app.results import DaemonInfo, HealthResult, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
+from zarchd.app.statuscache import StatusCache
 from zarchd.control.server import ControlServer
 from zarchd.core import logsetup
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -72,6 +73,7 @@ class Daemon:
         self.remotes: RemoteRunner | None = None
         self.scheduler: Scheduler | None = None
         self.watcher: RegistryWatcher | None = None
+        self.status_cache: StatusCache | None = None
         self.server: ControlServer | None = None
         self.lock: WriterLock | None = None
         self.exit_code = 0
@@ -113,6 +115,9 @@ class Daemon:
         self.alerts = Alerts(self.ops)
         self.ops.on_job = self._job_recorded
         self.remotes = RemoteRunner(cfg, self.now) if cfg.remotes else None
+        # status answers from a report kept current after each job and on registry changes
+        self.status_cache = StatusCache(self.ops)
+        self.ops.on_job = self.status_cache.after_job(self.ops.on_job)
         self.alerts.start()
         _make_dir(cfg.backup_dir, "backup directory")
         self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
@@ -146,6 +151,7 @@ class Daemon:
             catch_up_check=registry.exists()
             and check_due_at_start(last_check, cfg.check.interval, now),
         )
+        self.status_cache.start()
         self._start_watcher()
         if self.remotes:  # after the catch-up backup was scheduled: its upload is queued too
             self.remotes.start()
@@ -240,6 +246,8 @@ class Daemon:
         deadline = time.monotonic() + SHUTDOWN_BOUND_S
         if self.watcher:
             self.watcher.stop(timeout=2.0)
+        if self.status_cache is not None:
+            self.status_cache.stop()
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
         finished = True
@@ -369,6 +377,8 @@ class Daemon:
 
     def on_registry_change(self, kind: str) -> None:
         assert self.scheduler is not None
+        if self.status_cache is not None:
+            self.status_cache.changed()
         if kind in ("replaced", "created", "deleted"):
             log.info("registry %s", kind)
             if kind != "deleted":
@@ -489,10 +499,16 @@ class Daemon:
     def status(self) -> StatusReport:
         assert self.ops is not None
         next_run = self.scheduler.next_backup_run() if self.scheduler else None
+        if self.status_cache is not None:
+            return self.status_cache.report(self.daemon_info(), iso(next_run))
         return build_status(self.ops, self.daemon_info(), iso(next_run))
 
     def health(self) -> HealthResult:
         assert self.ops is not None
+        if self.status_cache is not None:  # not the cached answer: health decides an exit code
+            next_run = self.scheduler.next_backup_run() if self.scheduler else None
+            fresh = self.status_cache.report(self.daemon_info(), iso(next_run), fresh=True)
+            return health(self.ops, fresh)
         return health(self.ops, self.status())
 
     def _started(self, command: str) -> Scheduler:
