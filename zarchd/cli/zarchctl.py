@@ -139,8 +139,31 @@ def verify(
 @app.command()
 def restore(
     name: Annotated[
-        str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")
+        str,
+        typer.Argument(
+            help="A backup name from `zarchctl backups` (never a path); with --from: a name "
+            "from `zarchctl remote list`, or `latest`."
+        ),
     ],
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Fetch the copy from this [[remote]] (checked: sha256 and integrity); "
+            "works without a daemon and without local backups.",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="With --from: another machine's copies (default: this host)."),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            help="With --from: write the checked copy to this new file instead of the registry.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
     config: ConfigOpt = None,
@@ -148,10 +171,18 @@ def restore(
     local: Local = False,
 ) -> None:
     """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
-    confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
-    execute(
-        "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
-    )
+    if to is None:
+        where = f" from remote {remote}" if remote else ""
+        confirm(
+            f"Replace the registry with backup {name}{where}? A safety backup is taken first.", yes
+        )
+    params = {
+        "name": name,
+        "remote": remote,
+        "host": host,
+        "to": None if to is None else str(to.absolute()),
+    }
+    execute("restore", params, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
@@ -230,6 +261,58 @@ def repair(
         config_path=config,
         socket=socket,
         local=local,
+    )
+
+
+remote_app = typer.Typer(
+    name="remote",
+    help="Off-site copies on the [[remote]] tables (rclone); no daemon needed.",
+    no_args_is_help=True,
+)
+app.add_typer(remote_app, name="remote")
+RemoteArg = Annotated[
+    str | None, typer.Argument(help="One [[remote]] by name (default: every remote).")
+]
+# Remote commands always run in zarchctl's process (they need only the config): --local is
+# accepted for the command table's sake and changes nothing.
+RemoteLocal = Annotated[bool, typer.Option("--local", hidden=True)]
+
+
+@remote_app.command("list")
+def remote_list(
+    remote: RemoteArg = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: RemoteLocal = False,
+) -> None:
+    """This host's copies of the registry on each remote: name, size, created, complete/verified."""
+    execute(
+        "remote list",
+        {"remote": remote},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=True,
+    )
+
+
+@remote_app.command("fleet")
+def remote_fleet(
+    remote: RemoteArg = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: RemoteLocal = False,
+) -> None:
+    """Every host/registry on each remote with its newest copy and age; exit 1 if one is stale."""
+    execute(
+        "remote fleet",
+        {"remote": remote},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=True,
     )
 
 

@@ -1,0 +1,244 @@
+"""Off-site copies from the user's side: `remote list|fleet`, `restore --from`, recover's fallback.
+
+"Machine A" takes a backup and sends it (RemoteTarget.upload) to a remote that is a plain
+directory (rclone's local backend); "machine B" is a fresh HOME with nothing but a config: no
+registry, no backup directory, no daemon. The loopback SFTP/WebDAV/S3 servers are in
+tests/remote/test_restore_servers.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import FIXTURE_0005, corrupt, tamper
+from tests.inprocess import iter_short_dir
+from zarchd.backups import take_backup
+from zarchd.backups.meta import read_sidecar
+from zarchd.cli.zarchctl import app
+from zarchd.core.config import RemoteConfig, load_config
+from zarchd.remote.target import RemoteTarget, local_host
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("rclone") is None, reason="needs the rclone binary (apt install rclone)"
+)
+
+
+def _config(root: Path, registry: Path, target: str, extra: str = "") -> Path:
+    path = root / "zarchd.toml"
+    path.write_text(
+        f'[registry]\npath = "{registry}"\n[control]\nsocket = "{root / "ctl.sock"}"\n'
+        f'[[remote]]\nname = "off"\ntarget = "{target}"\n' + extra
+    )
+    return path
+
+
+def _rows(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM archives").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _fill(registry: Path, rows: int) -> None:
+    """A copy of 7zarch-go's registry holding `rows` archives."""
+    shutil.copyfile(FIXTURE_0005, registry)
+    conn = sqlite3.connect(registry)
+    conn.executemany(
+        "INSERT INTO archives (uid, name, path, size, created) VALUES (?, ?, ?, 1, '2026-01-01')",
+        [(f"u{i}", f"a{i}.7z", f"/x/a{i}.7z") for i in range(rows)],
+    )
+    conn.commit()
+    conn.close()
+
+
+def send_backup(root: Path, target: str, rows: int = 3) -> tuple[str, Path]:
+    """Machine A: a registry with `rows` archives, a verified backup of it, sent to the remote.
+    (name, registry)."""
+    registry = root / "a" / "registry.db"
+    registry.parent.mkdir(parents=True)
+    _fill(registry, rows)
+    cfg = load_config(_config(root / "a", registry, target))
+    return _send(registry, cfg.remotes[0]), registry
+
+
+def _send(registry: Path, remote: RemoteConfig) -> str:
+    info = take_backup(registry, registry.parent)
+    meta = read_sidecar(info.path)
+    assert meta is not None
+    RemoteTarget(remote, None, "registry").upload(info.path, info.name, meta)
+    return info.name
+
+
+def send_backup_to(root: Path, remote: RemoteConfig) -> tuple[str, Path]:
+    """Machine A with 3 archives, its backup sent to `remote` (a loopback server)."""
+    registry = root / "a" / "registry.db"
+    registry.parent.mkdir(parents=True)
+    _fill(registry, 3)
+    return _send(registry, remote), registry
+
+
+@pytest.fixture
+def root() -> Path:
+    yield from iter_short_dir()
+
+
+@pytest.fixture
+def machine_b(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh HOME: only a config; the registry's directory does not exist."""
+    home = root / "home-b"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    done = CliRunner().invoke(app, list(args))
+    return done.exit_code, done.stdout, done.stderr
+
+
+def test_restore_latest_on_a_new_machine_without_a_daemon(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    name, reg_a = send_backup(root, str(remote))
+    registry = machine_b / "data" / "7zarch" / "registry.db"
+    cfg = _config(machine_b, registry, str(remote))
+    code, out, err = _run("restore", "--from", "off", "latest", "--yes", "--config", str(cfg))
+    assert code == 0, err
+    assert f"restored {name} from remote off" in out
+    assert _rows(registry) == _rows(reg_a)
+    assert stat.S_IMODE(registry.parent.stat().st_mode) == 0o700
+    # nothing of the download is left: no work directory, no temp file
+    assert sorted(p.name for p in registry.parent.iterdir() if not p.name.endswith(".lock")) == [
+        "registry.db"
+    ]
+
+
+def test_restore_over_a_registry_takes_a_safety_backup(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    name, _ = send_backup(root, str(remote))
+    registry = machine_b / "reg" / "registry.db"
+    registry.parent.mkdir()
+    shutil.copyfile(FIXTURE_0005, registry)
+    before = _rows(registry)
+    cfg = _config(machine_b, registry, str(remote))
+    code, out, err = _run("restore", "--from", "off", name, "--yes", "--config", str(cfg), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["restored"] == name and result["remote"] == "off"
+    assert _rows(registry) == 3 != before
+    safety = registry.parent / result["safety_backup"]
+    assert _rows(safety) == before
+
+
+def test_restore_to_a_new_file_leaves_the_registry(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    name, reg_a = send_backup(root, str(remote))
+    registry = machine_b / "reg" / "registry.db"
+    cfg = _config(machine_b, registry, str(remote))
+    dest = machine_b / "out" / "copy.db"
+    code, out, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
+    assert code == 0, err
+    assert f"into {dest}" in out
+    assert _rows(dest) == _rows(reg_a) and stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert not registry.exists()
+    # never over an existing file
+    code, _, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
+    assert code == 2 and "already exists" in err
+
+
+def test_a_corrupted_remote_copy_is_refused_and_nothing_swapped(
+    root: Path, machine_b: Path
+) -> None:
+    remote = root / "remote"
+    name, _ = send_backup(root, str(remote))
+    (copy,) = list(remote.rglob(name))
+    tamper(copy)  # bit rot on the remote: same size, sha256 differs
+    registry = machine_b / "reg" / "registry.db"
+    registry.parent.mkdir()
+    shutil.copyfile(FIXTURE_0005, registry)
+    before = registry.read_bytes()
+    cfg = _config(machine_b, registry, str(remote))
+    code, _, err = _run("restore", "--from", "off", "latest", "--yes", "--config", str(cfg))
+    assert code == 1
+    assert "sha256 does not match" in err and "nothing was changed" in err
+    assert "remote off" in err
+    assert registry.read_bytes() == before
+    assert sorted(p.name for p in registry.parent.iterdir() if not p.name.endswith(".lock")) == [
+        "registry.db"
+    ]
+
+
+def test_unknown_remote_and_missing_copy_are_clear(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    send_backup(root, str(remote))
+    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(remote))
+    code, _, err = _run("restore", "--from", "nope", "latest", "--yes", "--config", str(cfg))
+    assert code == 2 and "no remote named 'nope'" in err and "off" in err
+    code, _, err = _run(
+        "restore", "--from", "off", "latest", "--host", "other", "--yes", "--config", str(cfg)
+    )
+    assert code == 1 and "no complete copy" in err
+
+
+def test_remote_list_and_fleet(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    name, _ = send_backup(root, str(remote))
+    # another machine's registry in the same bucket, and a copy whose upload never finished
+    other = remote / "desk" / "registry"
+    other.mkdir(parents=True)
+    half = remote / local_host() / "registry" / "registry-20200101-000000-zarchd.bak"
+    half.write_bytes(b"partial")
+    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(remote))
+    code, out, err = _run("remote", "list", "--config", str(cfg), "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)["remotes"]
+    assert entry["prefix"] == f"{local_host()}/registry/"
+    copies = {c["name"]: c for c in entry["copies"]}
+    assert copies[name]["complete"] and copies[name]["verified"]
+    assert not copies[half.name]["complete"]
+    assert copies[name]["created_at"][-6] in "+-"  # local time with its offset
+    code, out, _ = _run("remote", "list", "off", "--config", str(cfg))
+    assert name in out and "INCOMPLETE" in out
+
+    code, out, err = _run("remote", "fleet", "--config", str(cfg), "--json")
+    assert code == 0, err
+    (fleet,) = json.loads(out)["remotes"]
+    (prefix,) = fleet["prefixes"]
+    assert prefix["host"] == local_host() and prefix["newest"] == name and not prefix["stale"]
+    # max_age 1m and a copy whose sidecar is old: stale, exit 1
+    old = _config(machine_b, machine_b / "r" / "registry.db", str(remote), 'max_age = "1m"\n')
+    sidecar = next(remote.rglob(name + ".json"))
+    os.utime(sidecar, (1_000_000_000, 1_000_000_000))
+    code, out, _ = _run("remote", "fleet", "--config", str(old))
+    assert code == 1 and "STALE" in out
+
+
+def test_an_unreachable_remote_is_reported_not_raised(root: Path, machine_b: Path) -> None:
+    cfg = _config(machine_b, machine_b / "r" / "registry.db", "nosuchremote:bucket")
+    code, out, err = _run("remote", "list", "--config", str(cfg))
+    assert code == 1 and "cannot read it" in out, err
+
+
+def test_recover_falls_back_to_the_remote(root: Path, machine_b: Path) -> None:
+    remote = root / "remote"
+    name, reg_a = send_backup(root, str(remote))
+    registry = machine_b / "reg" / "registry.db"
+    registry.parent.mkdir()
+    _fill(registry, 400)
+    corrupt(registry)  # and no local backup at all
+    cfg = _config(machine_b, registry, str(remote))
+    code, out, err = _run("recover", "--yes", "--local", "--config", str(cfg))
+    assert code == 0, err
+    assert f"restored {name} (from remote off)" in out
+    assert _rows(registry) == _rows(reg_a)
+    assert any(p.name.startswith("registry.db.corrupted-") for p in registry.parent.iterdir())
