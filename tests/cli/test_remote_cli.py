@@ -86,9 +86,30 @@ def send_backup_to(root: Path, remote: RemoteConfig) -> tuple[str, Path]:
     return _send(registry, remote), registry
 
 
+Sent = tuple[Path, str, Path]  # (remote dir, backup name, machine A's registry)
+
+
+@pytest.fixture(scope="module")
+def sent(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    """Machine A's backup on a directory remote, made once: (remote dir, name, A's registry)."""
+    base = tmp_path_factory.mktemp("machine-a")
+    with pytest.MonkeyPatch.context() as mp:  # rclone reads no real home
+        mp.setenv("HOME", str(base))
+        mp.setenv("RCLONE_CONFIG", str(base / "rclone.conf"))
+        name, registry = send_backup(base, str(base / "remote"))
+    return base / "remote", name, registry
+
+
 @pytest.fixture
 def root() -> Path:
     yield from iter_short_dir()
+
+
+@pytest.fixture
+def remote_copy(root: Path, sent: tuple[Path, str, Path]) -> tuple[Path, str, Path]:
+    """This test's own copy of the remote (it may damage it): (remote dir, name, A's registry)."""
+    shutil.copytree(sent[0], root / "remote")
+    return root / "remote", sent[1], sent[2]
 
 
 @pytest.fixture
@@ -107,9 +128,10 @@ def _run(*args: str) -> tuple[int, str, str]:
     return done.exit_code, done.stdout, done.stderr
 
 
-def test_restore_latest_on_a_new_machine_without_a_daemon(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    name, reg_a = send_backup(root, str(remote))
+def test_restore_latest_on_a_new_machine_without_a_daemon(
+    machine_b: Path, remote_copy: Sent
+) -> None:
+    remote, name, reg_a = remote_copy
     registry = machine_b / "data" / "7zarch" / "registry.db"
     cfg = _config(machine_b, registry, str(remote))
     code, out, err = _run("restore", "--from", "off", "latest", "--yes", "--config", str(cfg))
@@ -123,9 +145,8 @@ def test_restore_latest_on_a_new_machine_without_a_daemon(root: Path, machine_b:
     ]
 
 
-def test_restore_over_a_registry_takes_a_safety_backup(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    name, _ = send_backup(root, str(remote))
+def test_restore_over_a_registry_takes_a_safety_backup(machine_b: Path, remote_copy: Sent) -> None:
+    remote, name, _ = remote_copy
     registry = machine_b / "reg" / "registry.db"
     registry.parent.mkdir()
     shutil.copyfile(FIXTURE_0005, registry)
@@ -140,9 +161,8 @@ def test_restore_over_a_registry_takes_a_safety_backup(root: Path, machine_b: Pa
     assert _rows(safety) == before
 
 
-def test_restore_to_a_new_file_leaves_the_registry(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    name, reg_a = send_backup(root, str(remote))
+def test_restore_to_a_new_file_leaves_the_registry(machine_b: Path, remote_copy: Sent) -> None:
+    remote, name, reg_a = remote_copy
     registry = machine_b / "reg" / "registry.db"
     cfg = _config(machine_b, registry, str(remote))
     dest = machine_b / "out" / "copy.db"
@@ -157,10 +177,9 @@ def test_restore_to_a_new_file_leaves_the_registry(root: Path, machine_b: Path) 
 
 
 def test_a_corrupted_remote_copy_is_refused_and_nothing_swapped(
-    root: Path, machine_b: Path
+    machine_b: Path, remote_copy: Sent
 ) -> None:
-    remote = root / "remote"
-    name, _ = send_backup(root, str(remote))
+    remote, name, _ = remote_copy
     (copy,) = list(remote.rglob(name))
     tamper(copy)  # bit rot on the remote: same size, sha256 differs
     registry = machine_b / "reg" / "registry.db"
@@ -178,21 +197,8 @@ def test_a_corrupted_remote_copy_is_refused_and_nothing_swapped(
     ]
 
 
-def test_unknown_remote_and_missing_copy_are_clear(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    send_backup(root, str(remote))
-    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(remote))
-    code, _, err = _run("restore", "--from", "nope", "latest", "--yes", "--config", str(cfg))
-    assert code == 2 and "no remote named 'nope'" in err and "off" in err
-    code, _, err = _run(
-        "restore", "--from", "off", "latest", "--host", "other", "--yes", "--config", str(cfg)
-    )
-    assert code == 1 and "no complete copy" in err
-
-
-def test_remote_list_and_fleet(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    name, _ = send_backup(root, str(remote))
+def test_remote_list_and_fleet(machine_b: Path, remote_copy: Sent) -> None:
+    remote, name, _ = remote_copy
     # another machine's registry in the same bucket, and a copy whose upload never finished
     other = remote / "desk" / "registry"
     other.mkdir(parents=True)
@@ -223,15 +229,27 @@ def test_remote_list_and_fleet(root: Path, machine_b: Path) -> None:
     assert code == 1 and "STALE" in out
 
 
-def test_an_unreachable_remote_is_reported_not_raised(root: Path, machine_b: Path) -> None:
-    cfg = _config(machine_b, machine_b / "r" / "registry.db", "nosuchremote:bucket")
-    code, out, err = _run("remote", "list", "--config", str(cfg))
+def test_unknown_unreachable_and_empty_remotes_are_clear(root: Path, machine_b: Path) -> None:
+    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(root / "empty"))
+    code, _, err = _run("restore", "--from", "nope", "latest", "--yes", "--config", str(cfg))
+    assert code == 2 and "no remote named 'nope'" in err and "off" in err
+    code, _, err = _run(
+        "restore", "--from", "off", "latest", "--host", "other", "--yes", "--config", str(cfg)
+    )
+    assert code == 1 and "no complete copy" in err
+    code, _, err = _run("restore", "x.bak", "--host", "other", "--yes", "--config", str(cfg))
+    assert code == 2 and "--host goes with --from" in err
+    code, _, err = _run(
+        "restore", "x.bak", "--to", str(root / "x.db"), "--local", "--config", str(cfg)
+    )
+    assert code == 2 and "go with --from REMOTE" in err
+    bad = _config(machine_b, machine_b / "r" / "registry.db", "nosuchremote:bucket")
+    code, out, err = _run("remote", "list", "--config", str(bad))
     assert code == 1 and "cannot read it" in out, err
 
 
-def test_recover_falls_back_to_the_remote(root: Path, machine_b: Path) -> None:
-    remote = root / "remote"
-    name, reg_a = send_backup(root, str(remote))
+def test_recover_falls_back_to_the_remote(machine_b: Path, remote_copy: Sent) -> None:
+    remote, name, reg_a = remote_copy
     registry = machine_b / "reg" / "registry.db"
     registry.parent.mkdir()
     _fill(registry, 400)

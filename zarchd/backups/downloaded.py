@@ -23,10 +23,8 @@ from typing import Any
 from zarchd.backups import names
 from zarchd.backups.meta import write_sidecar
 from zarchd.backups.storage import BackupStore, LocalDirectory, StoredBackup
-from zarchd.backups.temps import TEMP_PREFIX
+from zarchd.backups.temps import FETCH_DIR_SUFFIX, TEMP_PREFIX
 from zarchd.core.errors import BackupError
-
-FETCH_DIR_SUFFIX = ".fetch.d"  # fetch_dir's private work directories
 
 
 def local_name(name: str, remote_stem: str, stem: str) -> str:

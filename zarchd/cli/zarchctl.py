@@ -171,6 +171,8 @@ def restore(
     local: Local = False,
 ) -> None:
     """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
+    if host is not None and remote is None:
+        raise typer.BadParameter("--host goes with --from REMOTE", param_hint="--host")
     if to is None:
         where = f" from remote {remote}" if remote else ""
         confirm(
