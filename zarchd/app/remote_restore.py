@@ -75,12 +75,23 @@ def restore_from_remote(
     copy = pick(target.list(), name, where)
     with fetch_dir(dest.parent, stem) as holding:
         fetched = fetch(target, copy, holding, store, progress)
-        if to:
+        if to or not os.path.lexists(registry):
+            # Nothing to keep a safety backup of or to swap out: the checked download itself
+            # is linked into place (no second copy and check of 100s of MB).
             _check(registry, fetched, copy.name, now, progress, where)
             held = holding / copy.name
             os.chmod(held, 0o600)
             put_in_place(held, dest)
-            return {"restored": copy.name, "remote": remote, "written_to": str(dest)}
+            if to:
+                return {"restored": copy.name, "remote": remote, "written_to": str(dest)}
+            return {
+                "restored": copy.name,
+                "remote": remote,
+                "registry": str(registry),
+                "method": "replace",
+                "safety_backup": None,
+                "corrupted_saved_as": None,
+            }
         try:
             result = restore_backup(registry, fetched, copy.name, now=now, progress=progress)
         except IntegrityFailure as exc:
