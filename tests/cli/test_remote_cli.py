@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import FIXTURE_0005, corrupt, tamper
 from tests.inprocess import iter_short_dir
-from zarchd.backups import take_backup
+from zarchd.backups import names, take_backup
 from zarchd.backups.meta import read_sidecar
 from zarchd.cli.zarchctl import app
 from zarchd.core.config import RemoteConfig, load_config
@@ -254,9 +255,29 @@ def test_recover_falls_back_to_the_remote(machine_b: Path, remote_copy: Sent) ->
     registry.parent.mkdir()
     _fill(registry, 400)
     corrupt(registry)  # and no local backup at all
+    newer = _damaged_newer_copy(remote, name)  # the newest remote copy is bad: skipped
     cfg = _config(machine_b, registry, str(remote))
-    code, out, err = _run("recover", "--yes", "--local", "--config", str(cfg))
+    code, out, err = _run("recover", "--yes", "--local", "--config", str(cfg), "--json")
     assert code == 0, err
-    assert f"restored {name} (from remote off)" in out
+    result = json.loads(out)
+    assert result["restored"] == f"{name} (from remote off)"
+    assert [s["name"].split(" ")[0] for s in result["skipped"]] == [newer]
+    assert "sha256" in result["skipped"][0]["problems"][0]
     assert _rows(registry) == _rows(reg_a)
     assert any(p.name.startswith("registry.db.corrupted-") for p in registry.parent.iterdir())
+    assert not [p for p in registry.parent.iterdir() if p.name.startswith(".zarchd-fetch-")]
+
+
+def _damaged_newer_copy(remote: Path, name: str) -> str:
+    """A complete copy an hour newer than `name` on the remote, its bytes rotted."""
+    (copy,) = remote.rglob(name)
+    meta = json.loads(Path(f"{copy}.json").read_text())
+    parsed = names.parse("registry", name)
+    assert parsed is not None
+    newer = f"registry-{parsed.local_time + timedelta(hours=1):%Y%m%d-%H%M%S}-zarchd.bak"
+    created = datetime.fromisoformat(meta["created_at"]) + timedelta(hours=1)
+    meta.update(name=newer, created_at=created.isoformat())
+    shutil.copyfile(copy, copy.with_name(newer))
+    tamper(copy.with_name(newer))
+    copy.with_name(newer + ".json").write_text(json.dumps(meta))
+    return newer

@@ -158,16 +158,22 @@ def recover_fallback(
         except ZarchError as exc:
             skipped.append({"name": f"remote {rc.name}", "problems": [exc.message]})
             continue
+        where = remote_access.describe(target)
         for copy in reversed(copies):
             progress({"stage": "recover", "step": "download", "name": copy.name})
-            holding = stack.enter_context(fetch_dir(registry.parent, stem))
-            try:
-                fetched = fetch(target, copy, holding, store, progress)
-                _check(registry, fetched, copy.name, now, progress, remote_access.describe(target))
-                ready = stack.enter_context(prepared_copy(holding / copy.name, registry, mode))
-            except ZarchError as exc:
-                where = remote_access.describe(target)
-                skipped.append({"name": f"{copy.name} on {where}", "problems": [exc.message]})
-                continue
-            return ready, f"{copy.name} (from remote {rc.name})"
+            # A copy that fails goes at once (no pile of 100 MB downloads); a good one's
+            # directory lives until the swap is done (`stack`).
+            with contextlib.ExitStack() as attempt:
+                holding = attempt.enter_context(fetch_dir(registry.parent, stem))
+                try:
+                    fetched = fetch(target, copy, holding, store, progress)
+                    _check(registry, fetched, copy.name, now, progress, where)
+                    ready = attempt.enter_context(
+                        prepared_copy(holding / copy.name, registry, mode)
+                    )
+                except ZarchError as exc:
+                    skipped.append({"name": f"{copy.name} on {where}", "problems": [exc.message]})
+                    continue
+                stack.push(attempt.pop_all())
+                return ready, f"{copy.name} (from remote {rc.name})"
     return None
