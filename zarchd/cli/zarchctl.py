@@ -149,8 +149,8 @@ def restore(
         str | None,
         typer.Option(
             "--from",
-            help="Fetch the copy from this [[remote]] (checked: sha256 and integrity); "
-            "works without a daemon and without local backups.",
+            help="Fetch the copy from this remote of the config (checked: sha256 and "
+            "integrity); works without a daemon and without local backups.",
         ),
     ] = None,
     host: Annotated[
@@ -170,7 +170,7 @@ def restore(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
+    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema; with --from, a copy fetched from a remote."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     if host is not None and remote is None:
         raise typer.BadParameter("--host goes with --from REMOTE", param_hint="--host")
     if to is None:
@@ -268,12 +268,12 @@ def repair(
 
 remote_app = typer.Typer(
     name="remote",
-    help="Off-site copies on the [[remote]] tables (rclone); no daemon needed.",
+    help="Off-site copies on the remotes of the config (rclone); no daemon needed.",
     no_args_is_help=True,
 )
 app.add_typer(remote_app, name="remote")
 RemoteArg = Annotated[
-    str | None, typer.Argument(help="One [[remote]] by name (default: every remote).")
+    str | None, typer.Argument(help="One remote of the config, by name (default: every remote).")
 ]
 # Remote commands always run in zarchctl's process (they need only the config): --local is
 # accepted for the command table's sake and changes nothing.
