@@ -12,29 +12,35 @@ import pytest
 from tests.remote import servers
 from zarchd.core.config import RemoteConfig
 
-if not servers.rclone_available():
-    pytest.skip(
-        "rclone is not installed (apt install rclone): the remote tests need it",
-        allow_module_level=True,
-    )
-
 _serial = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def sftp_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.LoopbackRemote]:
+def rclone_bin() -> str:
+    """Skips a test that needs the rclone program when it is not installed (only then)."""
+    if not servers.rclone_available():
+        pytest.skip("rclone is not installed (apt install rclone): this test runs it")
+    return "rclone"
+
+
+@pytest.fixture(scope="session")
+def sftp_remote(
+    tmp_path_factory: pytest.TempPathFactory, rclone_bin: str
+) -> Iterator[servers.LoopbackRemote]:
     with servers.sftp_server(tmp_path_factory.mktemp("sftp")) as (remote, _server):
         yield remote
 
 
 @pytest.fixture(scope="session")
-def webdav_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.LoopbackRemote]:
+def webdav_remote(
+    tmp_path_factory: pytest.TempPathFactory, rclone_bin: str
+) -> Iterator[servers.LoopbackRemote]:
     with servers.webdav_server(tmp_path_factory.mktemp("webdav")) as (remote, _server):
         yield remote
 
 
 @pytest.fixture(scope="session")
-def s3_remote() -> Iterator[servers.LoopbackRemote]:
+def s3_remote(rclone_bin: str) -> Iterator[servers.LoopbackRemote]:
     pytest.importorskip("moto.server", reason="moto is not installed: pip install 'moto[s3]'")
     with servers.s3_server() as remote:
         yield remote

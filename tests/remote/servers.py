@@ -145,7 +145,7 @@ def webdav_server(base: Path, name: str = "zdav") -> Iterator[tuple[LoopbackRemo
     root, home = base / "dav-root", base / "dav-home"
     root.mkdir(parents=True)
     home.mkdir()
-    server = RcloneServer("webdav", root, home, [])
+    server = RcloneServer("webdav", root, home, ["--dir-cache-time", "0s"])  # see sftp_server
     try:
         opts = {"type": "webdav", "url": f"http://{server.address}/", "vendor": "other"}
         yield LoopbackRemote(name, "webdav", root, opts), server

@@ -7,7 +7,7 @@ Cheap to import (the client's renderers use it): typing only.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # ---- shared pieces ------------------------------------------------------------------------
 
@@ -142,6 +142,7 @@ class StatusReport(TypedDict):
     last_check: LastCheck | None
     last_error: LastError | None
     last_resolved_error: NotRequired[ResolvedError | None]
+    remotes: NotRequired[list[dict[str, Any]]]  # app/remotes.py: one per [[remote]]
 
 
 class HealthResult(TypedDict):

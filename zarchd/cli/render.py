@@ -53,6 +53,30 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
     return f"{int(seconds)}s ago"
 
 
+def _remote_lines(remotes: list[dict[str, Any]]) -> list[str]:
+    """One line per [[remote]] (state, newest copy and age, queue), its error and deep check."""
+    out = []
+    for rm in remotes:
+        newest = (
+            f"newest {rm['newest']} ({age(rm.get('newest_at'))})"
+            if rm.get("newest")
+            else "no copy yet"
+        )
+        stale = ", TOO OLD" if rm.get("stale") and rm.get("newest") else ""
+        out.append(
+            f"remote     {rm['name']} ({rm.get('target')}): {rm.get('state')}, {newest}{stale}, "
+            f"{rm.get('queue', 0)} queued"
+        )
+        err = rm.get("last_error")
+        if err and rm.get("state") != "ok":
+            out.append(f"           ! {err.get('at')}: {err.get('message')}")
+        deep = rm.get("last_deep_check")
+        if deep:
+            verdict = "ok" if deep.get("ok") else f"FAILED: {deep.get('problem')}"
+            out.append(f"           deep check {deep.get('at')} of {deep.get('name')}: {verdict}")
+    return out
+
+
 def status(r: StatusReport) -> str:
     d, reg, bk = r.get("daemon", {}), r.get("registry", {}), r.get("backups", {})
     out: list[str] = []
@@ -125,6 +149,7 @@ def status(r: StatusReport) -> str:
         out.append(
             "retention  " + ", ".join(f"{k.removeprefix('keep_')} {v}" for k, v in pol.items())
         )
+    out += _remote_lines(r.get("remotes") or [])
     err = r.get("last_error")
     out.append(
         f"last error {err['at']} {err.get('job', '')}: {err.get('message', '')}"

@@ -110,7 +110,8 @@ class UnsafeDirectory(UnsafePath):
 
 class RemoteError(ZarchError):
     """An rclone remote refused or failed an operation. `kind` says whether retrying can help:
-    "temporary", "not_found", "immutable", "fatal", "nothing", "timeout", "missing", "error"."""
+    "temporary", "not_found", "immutable", "fatal", "nothing", "timeout", "missing", "cancelled",
+    "error"."""
 
     code = "remote_failed"
 

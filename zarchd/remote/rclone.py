@@ -22,14 +22,17 @@ import os
 import re
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from zarchd.core.config import RemoteConfig
-from zarchd.core.errors import RemoteError
+from zarchd.core.errors import Cancelled, RemoteError
 
 BINARY = "rclone"
+CANCEL_POLL_S = 0.5
 DEFAULT_TIMEOUT = 3600.0  # a whole transfer; listings pass their own, shorter bound
 _KEEP = ("PATH", "HOME", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "SSH_AUTH_SOCK", "LANG")
 _PROXY = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
@@ -87,10 +90,12 @@ class Rclone:
         *,
         binary: str = BINARY,
         env: Mapping[str, str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.remote = remote
         self.binary = binary
         self.env = clean_env(os.environ if env is None else env)
+        self.cancel = cancel  # set: the daemon is stopping; a running rclone is stopped
 
     def _argv(self, args: Sequence[str], transfer: bool) -> list[str]:
         argv = [self.binary, *args, *_FAST, "--ask-password=false"]
@@ -130,12 +135,15 @@ class Rclone:
         except OSError as exc:
             raise RemoteError(f"{what}: cannot start rclone ({exc})", "missing") from None
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = self._wait(proc, timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
             raise RemoteError(
                 f"{what}: no answer within {timeout:g} s (stopped)", "timeout"
             ) from None
+        except Cancelled:
+            _kill(proc)
+            raise RemoteError(f"{what}: stopped (zarchd is stopping)", "cancelled") from None
         except BaseException:
             _kill(proc)  # KeyboardInterrupt or a cancelled thread: never leave rclone running
             raise
@@ -148,6 +156,20 @@ class Rclone:
                 proc.returncode,
             )
         return Result(proc.returncode, out, stderr)
+
+    def _wait(self, proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes]:
+        """communicate() in slices, so a stopping daemon need not wait for a long transfer."""
+        end = time.monotonic() + timeout
+        while True:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Cancelled("stopping")
+            left = end - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            try:
+                return proc.communicate(timeout=min(left, CANCEL_POLL_S))
+            except subprocess.TimeoutExpired:
+                continue
 
     def version(self) -> str:
         first = self.run(["version"], timeout=30).stdout.decode("utf-8", "replace")
