@@ -23,6 +23,7 @@ from tests.conftest import FIXTURE_0005, corrupt, tamper
 from tests.inprocess import iter_short_dir
 from zarchd.backups import names, take_backup
 from zarchd.backups.meta import read_sidecar
+from zarchd.cli import render
 from zarchd.cli.zarchctl import app
 from zarchd.core.config import RemoteConfig, load_config
 from zarchd.remote.target import RemoteTarget, local_host
@@ -200,34 +201,38 @@ def test_a_corrupted_remote_copy_is_refused_and_nothing_swapped(
 
 def test_remote_list_and_fleet(machine_b: Path, remote_copy: Sent) -> None:
     remote, name, _ = remote_copy
-    # another machine's registry in the same bucket, and a copy whose upload never finished
-    other = remote / "desk" / "registry"
-    other.mkdir(parents=True)
-    half = remote / local_host() / "registry" / "registry-20200101-000000-zarchd.bak"
+    here = remote / local_host() / "registry"
+    # a copy whose upload never finished (no sidecar)
+    half = here / "registry-20200101-000000-zarchd.bak"
     half.write_bytes(b"partial")
-    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(remote))
+    # another machine's registry in the same bucket, its newest copy sent long ago
+    desk = remote / "desk" / "registry"
+    desk.mkdir(parents=True)
+    for file in (name, name + ".json"):
+        shutil.copy2(here / file, desk / file)
+    os.utime(desk / (name + ".json"), (1_000_000_000, 1_000_000_000))
+    cfg = _config(machine_b, machine_b / "r" / "registry.db", str(remote), 'max_age = "1h"\n')
     code, out, err = _run("remote", "list", "--config", str(cfg), "--json")
     assert code == 0, err
-    (entry,) = json.loads(out)["remotes"]
+    listed = json.loads(out)
+    (entry,) = listed["remotes"]
     assert entry["prefix"] == f"{local_host()}/registry/"
     copies = {c["name"]: c for c in entry["copies"]}
     assert copies[name]["complete"] and copies[name]["verified"]
     assert not copies[half.name]["complete"]
     assert copies[name]["created_at"][-6] in "+-"  # local time with its offset
-    code, out, _ = _run("remote", "list", "off", "--config", str(cfg))
-    assert name in out and "INCOMPLETE" in out
+    shown = render.render("remote list", listed)
+    assert name in shown and "INCOMPLETE" in shown
 
-    code, out, err = _run("remote", "fleet", "--config", str(cfg), "--json")
-    assert code == 0, err
-    (fleet,) = json.loads(out)["remotes"]
-    (prefix,) = fleet["prefixes"]
-    assert prefix["host"] == local_host() and prefix["newest"] == name and not prefix["stale"]
-    # max_age 1m and a copy whose sidecar is old: stale, exit 1
-    old = _config(machine_b, machine_b / "r" / "registry.db", str(remote), 'max_age = "1m"\n')
-    sidecar = next(remote.rglob(name + ".json"))
-    os.utime(sidecar, (1_000_000_000, 1_000_000_000))
-    code, out, _ = _run("remote", "fleet", "--config", str(old))
-    assert code == 1 and "STALE" in out
+    code, out, err = _run("remote", "fleet", "off", "--config", str(cfg), "--json")
+    assert code == 1, err  # a stale prefix
+    fleet = json.loads(out)
+    prefixes = {p["host"]: p for p in fleet["remotes"][0]["prefixes"]}
+    assert set(prefixes) == {"desk", local_host()}
+    assert prefixes[local_host()]["newest"] == name and not prefixes[local_host()]["stale"]
+    assert prefixes["desk"]["stale"] and prefixes["desk"]["age_s"] > 3600
+    shown = render.render("remote fleet", fleet)
+    assert "STALE desk/registry/" in shown.replace("  ", " ")
 
 
 def test_unknown_unreachable_and_empty_remotes_are_clear(root: Path, machine_b: Path) -> None:
