@@ -26,6 +26,13 @@ def _typer_commands() -> dict[str, Callable[..., Any]]:
     for info in app.registered_commands:
         assert info.callback is not None
         found[info.name or info.callback.__name__.replace("_", "-")] = info.callback
+    for group in app.registered_groups:  # sub-commands: "remote list" and the like
+        assert group.typer_instance is not None
+        if group.name == "config":  # reads and writes config files in zarchctl: no protocol
+            continue
+        for info in group.typer_instance.registered_commands:
+            assert info.callback is not None
+            found[f"{group.name} {info.name}"] = info.callback
     return found
 
 

@@ -46,7 +46,7 @@ def test_no_progress_silences_the_progress_lines_only(runner: CliRunner, config:
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_h_examples_and_exit_status(runner: CliRunner, name: str) -> None:
-    res = runner.invoke(app, [name, "-h"])
+    res = runner.invoke(app, [*name.split(), "-h"])
     assert res.exit_code == 0, res.output
     assert "<bool>" not in res.stdout
     for section in ("EXAMPLES:", "EXIT STATUS:", "GLOBAL OPTIONS", "--no-progress", "-q, --quiet"):

@@ -37,6 +37,8 @@ def test_every_zarchctl_command_is_a_method() -> None:
         "reload",
         "stop",
         "log",
+        "remote list",
+        "remote fleet",
     }
     assert set(METHODS) == expected
     assert {"restore": {"name"}, "rollback": {"to"}} == REQUIRED

@@ -55,6 +55,16 @@ def _unhealthy(result: Any) -> bool:
     return isinstance(result, dict) and not result.get("healthy", False)
 
 
+def _remote_failed(result: Any) -> bool:
+    """A remote that could not be read, or (fleet) a stale prefix."""
+    if not isinstance(result, dict):
+        return False
+    remotes = result.get("remotes") or []
+    return any(
+        r.get("error") or any(p.get("stale") for p in r.get("prefixes", [])) for r in remotes
+    )
+
+
 _DRY_RUN = {"dry_run": ParamSpec(bool)}
 
 
@@ -77,7 +87,19 @@ _TABLE = (
         renderer="verify",
         failed=_verify_failed,
     ),
-    Command("restore", "restore", {"name": ParamSpec(str, True)}, writes=True, renderer="restore"),
+    Command(
+        "restore",
+        "restore",
+        {
+            "name": ParamSpec(str, True),
+            # --from REMOTE (with --host H, --to PATH): a copy fetched from an rclone remote
+            "remote": ParamSpec((str, NoneType)),
+            "host": ParamSpec((str, NoneType)),
+            "to": ParamSpec((str, NoneType)),
+        },
+        writes=True,
+        renderer="restore",
+    ),
     Command("recover", "recover", writes=True, renderer="restore"),
     Command(
         "migrate",
@@ -90,6 +112,21 @@ _TABLE = (
     Command("check", "check", renderer="check", failed=_check_failed),
     Command("repair", "repair", _DRY_RUN, writes=True, renderer="repair"),
     Command("log", "job_log", {"n": ParamSpec(int)}, quick=True, renderer="job_log"),
+    # Read the remotes only; zarchctl runs them in its own process (they need only the config).
+    Command(
+        "remote list",
+        "remote_list",
+        {"remote": ParamSpec((str, NoneType))},
+        renderer="remote_list",
+        failed=_remote_failed,
+    ),
+    Command(
+        "remote fleet",
+        "remote_fleet",
+        {"remote": ParamSpec((str, NoneType))},
+        renderer="remote_fleet",
+        failed=_remote_failed,
+    ),
     _daemon("pause", "pause"),
     _daemon("resume", "resume"),
     _daemon("reload", "reload_config"),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from zarchd import backups, migrations
-from zarchd.app import joblog
+from zarchd.app import joblog, remote_restore, remote_view
 from zarchd.app.results import (
     BackupJson,
     BackupResult,
@@ -34,6 +34,8 @@ from zarchd.app.results import (
     MigrationRunJson,
     PendingSqlJson,
     PruneResult,
+    RemoteFleetResult,
+    RemoteListResult,
     RepairResult,
     RestoreResult,
     RollbackResult,
@@ -420,7 +422,17 @@ class Operations:
 
     # ---- restore / recover ----------------------------------------------------------------
 
-    def restore(self, name: str, *, progress: Progress = no_progress) -> RestoreResult:
+    def restore(
+        self,
+        name: str,
+        remote: str | None = None,
+        host: str | None = None,
+        to: str | None = None,
+        *,
+        progress: Progress = no_progress,
+    ) -> RestoreResult:
+        if remote is not None or host is not None or to is not None:
+            return self.restore_remote(name, remote, host, to, progress=progress)
         self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(
@@ -431,13 +443,46 @@ class Operations:
             self._check_replaced()
             return cast(RestoreResult, result)
 
+    def restore_remote(
+        self,
+        name: str,
+        remote: str | None,
+        host: str | None = None,
+        to: str | None = None,
+        *,
+        progress: Progress = no_progress,
+    ) -> RestoreResult:
+        """`restore --from REMOTE`: fetched, checked, then as a local restore."""
+        if remote is None:
+            raise UsageError("--host and --to go with --from REMOTE")
+        self.check_backup_dir()
+        with self.write_lock, self._job("restore", name=name, remote=remote):
+            result = remote_restore.restore_from_remote(
+                self.config, self.store, name, remote, host, to, now=self.now, progress=progress
+            )
+            if to is None:  # the registry was replaced
+                self.state.update(last_backup=None)
+                result["migrated"] = self._migrate_after_restore(result, progress)
+                self._check_replaced()
+            return cast(RestoreResult, result)
+
+    def remote_list(self, remote: str | None = None) -> RemoteListResult:
+        return remote_view.remote_list(self.config, remote)
+
+    def remote_fleet(self, remote: str | None = None) -> RemoteFleetResult:
+        return remote_view.remote_fleet(self.config, remote, now=self.now)
+
     def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
         self.check_backup_dir()
         with self.write_lock, self._job("recover") as extra:
             resumed, self.resumed = self.resumed, None
             try:
                 result = backups.recover_registry(
-                    self.registry, self.store, now=self.now, progress=progress
+                    self.registry,
+                    self.store,
+                    now=self.now,
+                    progress=progress,
+                    fallback=self._remote_fallback if self.config.remotes else None,
                 )
             except UsageError:
                 if resumed is None:
@@ -449,6 +494,18 @@ class Operations:
             result["migrated"] = self._migrate_after_restore(result, progress)
             self._check_replaced()
             return cast(RestoreResult, result)
+
+    def _remote_fallback(
+        self,
+        mode: int,
+        stack: contextlib.ExitStack,
+        skipped: list[dict[str, Any]],
+        progress: Progress,
+    ) -> tuple[Path, str] | None:
+        """recover: no local backup verifies, so the newest checked copy on a remote."""
+        return remote_restore.recover_fallback(
+            self.config, self.store, self.registry, mode, stack, self.now, progress, skipped
+        )
 
     def _migrate_after_restore(
         self, restored: dict[str, Any], progress: Progress

@@ -212,6 +212,8 @@ class RestoreResult(TypedDict, total=False):
     salvaged: str | None
     resumed: str | None
     migrated: list[MigrationRunJson]
+    remote: str | None  # restore --from / recover: the remote the copy was fetched from
+    written_to: str | None  # restore --from --to: the new file (the registry untouched)
 
 
 class MigrateResult(TypedDict):
@@ -266,3 +268,50 @@ class MessageResult(TypedDict, total=False):
     stopping: bool
     reloaded: bool
     config: str | None
+
+
+class RemoteCopyJson(TypedDict):
+    name: str
+    size_bytes: int
+    created_at: str | None  # local time with its UTC offset
+    complete: bool  # its sidecar is there: the upload finished
+    verified: bool | None  # the sidecar says it passed its checks (None: no sidecar)
+
+
+class RemoteListJson(TypedDict):
+    remote: str
+    target: str
+    prefix: str
+    copies: list[RemoteCopyJson]  # oldest first
+    error: str | None
+
+
+class RemoteListResult(TypedDict):
+    """remote list: this host's copies of the registry on each remote."""
+
+    remotes: list[RemoteListJson]
+
+
+class FleetPrefixJson(TypedDict):
+    host: str
+    registry: str
+    prefix: str
+    copies: int
+    newest: str | None
+    newest_at: str | None  # local time with its UTC offset
+    age_s: float | None
+    stale: bool  # the newest complete copy is older than the allowed age (or there is none)
+
+
+class FleetJson(TypedDict):
+    remote: str
+    target: str
+    max_age_s: float
+    prefixes: list[FleetPrefixJson]
+    error: str | None
+
+
+class RemoteFleetResult(TypedDict):
+    """remote fleet: every host/registry prefix on each remote, newest copy and age."""
+
+    remotes: list[FleetJson]

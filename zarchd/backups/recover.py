@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ from zarchd.db.registry import (
 from zarchd.db.writers import open_for_writing
 
 SALVAGE_TIMEOUT_S = 3600.0
+# (mode, exit stack, skipped list, progress) -> a prepared copy beside the registry and its name
+Fallback = Callable[
+    [int, contextlib.ExitStack, list[dict[str, Any]], Progress], tuple[Path, str] | None
+]
 
 
 def aside_name(registry: Path, now: Clock) -> Path:
@@ -147,6 +151,7 @@ def recover_registry(
     progress: Progress = no_progress,
     force: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    fallback: Fallback | None = None,
 ) -> dict[str, Any]:
     """Put the newest backup that verifies (else what salvage reads) in place of a damaged
     registry, which is set aside as `<name>.corrupted-<time>`, never deleted.
@@ -157,9 +162,11 @@ def recover_registry(
     (RegistryError: locked, unreadable) and when it passes its check (UsageError) unless
     `force`: going back to a backup then is `restore NAME`, which keeps a safety backup.
     `lock_timeout` bounds the wait for another process's lock during that check.
+    `fallback` (the remotes) is asked for a prepared copy when no local backup verifies,
+    before salvage.
     """
     try:
-        return _recover(registry, as_store(store), now, progress, force, lock_timeout)
+        return _recover(registry, as_store(store), now, progress, force, lock_timeout, fallback)
     except OSError as exc:
         raise BackupError(f"recovering {registry} failed: {exc}; nothing was deleted") from exc
 
@@ -171,6 +178,7 @@ def _recover(
     progress: Progress,
     force: bool,
     lock_timeout: float,
+    fallback: Fallback | None = None,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "registry": str(registry),
@@ -202,6 +210,10 @@ def _recover(
     sqlite3_bin = shutil.which("sqlite3")
     with contextlib.ExitStack() as stack:
         ready = _from_backups(registry, store, mode, result, progress, now, stack)
+        if ready is None and fallback is not None:  # e.g. a checked copy from a remote
+            fetched = fallback(mode, stack, result["skipped"], progress)
+            if fetched is not None:
+                ready, result["restored"] = fetched
         if ready is None and exists and sqlite3_bin:
             progress({"stage": "recover", "step": "salvage"})
             salvaged = salvage(registry, sqlite3_bin, mode, stack)

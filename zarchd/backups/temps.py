@@ -19,6 +19,7 @@ from zarchd.db.registry import COMPANIONS
 
 TEMP_PREFIX = ".zarchd-"  # temp files: `.zarchd-<stem>-XXXX.bak.tmp`, never a backup name
 SALVAGE_DIR_SUFFIX = ".salvage.d"  # salvage's private work directory (recover.salvage_dir)
+FETCH_DIR_SUFFIX = ".fetch.d"  # a copy fetched from a remote (downloaded.fetch_dir)
 
 
 def temp_name_pattern(stem: str) -> re.Pattern[str]:
@@ -39,6 +40,14 @@ def salvage_dir_pattern(stem: str) -> re.Pattern[str]:
     )
 
 
+def fetch_dir_pattern(stem: str) -> re.Pattern[str]:
+    """Names of the private directories a copy fetched from a remote is held in (mkdtemp)."""
+    return re.compile(
+        rf"{re.escape(TEMP_PREFIX)}fetch-{re.escape(stem)}-[a-z0-9_]{{8}}"
+        rf"{re.escape(FETCH_DIR_SUFFIX)}"
+    )
+
+
 def remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]:
     """Ours only (exact name pattern, regular files); with `cutoff` only older ones and only
     backup copies (a restore in another process may be running)."""
@@ -49,7 +58,10 @@ def remove_temps(directory: Path, stem: str, cutoff: float | None) -> list[Path]
     except OSError:
         return removed
     for path in entries:
-        if cutoff is None and salvage_dir_pattern(stem).fullmatch(path.name):
+        work_dir = salvage_dir_pattern(stem).fullmatch(path.name) or fetch_dir_pattern(
+            stem
+        ).fullmatch(path.name)
+        if cutoff is None and work_dir:
             with contextlib.suppress(OSError):
                 st = path.lstat()  # ours only, never through a symlink
                 if stat.S_ISDIR(st.st_mode) and st.st_uid in trusted_uids():

@@ -87,8 +87,27 @@ ZARCHCTL: dict[str, Help] = {
         (
             ("zarchctl restore NAME", "replace the registry with backup NAME (asks first)"),
             ("zarchctl restore NAME --yes", "the same without asking (scripts)"),
+            ("zarchctl restore --from offsite latest", "the newest copy on remote offsite"),
+            (
+                "zarchctl restore --from offsite latest --host oldlaptop --to /tmp/r.db",
+                "another machine's copy, to a new file",
+            ),
         ),
         _exits((130, INTERRUPTED), failed="not restored; or declined at the prompt"),
+    ),
+    "remote list": Help(
+        (
+            ("zarchctl remote list", "this host's copies on every remote"),
+            ("zarchctl remote list offsite --json", "one remote, as JSON"),
+        ),
+        _exits(failed="a remote could not be read (each is reported)", daemon=False),
+    ),
+    "remote fleet": Help(
+        (
+            ("zarchctl remote fleet", "every host/registry on every remote, newest copy and age"),
+            ("zarchctl remote fleet offsite", "one remote"),
+        ),
+        _exits(failed="a remote could not be read, or a host's newest copy is stale", daemon=False),
     ),
     "recover": Help(
         (("zarchctl recover --yes", "set a damaged registry aside, restore the newest good"),),

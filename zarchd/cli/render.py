@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # types only: building the TypedDicts costs ~5 ms of zarchctl
         PingResult,
         PruneResult,
         RegistryReport,
+        RemoteFleetResult,
+        RemoteListResult,
         RepairResult,
         RestoreResult,
         RollbackResult,
@@ -270,7 +272,9 @@ def restore(r: RestoreResult) -> str:
     if r.get("safety_backup"):
         lines.append(f"safety backup of the current registry: {r['safety_backup']}")
     if r.get("restored"):
-        lines.append(f"restored {r['restored']}")
+        where = f" from remote {r['remote']}" if r.get("remote") else ""
+        into = f" into {r['written_to']}" if r.get("written_to") else ""
+        lines.append(f"restored {r['restored']}{where}{into}")
     if r.get("salvaged"):
         lines.append(f"salvaged with sqlite3 .recover: {r['salvaged']}")
     for a in r.get("migrated", []):
@@ -349,6 +353,57 @@ def job_log(r: JobLogResult) -> str:
         outcome = "ok" if e.get("ok") else ("cancelled" if "cancelled" in e else "FAILED")
         lines.append(f"{e.get('at')}  {outcome:<9} {summary(e)}")
     return "\n".join(lines)
+
+
+def _when(stamp: str | None) -> str:
+    return stamp.replace("T", " ") if stamp else "-"
+
+
+def remote_list(r: RemoteListResult) -> str:
+    lines: list[str] = []
+    for rem in r["remotes"]:
+        lines.append(f"{rem['remote']}  {rem['target']}/{rem['prefix']}")
+        if rem.get("error"):
+            lines.append(f"  cannot read it: {rem['error']}")
+            continue
+        if not rem["copies"]:
+            lines.append("  no copies")
+        for c in rem["copies"]:
+            state = "verified" if c["verified"] else ("complete" if c["complete"] else "INCOMPLETE")
+            when, amount = _when(c["created_at"]), size(c["size_bytes"])
+            lines.append(f"  {c['name']:<40} {when:<25} {amount:>10}  {state}")
+    return "\n".join(lines) or "no remotes configured ([[remote]] in the config)"
+
+
+def remote_fleet(r: RemoteFleetResult) -> str:
+    lines: list[str] = []
+    for rem in r["remotes"]:
+        lines.append(
+            f"{rem['remote']}  {rem['target']}  (stale after {duration(rem['max_age_s'])})"
+        )
+        if rem.get("error"):
+            lines.append(f"  cannot read it: {rem['error']}")
+            continue
+        if not rem["prefixes"]:
+            lines.append("  no copies")
+        for p in rem["prefixes"]:
+            flag = "STALE" if p["stale"] else "ok"
+            newest = (
+                f"{p['newest']} ({_when(p['newest_at'])}, {duration(p['age_s'])} old)"
+                if p["newest"]
+                else "no complete copy"
+            )
+            lines.append(f"  {flag:<6}{p['prefix']:<32} {p['copies']:>4} copies  newest {newest}")
+    return "\n".join(lines) or "no remotes configured ([[remote]] in the config)"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit}" if unit != "d" else f"{seconds / length:.1f}d"
+    return f"{max(seconds, 0):.0f}s"
 
 
 def simple(r: Any) -> str:

@@ -41,6 +41,9 @@ def run_local(cfg: Config, command: str, params: dict[str, Any], progress: Progr
     from zarchd.db.lock import WriterLock
 
     ops = Operations(cfg)
+    if command == "restore" and params.get("remote"):
+        # a new machine: the registry's directory is made here, private (the lock file goes there)
+        cfg.registry_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if dispatch.command_entry(command).needs_writer_lock(params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
             ops.remove_leftovers()
@@ -57,6 +60,9 @@ def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: Prog
             cfg.socket_path, command, params, on_progress=progress, timeout=answer_timeout(command)
         )
     except DaemonNotRunning:
+        if command == "restore" and params.get("remote"):
+            # a new machine has no daemon yet: fetch and restore here, under the writer lock
+            return run_local(cfg, command, params, progress)
         if command != "status":
             raise
         # status works without a daemon: the registry part is read here.

@@ -172,21 +172,51 @@ def restore(
     name: Annotated[
         str,
         typer.Argument(
-            help="A backup name from `zarchctl backups` (never a path).",
+            help="A backup name from `zarchctl backups` (never a path); with --from: a name "
+            "from `zarchctl remote list`, or `latest`.",
             autocompletion=complete.backup_names,
         ),
     ],
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Fetch the copy from this remote of the config (checked: sha256 and "
+            "integrity); works without a daemon and without local backups.",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="With --from: another machine's copies (default: this host)."),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            help="With --from: write the checked copy to this new file instead of the registry.",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
     config: ConfigOpt = None,
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
-    confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
-    execute(
-        "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
-    )
+    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema; with --from, a copy fetched from a remote."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
+    if host is not None and remote is None:
+        raise typer.BadParameter("--host goes with --from REMOTE", param_hint="--host")
+    if to is None:
+        where = f" from remote {remote}" if remote else ""
+        confirm(
+            f"Replace the registry with backup {name}{where}? A safety backup is taken first.", yes
+        )
+    params = {
+        "name": name,
+        "remote": remote,
+        "host": host,
+        "to": None if to is None else str(to.absolute()),
+    }
+    execute("restore", params, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
@@ -275,6 +305,58 @@ def repair(
     )
 
 
+remote_app = typer.Typer(
+    name="remote",
+    help="Off-site copies on the remotes of the config (rclone); no daemon needed.",
+    no_args_is_help=True,
+)
+app.add_typer(remote_app, name="remote")
+RemoteArg = Annotated[
+    str | None, typer.Argument(help="One remote of the config, by name (default: every remote).")
+]
+# Remote commands always run in zarchctl's process (they need only the config): --local is
+# accepted for the command table's sake and changes nothing.
+RemoteLocal = Annotated[bool, typer.Option("--local", hidden=True)]
+
+
+@remote_app.command("list")
+def remote_list(
+    remote: RemoteArg = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: RemoteLocal = False,
+) -> None:
+    """This host's copies of the registry on each remote: name, size, created, complete/verified."""
+    execute(
+        "remote list",
+        {"remote": remote},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=True,
+    )
+
+
+@remote_app.command("fleet")
+def remote_fleet(
+    remote: RemoteArg = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: RemoteLocal = False,
+) -> None:
+    """Every host/registry on each remote with its newest copy and age; exit 1 if one is stale."""
+    execute(
+        "remote fleet",
+        {"remote": remote},
+        json_out=json,
+        config_path=config,
+        socket=socket,
+        local=True,
+    )
+
+
 def _daemon_command(name: str, doc: str) -> None:
     def command(json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None) -> None:
         execute(name, {}, json_out=json, config_path=config, socket=socket, local=False)
@@ -295,6 +377,9 @@ def _add_epilogs() -> None:
         assert info.callback is not None
         name = info.name or info.callback.__name__.replace("_", "-")
         info.epilog = info.epilog or helptext.epilog(helptext.ZARCHCTL, name, globalopts.HELP_ROWS)
+    for info in remote_app.registered_commands:
+        full = f"remote {info.name}"
+        info.epilog = info.epilog or helptext.epilog(helptext.ZARCHCTL, full, globalopts.HELP_ROWS)
 
 
 _add_epilogs()

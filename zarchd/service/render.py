@@ -43,6 +43,8 @@ def render_systemd(spec: ServiceSpec) -> str:
         "USER": _escape_specifiers(spec.run_as),
         "GROUP": [f"Group={_escape_specifiers(spec.group)}"] if spec.group else [],
         "SANDBOX": _sandbox_lines(spec),
+        # rclone reaches remotes over IP; without remotes the daemon keeps to its Unix socket.
+        "ADDRESS_FAMILIES": "AF_UNIX AF_INET AF_INET6" if spec.network else "AF_UNIX",
     }
     name = "zarchd.service.in" if spec.scope == "user" else "zarchd-system.service.in"
     template = resources.files("zarchd").joinpath("units", name).read_text(encoding="utf-8")
@@ -77,6 +79,9 @@ def _sandbox_lines(spec: ServiceSpec) -> list[str]:
     lines = list(_SANDBOX)
     if paths:
         lines.append(f"ReadWritePaths={paths}")
+    readable = " ".join(_word(spec, f"-{_path(spec, p)}", escaped=True) for p in spec.readable)
+    if readable:  # rclone's config: read, never written (ProtectHome would hide it otherwise)
+        lines.append(f"ReadOnlyPaths={readable}")
     return lines
 
 

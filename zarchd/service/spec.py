@@ -11,6 +11,7 @@ from pathlib import Path
 
 from zarchd.core.config import Config
 from zarchd.core.errors import UsageError
+from zarchd.service.remote_access import remote_needs
 
 PLATFORMS = ("linux", "macos")
 SCOPES = ("user", "system")
@@ -44,6 +45,8 @@ class ServiceSpec:
     sandbox: bool = True  # namespace-based hardening (needs user namespaces)
     watchdog_sec: int = 60
     home: Path | None = None  # systemd: write paths under it as %h (portable units)
+    network: bool = False  # [[remote]] tables: rclone needs AF_INET/AF_INET6
+    readable: tuple[Path, ...] = ()  # rclone config files the sandbox must let it read
 
     def __post_init__(self) -> None:
         check_target(self.platform, self.scope)
@@ -116,6 +119,9 @@ def spec_from_config(
     if cfg.control.socket is not None:
         writable.append(cfg.control.socket.parent)
     environment = {k: env[k] for k in PASSED_ENV if env.get(k)}
+    remotes = remote_needs(cfg, env, home)
+    if remotes.network and env.get("RCLONE_CONFIG"):  # a path; RCLONE_CONFIG_* secrets never
+        environment["RCLONE_CONFIG"] = env["RCLONE_CONFIG"]
     if scope == "system" and cfg.source is None:
         # The service user has its own (empty) config dir: name the registry explicitly.
         environment.setdefault("ZARCH_REGISTRY", str(cfg.registry.path))
@@ -133,4 +139,6 @@ def spec_from_config(
         run_as=run_as,
         group=group,
         sandbox=sandbox,
+        network=remotes.network,
+        readable=remotes.readable,
     )
