@@ -1,4 +1,4 @@
-"""A step's limit grows with the registry (`migrations.timeout` per 256 MiB), so a correct
+"""A step's limit grows with the registry (`migrations.timeout` per 64 MiB), so a correct
 migration of a large registry is never impossible, and a stuck one is still interrupted."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def test_the_limit_is_the_timeout_per_unit_of_registry() -> None:
     assert limits.step_limit(30, limits.UNIT_BYTES // 2) == 30  # never below the timeout
     assert limits.step_limit(30, 4 * limits.UNIT_BYTES) == 120
     assert limits.describe(30, 30) == "30s"
-    assert "per 256 MiB" in limits.describe(120, 30)
+    assert "per 64 MiB" in limits.describe(120, 30)
 
 
 def test_a_large_registry_outgrowing_the_timeout_still_migrates(
@@ -51,6 +51,6 @@ def test_a_stuck_step_on_a_large_registry_is_still_interrupted(
     took = time.monotonic() - started
     assert 0.29 <= took < 5  # about 3 x 0.1 s: scaled, and still bounded
     assert "0006_stuck" in err.value.message
-    assert "migrations.timeout 0.1s per 256 MiB" in err.value.message
+    assert "migrations.timeout 0.1s per 64 MiB" in err.value.message
     assert dump(registry_0005) == before
     assert recorded(registry_0005) == FIXTURE_IDS
