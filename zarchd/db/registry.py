@@ -111,15 +111,18 @@ def integrity_check(
     quick: bool = False,
     max_errors: int = 20,
     what: str = "the database",
+    table: str | None = None,
 ) -> list[str]:
     """['ok'] when the database is sound, else the problems SQLite reports (at most max_errors).
+    With `table`, only that table and its indexes are checked (then max_errors does not apply).
 
     Raises RegistryError when the check could not run (locked by another process, I/O error):
     that says nothing about the file being damaged.
     """
     pragma = "quick_check" if quick else "integrity_check"
     try:
-        return [row[0] for row in conn.execute(f"PRAGMA {pragma}({int(max_errors)})")]
+        arg = quote_ident(table) if table is not None else str(int(max_errors))
+        return [row[0] for row in conn.execute(f"PRAGMA {pragma}({arg})")]
     except sqlite3.DatabaseError as exc:
         if is_corruption(exc):
             return [f"{type(exc).__name__}: {exc}"]

@@ -1,5 +1,5 @@
-"""The uid backfill of 0002: one set-based UPDATE calling a SQL function that makes each row a
-ULID from its own `created` time.
+"""The uid backfill of 0002: each row a ULID from its own `created` time, set-based in SQL
+(uidsql) and, for the rows SQL cannot read exactly, one UPDATE calling a Python function.
 
 7zarch-go shows the first 12 characters of a uid as the archive's ID and `show` resolves 12: that
 prefix is 10 characters of time (48-bit ms) and only 2 of randomness (10 bits). Rows created in
@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+from zarchd.migrations import uidsql
 from zarchd.migrations.context import DeadlinePassed, StepContext
 from zarchd.migrations.gotime import MAX_MS as _MAX_MS
 from zarchd.migrations.gotime import created_ms
@@ -62,18 +63,78 @@ class UidMaker:
 
 
 def backfill_uids(ctx: StepContext) -> int:
-    """Give every row without a uid a ULID in one UPDATE, reporting progress; returns the count.
-    Runs under the migration's progress handler, which interrupts it past the deadline."""
+    """Give every row without a uid a ULID, reporting progress; returns the count.
+
+    One set-based UPDATE computed in SQL (uidsql) fills the rows whose `created` it can read
+    exactly; one more UPDATE calling the Python maker fills the rest (rare layouts, crowded
+    milliseconds). Both run under the migration's progress handler, which interrupts them past
+    the deadline."""
     conn = ctx.conn
     total = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
     ctx.check_deadline()
     if total == 0:
         return 0
-    taken = {
+    done = _fill_in_sql(ctx, total)
+    if done < total:
+        done += _fill_in_python(ctx, total, done)
+    if done % REPORT_EVERY:
+        ctx.report(done=done, total=total)
+    return done
+
+
+def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
+    return {
         r[0] for r in conn.execute(f"SELECT substr(uid, 1, 12) FROM archives WHERE NOT ({_NO_UID})")
     }
-    maker = UidMaker(taken)
-    done = 0
+
+
+def _fill_in_sql(ctx: StepContext, total: int) -> int:
+    conn = ctx.conn
+    if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
+        return 0  # uidsql builds text from UTF-8 bytes: the Python maker does every row
+    late = False
+    calls = 0
+
+    def report() -> str:
+        # Called for about one row in REPORT_EVERY (by rowid): the count is an estimate.
+        nonlocal late, calls
+        calls += 1
+        ctx.report(done=min(calls * REPORT_EVERY, total), total=total)
+        if time.monotonic() > ctx.deadline:
+            late = True
+            raise DeadlinePassed(ctx.migration_id)
+        return ""
+
+    conn.create_function(uidsql.PROGRESS_FUNCTION, 0, report)
+    try:
+        conn.execute(uidsql.CREATE_MS)
+        conn.execute(uidsql.FILL_MS)
+        ctx.check_deadline()
+        conn.execute(uidsql.DROP_CLASHES)
+        if conn.execute(f"SELECT 1 FROM archives WHERE NOT ({_NO_UID}) LIMIT 1").fetchone():
+            conn.execute(uidsql.CREATE_TAKEN)
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {uidsql.TAKEN_TABLE} VALUES (?)",
+                ((p,) for p in _existing_prefixes(conn)),
+            )
+            conn.execute(uidsql.DROP_TAKEN_CLASHES)
+        ctx.check_deadline()
+        return conn.execute(uidsql.update_sql(REPORT_EVERY)).rowcount
+    except sqlite3.OperationalError:
+        if late:
+            raise DeadlinePassed(ctx.migration_id) from None
+        raise
+    finally:
+        conn.create_function(uidsql.PROGRESS_FUNCTION, 0, None)
+        for statement in uidsql.CLEAN_UP:
+            conn.execute(statement)
+
+
+def _fill_in_python(ctx: StepContext, total: int, done_before: int) -> int:
+    """The rows the SQL left: one UPDATE calling UidMaker, which never reuses a prefix."""
+    conn = ctx.conn
+    maker = UidMaker(_existing_prefixes(conn))
+    done = done_before
     late = False
 
     def zarchd_ulid(created: object, _rowid: int) -> str:
@@ -95,6 +156,4 @@ def backfill_uids(ctx: StepContext) -> int:
         raise
     finally:
         conn.create_function(FUNCTION, 2, None)
-    if done % REPORT_EVERY:
-        ctx.report(done=done, total=total)
-    return done
+    return done - done_before

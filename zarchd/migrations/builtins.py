@@ -43,6 +43,8 @@ class Builtin:
     check_data: Callable[[sqlite3.Connection], list[str]] | None = None
     # Data 7zarch-go cannot read that re-running `up` fixes; a warning, not a failed migration.
     check_readable: Callable[[sqlite3.Connection], list[str]] | None = None
+    # The only tables `up` changes (new ones): validation checks just these. Empty: all.
+    touches: tuple[str, ...] = ()
 
 
 def _sql(*statements: str) -> str:
@@ -231,6 +233,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _sql(ddl.QUERIES),
         _sql("DROP TABLE IF EXISTS queries"),
         {"queries": ("name", "filters", "created", "last_used", "use_count")},
+        touches=("queries",),
     ),
     Builtin(
         "0005_search_index",
@@ -241,6 +244,7 @@ BUILTINS: tuple[Builtin, ...] = (
         _sql("DROP TABLE IF EXISTS search_index"),
         {"search_index": ("term", "archive_uid", "field")},
         ("idx_search_term",),
+        touches=("search_index",),
     ),
 )
 
