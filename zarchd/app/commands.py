@@ -36,9 +36,17 @@ class Command:
     renderer: str = "simple"  # a function in zarchd.cli.render
     failed: Callable[[Any], bool] | None = None  # results the exit code must show as failed
     local: bool = True  # has a --local form
+    # Runs in zarchctl itself when no daemon answers: True always, "dry_run" only as a dry run.
+    offline: bool | Literal["dry_run"] = False
 
     def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
         return self.writes and not params.get("dry_run", False)
+
+    def works_offline(self, params: Mapping[str, Any]) -> bool:
+        """Read-only work needs no daemon: zarchctl does it itself when none runs (issue 14)."""
+        if self.offline == "dry_run":
+            return bool(params.get("dry_run"))
+        return bool(self.offline)
 
 
 def _verify_failed(result: Any) -> bool:
@@ -63,12 +71,12 @@ def _daemon(name: str, handler: str) -> Command:
 
 
 _TABLE = (
-    Command("status", "status", quick=True, runs_in="daemon", renderer="status"),
+    Command("status", "status", quick=True, runs_in="daemon", renderer="status", offline=True),
     Command("health", "health", quick=True, runs_in="daemon", renderer="health", failed=_unhealthy),
     Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
     Command("backup", "backup", writes=True, renderer="backup"),
-    Command("backups", "backups", quick=True, renderer="backups"),
-    Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune"),
+    Command("backups", "backups", quick=True, renderer="backups", offline=True),
+    Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune", offline="dry_run"),
     Command(
         "verify",
         "verify",
@@ -76,6 +84,7 @@ _TABLE = (
         writes=True,  # records its results beside each backup
         renderer="verify",
         failed=_verify_failed,
+        offline=True,  # under the writer lock, as with --local: it records results
     ),
     Command("restore", "restore", {"name": ParamSpec(str, True)}, writes=True, renderer="restore"),
     Command("recover", "recover", writes=True, renderer="restore"),
@@ -85,11 +94,12 @@ _TABLE = (
         {"dry_run": ParamSpec(bool), "backup_only": ParamSpec(bool)},
         writes=True,
         renderer="migrate",
+        offline="dry_run",
     ),
     Command("rollback", "rollback", {"to": ParamSpec(str, True)}, writes=True, renderer="rollback"),
-    Command("check", "check", renderer="check", failed=_check_failed),
+    Command("check", "check", renderer="check", failed=_check_failed, offline=True),
     Command("repair", "repair", _DRY_RUN, writes=True, renderer="repair"),
-    Command("log", "job_log", {"n": ParamSpec(int)}, quick=True, renderer="job_log"),
+    Command("log", "job_log", {"n": ParamSpec(int)}, quick=True, renderer="job_log", offline=True),
     _daemon("pause", "pause"),
     _daemon("resume", "resume"),
     _daemon("reload", "reload_config"),

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from zarchd.app.commands import PING_TIMEOUT_S, answer_timeout, failed
+from zarchd.app.commands import COMMANDS, PING_TIMEOUT_S, answer_timeout, failed
 from zarchd.cli import render, samereg
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
@@ -59,14 +59,17 @@ def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: Prog
             cfg.socket_path, command, params, on_progress=progress, timeout=answer_timeout(command)
         )
     except DaemonNotRunning:
-        if command != "status":
+        entry = COMMANDS.get(command)
+        if entry is None or not entry.works_offline(params):
             raise
-        # status works without a daemon: the registry part is read here.
-        report = run_local(cfg, "status", {}, progress)
-        report["daemon"]["note"] = (
-            f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
-        )
-        return report
+        # Read-only commands work without a daemon: zarchctl reads the files itself.
+        result = run_local(cfg, command, params, progress)
+        note = f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
+        if command == "status":
+            result["daemon"]["note"] = note
+        else:
+            print(f"zarchctl: zarchd is {note}", file=sys.stderr)
+        return result
 
 
 def local_status_note(cfg: Config) -> str:
