@@ -75,7 +75,14 @@ _TABLE = (
     Command("health", "health", quick=True, runs_in="daemon", renderer="health", failed=_unhealthy),
     Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
     Command("backup", "backup", writes=True, renderer="backup"),
-    Command("backups", "backups", quick=True, renderer="backups", offline=True),
+    Command(
+        "backups",
+        "backups",
+        {"last": ParamSpec((int, NoneType))},
+        quick=True,
+        renderer="backups",
+        offline=True,
+    ),
     Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune", offline="dry_run"),
     Command(
         "verify",

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from zarchd import backups, migrations
 from zarchd.app import joblog
+from zarchd.app.prunesummary import prune_result
 from zarchd.app.results import (
     BackupJson,
     BackupResult,
@@ -351,10 +352,15 @@ class Operations:
         latest = backups.latest_backup(self.registry, self.store)
         return latest.fingerprint if latest else None
 
-    def backups(self) -> BackupsResult:
+    def backups(self, last: int | None = None) -> BackupsResult:
+        """Every listed backup, oldest first; `last` keeps only the newest N of them."""
+        if last is not None and last < 1:
+            raise UsageError(f"--last {last}: expected a count of at least 1")
         self.check_backup_dir()
         ignored: list[dict[str, str]] = []
         items = backups.list_backups(self.registry, self.store, ignored)
+        if last is not None:
+            items = items[-last:]
         return {
             "dir": str(self.store),
             "backups": [cast(BackupJson, b.to_json()) for b in items],
@@ -366,6 +372,7 @@ class Operations:
     ) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
+            listed = backups.list_backups(self.registry, self.store)  # order, times and sizes
             if dry_run:
                 decisions = backups.prune(
                     self.registry,
@@ -377,22 +384,13 @@ class Operations:
                 deleted: list[str] = []
             else:
                 with self._job("prune", reason=reason) as extra:
-                    sizes = {
-                        b.name: b.size_bytes
-                        for b in backups.list_backups(self.registry, self.store)
-                    }
+                    sizes = {b.name: b.size_bytes for b in listed}
                     decisions = backups.prune(
                         self.registry, self.store, self.config.retention, now=self.now
                     )
                     deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
                     extra["freed_bytes"] = sum(sizes.get(n, 0) for n in deleted)
-        return {
-            "dry_run": dry_run,
-            "decisions": [
-                {"name": d.name, "keep": d.keep, "reasons": list(d.reasons)} for d in decisions
-            ],
-            "deleted": deleted,
-        }
+        return prune_result(dry_run, decisions, listed, deleted)
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""

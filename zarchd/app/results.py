@@ -173,12 +173,16 @@ class DecisionJson(TypedDict):
     name: str
     keep: bool
     reasons: list[str]
+    created_at: NotRequired[str | None]
+    size_bytes: NotRequired[int]
 
 
 class PruneResult(TypedDict):
     dry_run: bool
-    decisions: list[DecisionJson]
+    decisions: list[DecisionJson]  # oldest first, as `backups` lists them
     deleted: list[str]
+    kept: NotRequired[int]
+    freed_bytes: NotRequired[int]  # what deleting frees (would free, in a dry run)
 
 
 class VerifiedJson(TypedDict):

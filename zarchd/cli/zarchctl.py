@@ -96,10 +96,18 @@ def job_log(
 
 @app.command()
 def backups(
-    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+    last: Annotated[
+        int | None, typer.Option("--last", metavar="N", help="Only the newest N backups.")
+    ] = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
 ) -> None:
-    """List backups: name, time, size, verified, schema version."""
-    execute("backups", {}, json_out=json, config_path=config, socket=socket, local=local)
+    """List backups, oldest first: name, time, size, verified, schema version."""
+    execute(
+        "backups", {"last": last}, json_out=json, config_path=config, socket=socket, local=local
+    )
 
 
 @app.command()
