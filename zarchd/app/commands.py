@@ -37,15 +37,17 @@ class Command:
     failed: Callable[[Any], bool] | None = None  # results the exit code must show as failed
     local: bool = True  # has a --local form
     # Runs in zarchctl itself when no daemon answers: True always, "dry_run" only as a dry run.
-    offline: bool | Literal["dry_run"] = False
+    # ("to": restore --to, a copy elsewhere that never touches the registry).
+    offline: bool | Literal["dry_run", "to"] = False
 
     def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
-        return self.writes and not params.get("dry_run", False)
+        # restore --to writes a copy elsewhere: the registry's lock is not needed
+        return self.writes and not params.get("dry_run", False) and not params.get("to")
 
     def works_offline(self, params: Mapping[str, Any]) -> bool:
         """Read-only work needs no daemon: zarchctl does it itself when none runs (issue 14)."""
-        if self.offline == "dry_run":
-            return bool(params.get("dry_run"))
+        if isinstance(self.offline, str):
+            return bool(params.get(self.offline))
         return bool(self.offline)
 
 
@@ -93,7 +95,19 @@ _TABLE = (
         failed=_verify_failed,
         offline=True,  # under the writer lock, as with --local: it records results
     ),
-    Command("restore", "restore", {"name": ParamSpec(str, True)}, writes=True, renderer="restore"),
+    Command(
+        "restore",
+        "restore",
+        {
+            "name": ParamSpec((str, NoneType)),  # a name, `latest`; or `before`
+            "to": ParamSpec((str, NoneType)),  # an absolute path: a checked copy there
+            "before": ParamSpec((str, NoneType)),  # ISO 8601 with offset: newest before it
+            "force": ParamSpec(bool),  # --to may replace an existing file
+        },
+        writes=True,
+        renderer="restore",
+        offline="to",
+    ),
     Command("recover", "recover", writes=True, renderer="restore"),
     Command(
         "migrate",

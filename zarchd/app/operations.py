@@ -43,9 +43,11 @@ from zarchd.app.results import (
     VerifyResult,
 )
 from zarchd.app.state import HISTORY_LIMIT, State
+from zarchd.backups.choose import choose_backup
+from zarchd.backups.restore_to import restore_to
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
-from zarchd.core.clock import Clock, iso, utcnow
+from zarchd.core.clock import Clock, iso, parse_iso, utcnow
 from zarchd.core.config import Config
 from zarchd.core.errors import (
     Cancelled,
@@ -416,8 +418,28 @@ class Operations:
 
     # ---- restore / recover ----------------------------------------------------------------
 
-    def restore(self, name: str, *, progress: Progress = no_progress) -> RestoreResult:
+    def restore(
+        self,
+        name: str | None = None,
+        *,
+        to: str | None = None,
+        before: str | None = None,
+        force: bool = False,
+        progress: Progress = no_progress,
+    ) -> RestoreResult:
+        """Put backup `name` (`latest`, or the newest taken `before` an ISO time) back as the
+        registry; with `to`, write a checked copy at that path instead (registry untouched)."""
         self.check_backup_dir()
+        moment = parse_iso(before) if before is not None else None
+        if before is not None and moment is None:
+            raise UsageError(f"--before {before}: expected an ISO 8601 time with its offset")
+        info = choose_backup(self.registry, self.store, name, moment)
+        if to is not None:  # a copy to look at: no lock, no job, nothing of the registry's
+            copied = restore_to(
+                self.registry, self.store, info, Path(to), force=force, progress=progress
+            )
+            return cast(RestoreResult, copied)
+        name = info.name
         with self.write_lock, self._job("restore", name=name):
             result = backups.restore_backup(
                 self.registry, self.store, name, now=self.now, progress=progress

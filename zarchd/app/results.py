@@ -213,6 +213,9 @@ class RestoreResult(TypedDict, total=False):
     salvaged: str | None
     resumed: str | None
     migrated: list[MigrationRunJson]
+    to: str  # restore --to: where the checked copy was written (the registry untouched)
+    sha256: str
+    size_bytes: int
 
 
 class MigrateResult(TypedDict):

@@ -245,6 +245,11 @@ def rollback(r: RollbackResult) -> str:
 
 
 def restore(r: RestoreResult) -> str:
+    if r.get("to"):
+        return (
+            f"wrote a copy of {r.get('restored')} to {r['to']} ({size(r.get('size_bytes'))}, "
+            f"sha256 {str(r.get('sha256'))[:16]}…, integrity ok); the registry was not touched"
+        )
     lines = [str(r["resumed"])] if r.get("resumed") else []
     if r.get("corrupted_saved_as"):
         lines.append(f"damaged registry set aside as {r['corrupted_saved_as']}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from zarchd import __version__
+from zarchd.cli.restoreopts import restore_params
 from zarchd.cli.runner import confirm, execute
 
 app = typer.Typer(
@@ -147,8 +148,33 @@ def verify(
 @app.command()
 def restore(
     name: Annotated[
-        str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")
-    ],
+        str | None,
+        typer.Argument(
+            help="A backup name from `zarchctl backups` (never a path), or `latest`.",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            metavar="PATH",
+            help="Write a verified copy of the backup at PATH (a file, or into a directory) "
+            "instead of replacing the registry; needs no daemon and no lock.",
+        ),
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            "--before",
+            metavar="TIME",
+            help="The newest backup taken before TIME: ISO 8601 (local time without an "
+            "offset) or how long ago (30m, 2h, 3d, 1w).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --to: replace an existing file at PATH.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
     config: ConfigOpt = None,
@@ -156,10 +182,11 @@ def restore(
     local: Local = False,
 ) -> None:
     """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
-    confirm(f"Replace the registry with backup {name}? A safety backup is taken first.", yes)
-    execute(
-        "restore", {"name": name}, json_out=json, config_path=config, socket=socket, local=local
-    )
+    params = restore_params(name, to, before, force)
+    if to is None:
+        which = f"backup {name}" if name else f"the newest backup taken before {before}"
+        confirm(f"Replace the registry with {which}? A safety backup is taken first.", yes)
+    execute("restore", params, json_out=json, config_path=config, socket=socket, local=local)
 
 
 @app.command()
