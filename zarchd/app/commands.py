@@ -39,6 +39,9 @@ class Command:
     # Runs in zarchctl itself when no daemon answers: True always, "dry_run" only as a dry run.
     # ("to": restore --to, a copy elsewhere that never touches the registry).
     offline: bool | Literal["dry_run", "to"] = False
+    # Works on a registry path where no registry is (reports it, or creates it: migrate);
+    # every other command says it does not exist and creates nothing (issue 14).
+    absent_ok: bool = False
 
     def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
         # restore --to writes a copy elsewhere: the registry's lock is not needed
@@ -73,8 +76,24 @@ def _daemon(name: str, handler: str) -> Command:
 
 
 _TABLE = (
-    Command("status", "status", quick=True, runs_in="daemon", renderer="status", offline=True),
-    Command("health", "health", quick=True, runs_in="daemon", renderer="health", failed=_unhealthy),
+    Command(
+        "status",
+        "status",
+        quick=True,
+        runs_in="daemon",
+        renderer="status",
+        offline=True,
+        absent_ok=True,
+    ),
+    Command(
+        "health",
+        "health",
+        quick=True,
+        runs_in="daemon",
+        renderer="health",
+        failed=_unhealthy,
+        absent_ok=True,
+    ),
     Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
     Command("backup", "backup", writes=True, renderer="backup"),
     Command(
@@ -116,6 +135,7 @@ _TABLE = (
         writes=True,
         renderer="migrate",
         offline="dry_run",
+        absent_ok=True,  # creates a missing registry with the full schema
     ),
     Command("rollback", "rollback", {"to": ParamSpec(str, True)}, writes=True, renderer="rollback"),
     Command("check", "check", renderer="check", failed=_check_failed, offline=True),

@@ -205,6 +205,17 @@ class Operations:
             self.registry, self.store, had_data=self.registry_had_data()
         )
 
+    def absent_problem(self) -> str | None:
+        """Why a command other than migrate must not touch this path: no registry is there and
+        none ever was (no backups of it, no records): a mistyped path, most likely. Reads only
+        (stat, a directory listing, the state file): creates nothing."""
+        if self.registry.exists() or self.registry_had_data():
+            return None
+        return (
+            f"the registry {self.registry} does not exist (a mistyped registry.path or "
+            f"ZARCH_REGISTRY?); nothing was done. `zarchctl migrate` creates a new one there"
+        )
+
     def missing_problem(self) -> str | None:
         """Why a missing registry must not be created empty (it held data), or None."""
         if self.registry.exists() or not self.registry_had_data():
@@ -433,14 +444,16 @@ class Operations:
         moment = parse_iso(before) if before is not None else None
         if before is not None and moment is None:
             raise UsageError(f"--before {before}: expected an ISO 8601 time with its offset")
-        info = choose_backup(self.registry, self.store, name, moment)
         if to is not None:  # a copy to look at: no lock, no job, nothing of the registry's
+            info = choose_backup(self.registry, self.store, name, moment)
             copied = restore_to(
                 self.registry, self.store, info, Path(to), force=force, progress=progress
             )
             return cast(RestoreResult, copied)
-        name = info.name
-        with self.write_lock, self._job("restore", name=name):
+        asked = name if name is not None else f"newest before {before}"
+        with self.write_lock, self._job("restore", name=asked) as extra:
+            name = choose_backup(self.registry, self.store, name, moment).name
+            extra["restored"] = name
             result = backups.restore_backup(
                 self.registry, self.store, name, now=self.now, progress=progress
             )

@@ -20,7 +20,13 @@ from zarchd.app.commands import COMMANDS, PING_TIMEOUT_S, answer_timeout, failed
 from zarchd.cli import render, samereg
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
-from zarchd.core.errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
+from zarchd.core.errors import (
+    EXIT_FAILED,
+    DaemonNotRunning,
+    RegistryError,
+    UsageError,
+    ZarchError,
+)
 from zarchd.core.logsetup import SafeFormatter
 from zarchd.core.textsafe import escape_controls
 
@@ -43,7 +49,11 @@ def run_local(cfg: Config, command: str, params: dict[str, Any], progress: Progr
     from zarchd.db.lock import WriterLock
 
     ops = Operations(cfg)
-    if dispatch.command_entry(command).needs_writer_lock(params):
+    entry = dispatch.command_entry(command)
+    absent = None if entry.absent_ok else ops.absent_problem()
+    if absent:  # before the lock: a mistyped path gets no directory, no lock file
+        raise RegistryError(absent)
+    if entry.needs_writer_lock(params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
             ops.remove_leftovers()
             return dispatch.run_local(ops, command, params, progress)
