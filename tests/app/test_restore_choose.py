@@ -44,3 +44,16 @@ def test_before_picks_the_newest_taken_before_the_moment(
 def test_latest_without_backups_says_so(ops: Operations, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no backups"):
         ops.restore("latest", to=str(tmp_path / "x.db"))
+
+
+def test_to_a_missing_directory_or_over_a_directory_is_refused(
+    ops: Operations, tmp_path: Path
+) -> None:
+    name = ops.backup()["backup"]["name"]
+    with pytest.raises(UsageError, match="does not exist"):
+        ops.restore(name, to=str(tmp_path / "nowhere" / "x.db"))
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)  # PATH/NAME is taken by a directory
+    with pytest.raises(UsageError, match="is a directory"):
+        ops.restore(name, to=str(out), force=True)
+    assert sorted(p.name for p in out.iterdir()) == [name] and (out / name).is_dir()
