@@ -151,6 +151,7 @@ def restore(
         str | None,
         typer.Argument(
             help="A backup name from `zarchctl backups` (never a path), or `latest`.",
+            metavar="[NAME|latest]",
             show_default=False,
         ),
     ] = None,
@@ -181,7 +182,7 @@ def restore(
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
+    """Replace the registry with backup NAME, `latest` or the newest --before TIME (after a safety backup), then migrate it; with --to PATH only write a verified copy there."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     params = restore_params(name, to, before, force)
     if to is None:
         which = f"backup {name}" if name else f"the newest backup taken before {before}"
