@@ -151,7 +151,7 @@ def restore(
         str | None,
         typer.Argument(
             help="A backup name from `zarchctl backups` (never a path), or `latest`.",
-            metavar="[NAME|latest]",
+            metavar="NAME|latest",
             show_default=False,
         ),
     ] = None,
