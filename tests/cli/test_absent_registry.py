@@ -93,3 +93,19 @@ def test_migrate_and_an_allowed_zarchd_run_create_it(runner: CliRunner, root: Pa
     with DaemonThread(load_config(config), config_path=config):
         pass
     assert other.is_file()  # started with the full schema, as on a first run
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(("status", "--local"), 0), (("health", "--local"), 1), (("log", "--local"), 0)],
+    ids=lambda a: " ".join(a) if isinstance(a, tuple) else str(a),
+)
+def test_status_health_and_log_report_it_and_create_nothing(
+    runner: CliRunner, typo: Path, root: Path, args: tuple[str, ...], code: int
+) -> None:
+    state = Path(os.environ["XDG_STATE_HOME"])
+    before = _tree(root, state)
+    res = runner.invoke(app, [args[0], "--config", str(typo), *args[1:]])
+    assert res.exit_code == code, res.output
+    assert "mistyped" not in res.stderr
+    assert _tree(root, state) == before

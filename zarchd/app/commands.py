@@ -140,7 +140,15 @@ _TABLE = (
     Command("rollback", "rollback", {"to": ParamSpec(str, True)}, writes=True, renderer="rollback"),
     Command("check", "check", renderer="check", failed=_check_failed, offline=True),
     Command("repair", "repair", _DRY_RUN, writes=True, renderer="repair"),
-    Command("log", "job_log", {"n": ParamSpec(int)}, quick=True, renderer="job_log", offline=True),
+    Command(
+        "log",
+        "job_log",
+        {"n": ParamSpec(int)},
+        quick=True,
+        renderer="job_log",
+        offline=True,
+        absent_ok=True,  # reads the state file only
+    ),
     _daemon("pause", "pause"),
     _daemon("resume", "resume"),
     _daemon("reload", "reload_config"),
