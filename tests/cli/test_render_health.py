@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cli.test_render import _status
-from zarchd.cli import render
+from zarchd.cli import render, timefmt
 
 
 def test_health_lines() -> None:
@@ -43,4 +43,4 @@ def test_status_shows_a_resolved_error_apart_from_the_current_one() -> None:
     }
     text = render.status(report)  # type: ignore[arg-type]
     assert "last error none" in text
-    assert "resolved   backup error of 2026-03-14T10:00:00Z" in text
+    assert f"resolved   backup error of {timefmt.local_time('2026-03-14T10:00:00Z')}" in text

@@ -34,7 +34,7 @@ BAD_LINES: list[tuple[bytes, str, Any]] = [
     (b'{"id": "a", "method": "prune", "params": {"dry_run": "yes"}}', "bad_params", "a"),
     (b'{"id": 8, "method": "prune", "params": {"dry_run": 1}}', "bad_params", 8),
     (b'{"id": 9, "method": "migrate", "params": {"force": true}}', "bad_params", 9),
-    (b'{"id": 10, "method": "restore"}', "bad_params", 10),
+    (b'{"id": 10, "method": "rollback"}', "bad_params", 10),
     (b'{"id": 11, "method": "restore", "params": {"name": 5}}', "bad_params", 11),
     (b'{"id": 12, "method": "ping", "params": [1]}', "bad_params", 12),
 ]

@@ -41,7 +41,8 @@ def test_every_zarchctl_command_is_a_method() -> None:
         "remote fleet",
     }
     assert set(METHODS) == expected
-    assert {"restore": {"name"}, "rollback": {"to"}} == REQUIRED
+    # restore names its backup or gives `before` instead: Operations.restore checks which
+    assert {"rollback": {"to"}} == REQUIRED
     assert MAX_LINE == 1024 * 1024
 
 
@@ -94,10 +95,10 @@ def test_valid_requests(obj: dict, expected: tuple) -> None:
             "unknown param 'path'",
         ),
         (
-            {"id": 1, "method": "restore", "params": {}},
+            {"id": 1, "method": "restore", "params": {"name": None, "before": 5}},
             "bad_params",
             1,
-            "missing required param(s): name",
+            "a string or null",
         ),
         ({"id": 1, "method": "rollback"}, "bad_params", 1, "missing required param(s): to"),
     ],

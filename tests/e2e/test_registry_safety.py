@@ -88,9 +88,13 @@ def test_missing_registry_with_backups_is_reported_not_recreated(tmp_path: Path)
     assert max_id(reg) == 300
 
 
-def test_registry_is_still_created_when_none_ever_existed(tmp_path: Path) -> None:
+def test_registry_is_still_created_when_none_ever_existed_and_the_config_allows_it(
+    tmp_path: Path,
+) -> None:
     reg = tmp_path / "fresh" / "registry.db"
     with Daemon(tmp_path, reg) as daemon:
+        line = f'path = "{reg}"\n'
+        daemon.config.write_text(daemon.config.read_text().replace(line, line + "create = true\n"))
         daemon.start()
         assert reg.exists()
 

@@ -36,9 +36,22 @@ class Command:
     renderer: str = "simple"  # a function in zarchd.cli.render
     failed: Callable[[Any], bool] | None = None  # results the exit code must show as failed
     local: bool = True  # has a --local form
+    # Runs in zarchctl itself when no daemon answers: True always, "dry_run" only as a dry run.
+    # ("to": restore --to, a copy elsewhere that never touches the registry).
+    offline: bool | Literal["dry_run", "to"] = False
+    # Works on a registry path where no registry is (reports it, or creates it: migrate);
+    # every other command says it does not exist and creates nothing (issue 14).
+    absent_ok: bool = False
 
     def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
-        return self.writes and not params.get("dry_run", False)
+        # restore --to writes a copy elsewhere: the registry's lock is not needed
+        return self.writes and not params.get("dry_run", False) and not params.get("to")
+
+    def works_offline(self, params: Mapping[str, Any]) -> bool:
+        """Read-only work needs no daemon: zarchctl does it itself when none runs (issue 14)."""
+        if isinstance(self.offline, str):
+            return bool(params.get(self.offline))
+        return bool(self.offline)
 
 
 def _verify_failed(result: Any) -> bool:
@@ -73,12 +86,35 @@ def _daemon(name: str, handler: str) -> Command:
 
 
 _TABLE = (
-    Command("status", "status", quick=True, runs_in="daemon", renderer="status"),
-    Command("health", "health", quick=True, runs_in="daemon", renderer="health", failed=_unhealthy),
+    Command(
+        "status",
+        "status",
+        quick=True,
+        runs_in="daemon",
+        renderer="status",
+        offline=True,
+        absent_ok=True,
+    ),
+    Command(
+        "health",
+        "health",
+        quick=True,
+        runs_in="daemon",
+        renderer="health",
+        failed=_unhealthy,
+        absent_ok=True,
+    ),
     Command("ping", "ping", quick=True, runs_in="daemon", renderer="ping", local=False),
     Command("backup", "backup", writes=True, renderer="backup"),
-    Command("backups", "backups", quick=True, renderer="backups"),
-    Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune"),
+    Command(
+        "backups",
+        "backups",
+        {"last": ParamSpec((int, NoneType))},
+        quick=True,
+        renderer="backups",
+        offline=True,
+    ),
+    Command("prune", "prune", _DRY_RUN, writes=True, renderer="prune", offline="dry_run"),
     Command(
         "verify",
         "verify",
@@ -86,19 +122,23 @@ _TABLE = (
         writes=True,  # records its results beside each backup
         renderer="verify",
         failed=_verify_failed,
+        offline=True,  # under the writer lock, as with --local: it records results
     ),
     Command(
         "restore",
         "restore",
         {
-            "name": ParamSpec(str, True),
-            # --from REMOTE (with --host H, --to PATH): a copy fetched from an rclone remote
+            "name": ParamSpec((str, NoneType)),  # a name, `latest`; or `before`
+            "to": ParamSpec((str, NoneType)),  # an absolute path: a checked copy there
+            "before": ParamSpec((str, NoneType)),  # ISO 8601 with offset: newest before it
+            "force": ParamSpec(bool),  # --to may replace an existing file
+            # --from REMOTE (with --host H): a copy fetched from an rclone remote
             "remote": ParamSpec((str, NoneType)),
             "host": ParamSpec((str, NoneType)),
-            "to": ParamSpec((str, NoneType)),
         },
         writes=True,
         renderer="restore",
+        offline="to",
     ),
     Command("recover", "recover", writes=True, renderer="restore"),
     Command(
@@ -107,11 +147,21 @@ _TABLE = (
         {"dry_run": ParamSpec(bool), "backup_only": ParamSpec(bool)},
         writes=True,
         renderer="migrate",
+        offline="dry_run",
+        absent_ok=True,  # creates a missing registry with the full schema
     ),
     Command("rollback", "rollback", {"to": ParamSpec(str, True)}, writes=True, renderer="rollback"),
-    Command("check", "check", renderer="check", failed=_check_failed),
+    Command("check", "check", renderer="check", failed=_check_failed, offline=True),
     Command("repair", "repair", _DRY_RUN, writes=True, renderer="repair"),
-    Command("log", "job_log", {"n": ParamSpec(int)}, quick=True, renderer="job_log"),
+    Command(
+        "log",
+        "job_log",
+        {"n": ParamSpec(int)},
+        quick=True,
+        renderer="job_log",
+        offline=True,
+        absent_ok=True,  # reads the state file only
+    ),
     # Read the remotes only; zarchctl runs them in its own process (they need only the config).
     Command(
         "remote list",
@@ -119,6 +169,7 @@ _TABLE = (
         {"remote": ParamSpec((str, NoneType))},
         renderer="remote_list",
         failed=_remote_failed,
+        absent_ok=True,  # a new machine: the remotes are all there is
     ),
     Command(
         "remote fleet",
@@ -126,6 +177,7 @@ _TABLE = (
         {"remote": ParamSpec((str, NoneType))},
         renderer="remote_fleet",
         failed=_remote_failed,
+        absent_ok=True,  # a new machine: the remotes are all there is
     ),
     _daemon("pause", "pause"),
     _daemon("resume", "resume"),

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from zarchd import backups, migrations
 from zarchd.app import joblog, remote_restore, remote_view
+from zarchd.app.prunesummary import prune_result
 from zarchd.app.results import (
     BackupJson,
     BackupResult,
@@ -44,9 +45,11 @@ from zarchd.app.results import (
     VerifyResult,
 )
 from zarchd.app.state import HISTORY_LIMIT, State
+from zarchd.backups.choose import choose_backup
+from zarchd.backups.restore_to import restore_to
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
-from zarchd.core.clock import Clock, iso, utcnow
+from zarchd.core.clock import Clock, iso, parse_iso, utcnow
 from zarchd.core.config import Config
 from zarchd.core.errors import (
     Cancelled,
@@ -205,6 +208,17 @@ class Operations:
             self.registry, self.store, had_data=self.registry_had_data()
         )
 
+    def absent_problem(self) -> str | None:
+        """Why a command other than migrate must not touch this path: no registry is there and
+        none ever was (no backups of it, no records): a mistyped path, most likely. Reads only
+        (stat, a directory listing, the state file): creates nothing."""
+        if self.registry.exists() or self.registry_had_data():
+            return None
+        return (
+            f"the registry {self.registry} does not exist (a mistyped registry.path or "
+            f"ZARCH_REGISTRY?); nothing was done. `zarchctl migrate` creates a new one there"
+        )
+
     def missing_problem(self) -> str | None:
         """Why a missing registry must not be created empty (it held data), or None."""
         if self.registry.exists() or not self.registry_had_data():
@@ -355,10 +369,15 @@ class Operations:
         latest = backups.latest_backup(self.registry, self.store)
         return latest.fingerprint if latest else None
 
-    def backups(self) -> BackupsResult:
+    def backups(self, last: int | None = None) -> BackupsResult:
+        """Every listed backup, oldest first; `last` keeps only the newest N of them."""
+        if last is not None and last < 1:
+            raise UsageError(f"--last {last}: expected a count of at least 1")
         self.check_backup_dir()
         ignored: list[dict[str, str]] = []
         items = backups.list_backups(self.registry, self.store, ignored)
+        if last is not None:
+            items = items[-last:]
         return {
             "dir": str(self.store),
             "backups": [cast(BackupJson, b.to_json()) for b in items],
@@ -370,6 +389,7 @@ class Operations:
     ) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
+            listed = backups.list_backups(self.registry, self.store)  # order, times and sizes
             if dry_run:
                 decisions = backups.prune(
                     self.registry,
@@ -381,22 +401,13 @@ class Operations:
                 deleted: list[str] = []
             else:
                 with self._job("prune", reason=reason) as extra:
-                    sizes = {
-                        b.name: b.size_bytes
-                        for b in backups.list_backups(self.registry, self.store)
-                    }
+                    sizes = {b.name: b.size_bytes for b in listed}
                     decisions = backups.prune(
                         self.registry, self.store, self.config.retention, now=self.now
                     )
                     deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
                     extra["freed_bytes"] = sum(sizes.get(n, 0) for n in deleted)
-        return {
-            "dry_run": dry_run,
-            "decisions": [
-                {"name": d.name, "keep": d.keep, "reasons": list(d.reasons)} for d in decisions
-            ],
-            "deleted": deleted,
-        }
+        return prune_result(dry_run, decisions, listed, deleted)
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
@@ -424,17 +435,38 @@ class Operations:
 
     def restore(
         self,
-        name: str,
+        name: str | None = None,
+        *,
+        to: str | None = None,
+        before: str | None = None,
+        force: bool = False,
         remote: str | None = None,
         host: str | None = None,
-        to: str | None = None,
-        *,
         progress: Progress = no_progress,
     ) -> RestoreResult:
-        if remote is not None or host is not None or to is not None:
+        """Put backup `name` (`latest`, or the newest taken `before` an ISO time) back as the
+        registry; with `to`, write a checked copy at that path instead (registry untouched);
+        with `remote` (--from), a copy fetched from that remote."""
+        if remote is not None or host is not None:
+            if before is not None or force:
+                raise UsageError("--before and --force go with local backups, not --from REMOTE")
+            if name is None:
+                raise UsageError("name a copy from `zarchctl remote list`, or `latest`")
             return self.restore_remote(name, remote, host, to, progress=progress)
         self.check_backup_dir()
-        with self.write_lock, self._job("restore", name=name):
+        moment = parse_iso(before) if before is not None else None
+        if before is not None and moment is None:
+            raise UsageError(f"--before {before}: expected an ISO 8601 time with its offset")
+        if to is not None:  # a copy to look at: no lock, no job, nothing of the registry's
+            info = choose_backup(self.registry, self.store, name, moment)
+            copied = restore_to(
+                self.registry, self.store, info, Path(to), force=force, progress=progress
+            )
+            return cast(RestoreResult, copied)
+        asked = name if name is not None else f"newest before {before}"
+        with self.write_lock, self._job("restore", name=asked) as extra:
+            name = choose_backup(self.registry, self.store, name, moment).name
+            extra["restored"] = name
             result = backups.restore_backup(
                 self.registry, self.store, name, now=self.now, progress=progress
             )

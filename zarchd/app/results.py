@@ -176,12 +176,16 @@ class DecisionJson(TypedDict):
     name: str
     keep: bool
     reasons: list[str]
+    created_at: NotRequired[str | None]
+    size_bytes: NotRequired[int]
 
 
 class PruneResult(TypedDict):
     dry_run: bool
-    decisions: list[DecisionJson]
+    decisions: list[DecisionJson]  # oldest first, as `backups` lists them
     deleted: list[str]
+    kept: NotRequired[int]
+    freed_bytes: NotRequired[int]  # what deleting frees (would free, in a dry run)
 
 
 class VerifiedJson(TypedDict):
@@ -214,6 +218,9 @@ class RestoreResult(TypedDict, total=False):
     migrated: list[MigrationRunJson]
     remote: str | None  # restore --from / recover: the remote the copy was fetched from
     written_to: str | None  # restore --from --to: the new file (the registry untouched)
+    to: str  # restore --to: where the checked copy was written (the registry untouched)
+    sha256: str
+    size_bytes: int
 
 
 class MigrateResult(TypedDict):

@@ -87,6 +87,12 @@ ZARCHCTL: dict[str, Help] = {
         (
             ("zarchctl restore NAME", "replace the registry with backup NAME (asks first)"),
             ("zarchctl restore NAME --yes", "the same without asking (scripts)"),
+            (
+                "zarchctl restore latest --to /tmp/look.db",
+                "a checked copy to look at; registry untouched",
+            ),
+            ("zarchctl restore --before '2026-11-28 18:00'", "the newest backup taken before then"),
+            ("zarchctl restore --before 2h", "the newest backup older than two hours"),
             ("zarchctl restore --from offsite latest", "the newest copy on remote offsite"),
             (
                 "zarchctl restore --from offsite latest --host oldlaptop --to /tmp/r.db",

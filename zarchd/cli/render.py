@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from zarchd.app.commands import COMMANDS
 from zarchd.app.joblog import summary
-from zarchd.core.clock import parse_iso
+from zarchd.cli import timefmt
 from zarchd.core.textsafe import escape_all
 
 if TYPE_CHECKING:  # types only: building the TypedDicts costs ~5 ms of zarchctl's start-up
@@ -43,16 +43,7 @@ def size(n: int | None) -> str:
 
 
 def age(stamp: str | None, now: datetime | None = None) -> str:
-    moment = parse_iso(stamp) if stamp else None
-    if moment is None:
-        return "never"
-    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
-    if seconds < 0:
-        return "in the future (clock skew?)"
-    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= length:
-            return f"{int(seconds // length)}{unit} ago"
-    return f"{int(seconds)}s ago"
+    return timefmt.ago(stamp, now)
 
 
 def _remote_lines(remotes: list[dict[str, Any]]) -> list[str]:
@@ -139,13 +130,15 @@ def status(r: StatusReport) -> str:
     if latest:
         verified = "verified" if latest.get("verified") else "NOT verified"
         out.append(
-            f"  newest   {latest['name']} ({age(latest.get('created_at'))}, "
+            f"  newest   {latest['name']} ({timefmt.when(latest.get('created_at'))}, "
             f"{size(latest.get('size_bytes'))}, {verified})"
         )
     else:
         out.append("  newest   none yet")
     if bk.get("next_run"):
-        out.append(f"  next     {bk['next_run']}")
+        out.append(
+            f"  next     {timefmt.local_time(bk['next_run'])} ({timefmt.until(bk['next_run'])})"
+        )
     pol = r.get("retention") or {}
     if pol:
         out.append(
@@ -154,15 +147,15 @@ def status(r: StatusReport) -> str:
     out += _remote_lines(r.get("remotes") or [])
     err = r.get("last_error")
     out.append(
-        f"last error {err['at']} {err.get('job', '')}: {err.get('message', '')}"
+        f"last error {timefmt.when(err['at'])} {err.get('job', '')}: {err.get('message', '')}"
         if err
         else "last error none"
     )
     fixed = r.get("last_resolved_error")
     if fixed:
         out.append(
-            f"resolved   {fixed.get('job', '')} error of {fixed.get('at')} "
-            f"(by its success at {fixed.get('resolved_at')})"
+            f"resolved   {fixed.get('job', '')} error of {timefmt.local_time(fixed.get('at'))} "
+            f"(by its success at {timefmt.local_time(fixed.get('resolved_at'))})"
         )
     return "\n".join(out)
 
@@ -193,7 +186,8 @@ def backups(r: BackupsResult) -> str:
     ignored = [f"ignored: {i.get('name')}: {i.get('reason')}" for i in r.get("ignored") or []]
     if not items:
         return "\n".join([f"no backups in {r.get('dir')}", *ignored])
-    rows = [f"{'name':<36} {'created (UTC)':<21} {'size':>10}  {'verified':<9} schema  check"]
+    width = max(36, *(len(b["name"]) for b in items))
+    rows = [f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} schema  check"]
     for b in items:
         verified = (
             "UNTRUSTED"
@@ -201,21 +195,36 @@ def backups(r: BackupsResult) -> str:
             else {True: "yes", False: "NO", None: "not ours"}[b.get("verified")]
         )
         rows.append(
-            f"{b['name']:<36} {b.get('created_at') or '?':<21} {size(b.get('size_bytes')):>10}"
-            f"  {verified:<9} {b.get('schema_version') or '-':<7} {b.get('check') or '-'}"
+            f"{b['name']:<{width}} {timefmt.local_time(b.get('created_at')):<25} "
+            f"{size(b.get('size_bytes')):>10}  {verified:<9} {b.get('schema_version') or '-':<7} "
+            f"{b.get('check') or '-'}"
         )
     return "\n".join(rows + ignored)
 
 
 def prune(r: PruneResult) -> str:
-    rows = []
-    for d in r.get("decisions", []):
-        verdict = "keep  " if d["keep"] else ("delete" if r.get("dry_run") else "deleted")
-        rows.append(f"{verdict} {d['name']:<36} {', '.join(d['reasons'])}")
-    if not rows:
-        rows.append("no backups made by zarchd to consider")
-    if r.get("dry_run"):
-        rows.append("(dry run: nothing deleted)")
+    """A keep/delete table in `backups` order (oldest first), then what it came to."""
+    decisions = r.get("decisions", [])
+    if not decisions:
+        return "no backups made by zarchd to consider"
+    dry = r.get("dry_run")
+    width = max(len(d["name"]) for d in decisions)
+    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    for d in decisions:
+        verdict = "keep" if d["keep"] else ("delete" if dry else "deleted")
+        created = timefmt.local_time(d["created_at"]) if d.get("created_at") else "-"
+        shown = size(d["size_bytes"]) if "size_bytes" in d else "-"
+        rows.append(
+            f"{verdict:<7} {d['name']:<{width}} {created:<25} {shown:>10}  "
+            f"{', '.join(d['reasons'])}"
+        )
+    dropped = sum(1 for d in decisions if not d["keep"])
+    kept = r.get("kept", len(decisions) - dropped)
+    freed = size(r.get("freed_bytes", 0))
+    if dry:
+        rows.append(f"would keep {kept}, delete {dropped}, free {freed} (dry run: nothing deleted)")
+    else:
+        rows.append(f"kept {kept}, deleted {dropped}, space freed {freed}")
     return "\n".join(rows)
 
 
@@ -266,6 +275,11 @@ def rollback(r: RollbackResult) -> str:
 
 
 def restore(r: RestoreResult) -> str:
+    if r.get("to"):
+        return (
+            f"wrote a copy of {r.get('restored')} to {r['to']} ({size(r.get('size_bytes'))}, "
+            f"sha256 {str(r.get('sha256'))[:16]}…, integrity ok); the registry was not touched"
+        )
     lines = [str(r["resumed"])] if r.get("resumed") else []
     if r.get("corrupted_saved_as"):
         lines.append(f"damaged registry set aside as {r['corrupted_saved_as']}")
@@ -351,7 +365,7 @@ def job_log(r: JobLogResult) -> str:
     lines = []
     for e in r["entries"]:
         outcome = "ok" if e.get("ok") else ("cancelled" if "cancelled" in e else "FAILED")
-        lines.append(f"{e.get('at')}  {outcome:<9} {summary(e)}")
+        lines.append(f"{timefmt.local_time(e.get('at'))}  {outcome:<9} {summary(e)}")
     return "\n".join(lines)
 
 

@@ -14,11 +14,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from zarchd.app.commands import PING_TIMEOUT_S, answer_timeout, failed
+from zarchd.app.commands import COMMANDS, PING_TIMEOUT_S, answer_timeout, failed
 from zarchd.cli import globalopts, render, samereg
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
-from zarchd.core.errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
+from zarchd.core.errors import (
+    EXIT_FAILED,
+    DaemonNotRunning,
+    RegistryError,
+    UsageError,
+    ZarchError,
+)
 from zarchd.core.logsetup import SafeFormatter
 from zarchd.core.textsafe import escape_controls
 
@@ -41,10 +47,15 @@ def run_local(cfg: Config, command: str, params: dict[str, Any], progress: Progr
     from zarchd.db.lock import WriterLock
 
     ops = Operations(cfg)
-    if command == "restore" and params.get("remote"):
+    entry = dispatch.command_entry(command)
+    fetch = command == "restore" and bool(params.get("remote"))
+    if fetch:
         # a new machine: the registry's directory is made here, private (the lock file goes there)
         cfg.registry_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if dispatch.command_entry(command).needs_writer_lock(params):
+    absent = None if entry.absent_ok or fetch else ops.absent_problem()
+    if absent:  # before the lock: a mistyped path gets no directory, no lock file
+        raise RegistryError(absent)
+    if entry.needs_writer_lock(params):
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
             ops.remove_leftovers()
             return dispatch.run_local(ops, command, params, progress)
@@ -63,14 +74,17 @@ def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: Prog
         if command == "restore" and params.get("remote"):
             # a new machine has no daemon yet: fetch and restore here, under the writer lock
             return run_local(cfg, command, params, progress)
-        if command != "status":
+        entry = COMMANDS.get(command)
+        if entry is None or not entry.works_offline(params):
             raise
-        # status works without a daemon: the registry part is read here.
-        report = run_local(cfg, "status", {}, progress)
-        report["daemon"]["note"] = (
-            f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
-        )
-        return report
+        # Read-only commands work without a daemon: zarchctl reads the files itself.
+        result = run_local(cfg, command, params, progress)
+        note = f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
+        if command == "status":
+            result["daemon"]["note"] = note
+        else:
+            print(f"zarchctl: zarchd is {note}", file=sys.stderr)
+        return result
 
 
 def local_status_note(cfg: Config) -> str:

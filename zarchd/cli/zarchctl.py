@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from zarchd import __version__
 from zarchd.cli import complete, globalopts, helptext
+from zarchd.cli.restoreopts import restore_params
 from zarchd.cli.runner import confirm, execute
 
 
@@ -126,10 +127,18 @@ def job_log(
 
 @app.command()
 def backups(
-    json: Json = False, config: ConfigOpt = None, socket: SocketOpt = None, local: Local = False
+    last: Annotated[
+        int | None, typer.Option("--last", metavar="N", help="Only the newest N backups.")
+    ] = None,
+    json: Json = False,
+    config: ConfigOpt = None,
+    socket: SocketOpt = None,
+    local: Local = False,
 ) -> None:
-    """List backups: name, time, size, verified, schema version."""
-    execute("backups", {}, json_out=json, config_path=config, socket=socket, local=local)
+    """List backups, oldest first: name, time, size, verified, schema version."""
+    execute(
+        "backups", {"last": last}, json_out=json, config_path=config, socket=socket, local=local
+    )
 
 
 @app.command()
@@ -170,52 +179,81 @@ def verify(
 @app.command()
 def restore(
     name: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="A backup name from `zarchctl backups` (never a path); with --from: a name "
-            "from `zarchctl remote list`, or `latest`.",
+            help="A backup name from `zarchctl backups` (never a path), or `latest`; with --from: "
+            "a name from `zarchctl remote list`, or `latest`.",
+            metavar="NAME|latest",
+            show_default=False,
             autocompletion=complete.backup_names,
         ),
-    ],
+    ] = None,
     remote: Annotated[
         str | None,
         typer.Option(
             "--from",
+            metavar="REMOTE",
             help="Fetch the copy from this remote of the config (checked: sha256 and "
             "integrity); works without a daemon and without local backups.",
         ),
     ] = None,
     host: Annotated[
         str | None,
-        typer.Option("--host", help="With --from: another machine's copies (default: this host)."),
+        typer.Option(
+            "--host",
+            metavar="H",
+            help="With --from: another machine's copies (default: this host).",
+        ),
     ] = None,
     to: Annotated[
         Path | None,
         typer.Option(
             "--to",
-            help="With --from: write the checked copy to this new file instead of the registry.",
+            metavar="PATH",
+            help="Write a verified copy of the backup at PATH (a file, or into a directory) "
+            "instead of replacing the registry; needs no daemon and no lock.",
         ),
     ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            "--before",
+            metavar="TIME",
+            help="The newest backup taken before TIME: ISO 8601 (local time without an "
+            "offset) or how long ago (30m, 2h, 3d, 1w).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --to: replace an existing file at PATH.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
     config: ConfigOpt = None,
     socket: SocketOpt = None,
     local: Local = False,
 ) -> None:
-    """Replace the registry with backup NAME (after a safety backup), then migrate it to the current schema; with --from, a copy fetched from a remote."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
+    """Replace the registry with backup NAME, `latest` or the newest --before TIME (after a safety backup), then migrate it; with --to PATH only write a verified copy there; with --from REMOTE, a copy fetched from a remote."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     if host is not None and remote is None:
         raise typer.BadParameter("--host goes with --from REMOTE", param_hint="--host")
+    if remote is not None:
+        if name is None or before is not None or force:
+            raise typer.BadParameter(
+                "with --from: name a copy (or `latest`); --before and --force are for local "
+                "backups",
+                param_hint="--from",
+            )
+        params = {
+            "name": name,
+            "remote": remote,
+            "host": host,
+            "to": None if to is None else str(to.expanduser().absolute()),
+        }
+    else:
+        params = restore_params(name, to, before, force)
     if to is None:
+        which = f"backup {name}" if name else f"the newest backup taken before {before}"
         where = f" from remote {remote}" if remote else ""
-        confirm(
-            f"Replace the registry with backup {name}{where}? A safety backup is taken first.", yes
-        )
-    params = {
-        "name": name,
-        "remote": remote,
-        "host": host,
-        "to": None if to is None else str(to.absolute()),
-    }
+        confirm(f"Replace the registry with {which}{where}? A safety backup is taken first.", yes)
     execute("restore", params, json_out=json, config_path=config, socket=socket, local=local)
 
 

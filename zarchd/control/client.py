@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zarchd.app.commands import PING_TIMEOUT_S
+from zarchd.app.commands import COMMANDS, PING_TIMEOUT_S
 from zarchd.control.peercred import peer_cred
 from zarchd.control.protocol import PROTOCOL_CODES, request
 from zarchd.core.errors import (
@@ -33,11 +33,13 @@ MAX_ANSWER = 64 * 1024 * 1024  # answers (status, backups) may exceed the 1 MiB 
 _REQUEST_ID = 1
 
 
-def not_running_message(path: Path) -> str:
+def not_running_message(path: Path, command: str = "") -> str:
+    """How to start the daemon; `--local` is suggested only to a command that has it."""
+    entry = COMMANDS.get(command)
+    local = ", or run this command with --local" if entry is not None and entry.local else ""
     return (
         f"zarchd is not running (no socket at {path}). "
-        "Start it with `systemctl --user start zarchd` "
-        "or `zarchd run`, or run this command with --local."
+        f"Start it with `systemctl --user start zarchd` or `zarchd run`{local}."
     )
 
 
@@ -51,7 +53,7 @@ def call(
 ) -> Any:
     """Send one request and return its result; progress events go to `on_progress` as they come."""
     path = Path(socket_path)
-    with _connect(path, timeout) as sock:
+    with _connect(path, timeout, command) as sock:
         try:
             sock.sendall(request(_REQUEST_ID, command, params))
         except (BrokenPipeError, ConnectionResetError):
@@ -72,14 +74,14 @@ def ping(socket_path: Path, timeout: float = PING_TIMEOUT_S) -> bool:
     return True
 
 
-def _connect(path: Path, timeout: float | None) -> socket.socket:
+def _connect(path: Path, timeout: float | None, command: str = "") -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(str(path))
     except BaseException as exc:
         sock.close()
-        raise _connect_error(path, exc, timeout) from None
+        raise _connect_error(path, exc, timeout, command) from None
     try:
         _check_daemon_uid(sock, path)
     except BaseException:
@@ -106,7 +108,9 @@ def _check_daemon_uid(sock: socket.socket, path: Path) -> None:
         )
 
 
-def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> BaseException:
+def _connect_error(
+    path: Path, exc: BaseException, timeout: float | None, command: str = ""
+) -> BaseException:
     if isinstance(exc, ConnectionRefusedError) and _not_a_socket(path):
         # A wrong --socket (a file, a directory) is not a stopped daemon: exit 1, not 3.
         return ZarchError(
@@ -114,7 +118,7 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
             f"control.socket) at the daemon's socket"
         )
     if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
-        return DaemonNotRunning(not_running_message(path))
+        return DaemonNotRunning(not_running_message(path, command))
     if isinstance(exc, PermissionError):
         return ZarchError(
             f"permission denied on {path}: the socket belongs to another user. Run zarchctl as "
@@ -127,7 +131,7 @@ def _connect_error(path: Path, exc: BaseException, timeout: float | None) -> Bas
         )
     if isinstance(exc, OSError):
         if exc.errno == errno.ENOTDIR:
-            return DaemonNotRunning(not_running_message(path))
+            return DaemonNotRunning(not_running_message(path, command))
         reason = exc.strerror or str(exc)
         return ZarchError(f"cannot connect to zarchd at {path}: {reason}")
     return exc  # KeyboardInterrupt and friends pass through untouched

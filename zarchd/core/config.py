@@ -83,6 +83,9 @@ class RetentionPolicy:
 class RegistrySection:
     # Expanded when a config is built, not at import, so $HOME is read when it matters.
     path: Path = field(default_factory=lambda: Path(paths.DEFAULT_REGISTRY).expanduser())
+    # `zarchd run` may create a registry that does not exist (at the default path it always
+    # may): off, so a mistyped path is an error, never a new empty registry (issue 14).
+    create: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,8 +308,14 @@ def _opt_age(value: object) -> float | None:
     return seconds
 
 
+def may_create_registry(cfg: Config) -> bool:
+    """`zarchd run` may create a missing registry: asked to (registry.create), or at the
+    default path, where a first run starts one as 7zarch-go would."""
+    return cfg.registry.create or cfg.registry_path == Path(paths.DEFAULT_REGISTRY).expanduser()
+
+
 _SCHEMA: dict[str, dict[str, Converter]] = {
-    "registry": {"path": _path},
+    "registry": {"path": _path, "create": _bool},
     "backup": {
         "dir": _opt_path,
         "interval": _duration_at_least("backup.interval"),

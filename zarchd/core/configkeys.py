@@ -50,6 +50,8 @@ REMOTE_EXAMPLE = {
 # (section, key) -> comment. Keys whose default is "" mean "derived" (the comment says from what).
 KEYS: dict[tuple[str, str], str] = {
     ("registry", "path"): "the registry file (env ZARCH_REGISTRY)",
+    ("registry", "create"): "true: `zarchd run` may create a missing registry at path (else only"
+    " at the default path, or `zarchctl migrate`; a mistyped path is refused)",
     ("backup", "dir"): 'where backups go; "": the registry\'s own directory (as 7zarch-go does)',
     ("backup", "interval"): "scheduled backups; skipped when the registry is unchanged",
     ("backup", "cron"): 'a crontab expression ("0 3 * * *"); when set it replaces interval',

@@ -28,8 +28,8 @@ from zarchd.app.statuscache import StatusCache
 from zarchd.control.server import ControlServer
 from zarchd.core import logsetup
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
-from zarchd.core.config import Config, load_config
-from zarchd.core.errors import ConfigError, LockHeld, UsageError, ZarchError
+from zarchd.core.config import Config, load_config, may_create_registry
+from zarchd.core.errors import ConfigError, LockHeld, RegistryError, UsageError, ZarchError
 from zarchd.core.progress import Progress
 from zarchd.daemon import signals
 from zarchd.daemon.alerts import Alerts
@@ -104,6 +104,10 @@ class Daemon:
             cfg.backup_dir,
             cfg.source or "defaults",
         )
+        if not registry.exists() and not may_create_registry(cfg):
+            absent = Operations(cfg, now=self.now).absent_problem()
+            if absent:  # a mistyped path: no directory, no lock, no empty registry made
+                raise RegistryError(f"{absent}; or set registry.create = true")
         _make_dir(registry.parent, "registry directory")
         try:
             self.lock = WriterLock(registry, role="zarchd").acquire()

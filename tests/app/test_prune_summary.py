@@ -1,0 +1,52 @@
+"""prune answers in `backups` order with totals; `backups --last N` (issue 14, item 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.inprocess import FixedClock
+from zarchd.app.operations import Operations
+from zarchd.core.errors import UsageError
+
+
+def _take(ops: Operations, clock: FixedClock, n: int) -> list[str]:
+    names = []
+    for _ in range(n):
+        names.append(ops.backup()["backup"]["name"])
+        clock.advance(minutes=1)
+    return names
+
+
+def test_prune_lists_oldest_first_with_sizes_and_totals(ops: Operations, clock: FixedClock) -> None:
+    from dataclasses import replace
+
+    names = _take(ops, clock, 4)
+    ops.config = replace(
+        ops.config,
+        retention=replace(
+            ops.config.retention,
+            keep_last=2,
+            keep_hourly=0,
+            keep_daily=0,
+            keep_weekly=0,
+            keep_monthly=0,
+            keep_yearly=0,
+        ),
+    )
+    plan = ops.prune(dry_run=True)
+    assert [d["name"] for d in plan["decisions"]] == names  # as `backups` lists them
+    assert [d["keep"] for d in plan["decisions"]] == [False, False, True, True]
+    sizes = {b["name"]: b["size_bytes"] for b in ops.backups()["backups"]}
+    assert plan["kept"] == 2 and plan["freed_bytes"] == sizes[names[0]] + sizes[names[1]] > 0
+    assert all(d.get("created_at", "").endswith("Z") for d in plan["decisions"])
+    done = ops.prune()
+    assert done["deleted"] == names[:2] and done["freed_bytes"] == plan["freed_bytes"]
+    assert [b["name"] for b in ops.backups()["backups"]] == names[2:]
+
+
+def test_backups_last_n_keeps_the_newest(ops: Operations, clock: FixedClock) -> None:
+    names = _take(ops, clock, 3)
+    assert [b["name"] for b in ops.backups(last=2)["backups"]] == names[1:]
+    assert [b["name"] for b in ops.backups(last=10)["backups"]] == names
+    with pytest.raises(UsageError, match="--last 0"):
+        ops.backups(last=0)

@@ -1,0 +1,52 @@
+"""Times as a person reads them: local time with its offset, and how long ago.
+
+JSON keeps the one machine form (ISO 8601 in UTC with `Z`, core.clock.iso); only the human
+output is local. `tz` is a parameter so tests never depend on the machine's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+
+from zarchd.core.clock import parse_iso
+
+
+def local_time(stamp: object, tz: tzinfo | None = None) -> str:
+    """`2026-11-29 07:12:03 +0100` for an ISO stamp; text that is no time is shown as it is."""
+    moment = parse_iso(stamp)
+    if moment is None:
+        return str(stamp) if stamp else "?"
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def ago(stamp: str | None, now: datetime | None = None) -> str:
+    """`3h ago` (the largest whole unit), `never` without a time."""
+    moment = parse_iso(stamp)
+    if moment is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 0:
+        return "in the future (clock skew?)"
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{int(seconds // length)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def until(stamp: str | None, now: datetime | None = None) -> str:
+    """`in 40m` for a planned time; `now` once it is due."""
+    moment = parse_iso(stamp)
+    if moment is None:
+        return "?"
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= length:
+            return f"in {int(seconds // length)}{unit}"
+    return "now"
+
+
+def when(stamp: str | None, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """`2026-11-29 07:12:03 +0100 (3h ago)`: the moment, and how long ago it was."""
+    if parse_iso(stamp) is None:
+        return stamp or "never"
+    return f"{local_time(stamp, tz)} ({ago(stamp, now)})"
