@@ -30,7 +30,7 @@ from zarchd.backups.temps import TEMP_PREFIX, remove_temps, temp_name_pattern
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
 from zarchd.core.fsutil import fsync_file
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.fingerprint import fingerprint
 from zarchd.db.registry import check_file, companions, connect, is_busy
 
@@ -78,9 +78,10 @@ def take_backup(
             finally:  # a failed VACUUM INTO leaves its own rollback journal behind
                 for leftover in companions(tmp):
                     leftover.unlink(missing_ok=True)
-            fsync_file(tmp)
-            progress({"stage": "backup", "step": "verify", "done": 0, "total": 1})
-            problems = _check_copy(tmp)
+            with Stage(progress, "fsync"):
+                fsync_file(tmp)
+            with Stage(progress, "check"):  # integrity_check reports nothing until it is done
+                problems = _check_copy(tmp)
             if problems != ["ok"]:
                 raise IntegrityFailure(
                     f"registry is damaged, no backup taken (integrity check of its copy: "
@@ -90,7 +91,7 @@ def take_backup(
             meta: dict[str, Any] = {
                 "created_at": iso(started, precise=True),
                 "size_bytes": tmp.stat().st_size,
-                "sha256": files.sha256_file(tmp, stage="backup", progress=progress),
+                "sha256": files.sha256_file(tmp, progress=progress),
                 "schema_version": files.schema_version(tmp),
                 "fingerprint": token,
                 "source": str(registry.absolute()),
@@ -103,7 +104,6 @@ def take_backup(
             name = store.put(tmp, _candidates(stem, started, meta), meta)
     except OSError as exc:
         raise BackupError(_os_message(exc, store)) from exc
-    progress({"stage": "backup", "step": "done", "done": 1, "total": 1, "name": name})
     return info_from(store.location(name), meta, started, meta["size_bytes"])
 
 
@@ -129,8 +129,10 @@ def _copy(
     registry: Path, tmp: Path, deadline_s: float, progress: Progress, cancel: threading.Event | None
 ) -> None:
     stop_at = time.monotonic() + deadline_s
+    copy = Stage(progress, "copy")
 
     def stop() -> int:  # non-zero aborts VACUUM INTO with "interrupted"
+        copy.update(_written(tmp))  # the copy's size so far is how far VACUUM INTO got
         return 1 if _cancelled(cancel) or time.monotonic() > stop_at else 0
 
     try:
@@ -138,11 +140,11 @@ def _copy(
     except RegistryError as exc:
         raise BackupError(exc.message) from exc
     try:
-        total = _page_count(src)
-        progress({"stage": "backup", "step": "start", "done": 0, "total": total})
-        src.set_progress_handler(stop, PROGRESS_OPS)
-        src.execute("VACUUM INTO ?", (str(tmp),))
-        progress({"stage": "backup", "step": "copy", "done": total, "total": total})
+        copy.total = _page_count(src) * src.execute("PRAGMA page_size").fetchone()[0]
+        with copy:
+            src.set_progress_handler(stop, PROGRESS_OPS)
+            src.execute("VACUUM INTO ?", (str(tmp),))
+            copy.end(_written(tmp))
     except sqlite3.OperationalError as exc:
         text = str(exc)
         if "interrupted" in text:
@@ -170,6 +172,13 @@ def _copy(
 
 def _damaged(exc: Exception) -> IntegrityFailure:
     return IntegrityFailure(f"registry is damaged, no backup taken ({exc}); run `zarchctl recover`")
+
+
+def _written(tmp: Path) -> int:
+    try:
+        return tmp.stat().st_size
+    except OSError:
+        return 0
 
 
 def _page_count(conn: sqlite3.Connection) -> int:

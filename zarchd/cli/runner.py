@@ -109,7 +109,7 @@ def execute(
     signal.signal(signal.SIGTERM, interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
-    progress = ProgressView(enabled=not json_out)
+    progress = ProgressView(show=not json_out)
     try:
         cfg = load(config_path, socket)
         if not local and command != "ping" and samereg.named_explicitly(config_path):
