@@ -135,11 +135,7 @@ class ProgressView:
         return f"[{_clock_time(now - (self._t0 if self._t0 is not None else now))}]"
 
     def live_lines(self, now: float) -> list[str]:
-        spin = SPINNER[int(now / TICK_S) % len(SPINNER)]
-        return [
-            f"{self._stamp(now)} {_title(s)} {_running(s, now, spin)}"
-            for s in self._stages.values()
-        ]
+        return [f"{self._stamp(now)} {_title(s)} {_running(s, now)}" for s in self._stages.values()]
 
     def _draw(self, now: float) -> None:
         width = _width(self.stream)
@@ -212,13 +208,17 @@ def _title(stage: _Stage) -> str:
     return escape_controls(text)  # names of backups and migrations may carry control chars
 
 
-def _running(stage: _Stage, now: float, spin: str) -> str:
+def _running(stage: _Stage, now: float) -> str:
     elapsed = now - stage.started
     if stage.done <= 0:  # nothing measurable yet: say it is alive, and for how long
+        spin = SPINNER[round(elapsed / TICK_S) % len(SPINNER)]
         return f"{spin} {_clock_time(elapsed)}"
-    text = _amount(stage.done, stage.unit)
-    if stage.total:
-        text += f" / {_amount(stage.total, stage.unit)}"
+    if not stage.total:
+        text = _amount(stage.done, stage.unit)
+    elif stage.unit == "bytes":
+        text = f"{_bytes(stage.done)} / {_bytes(stage.total)}"
+    else:  # "1 / 3 migrations"
+        text = f"{stage.done} / {_amount(stage.total, stage.unit)}"
     rate = stage.done / elapsed if elapsed > 0 else 0.0
     if rate > 0:
         text += f"  {_rate(rate, stage.unit)}"
