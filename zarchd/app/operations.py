@@ -157,8 +157,9 @@ class Operations:
         }
         if ok:
             self._resolve(job, entry)
-        self.state.record_job(entry)
+        # Logged before it enters the history: whoever sees it in `log` finds its log line too.
         joblog.log_end(entry)
+        self.state.record_job(entry)
         if not ok and "error" in details:
             self.state.update(
                 last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
