@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterator
 
@@ -92,16 +93,16 @@ def test_nested_stages_each_get_a_line_and_migrations_say_their_unit(term: Pty) 
     clock.t += 1
     view({"stage": "backfill", "phase": "update", "unit": "rows", "done": 1000, "total": 2000})
     assert screen(term.read()) == [
-        "[0:02] migrate 0002_identity_and_status 1 / 3 migrations  0.5 migrations/s  ETA 0:04",
-        "[0:02] backfill 1000 / 2000 rows  1000.0 rows/s  ETA 0:01",
+        "[0:02] migrate 0002_identity_and_status 1 / 3 migrations",  # no rate: they differ
+        "[0:02] backfill 1,000 / 2,000 rows  1,000 rows/s  ETA 0:01",
     ]
     clock.t += 1
     view({"stage": "backfill", "phase": "end", "unit": "rows", "done": 2000, "total": 2000})
     view({**migrate, "phase": "end", "done": 3, "of": "0005_search_index"})
     view.close()
     assert screen(term.read()) == [
-        "[0:03] backfill 2000 rows in 2.0s, 1000.0 rows/s",
-        "[0:03] migrate 0005_search_index 3 migrations in 3.0s, 1.0 migrations/s",
+        "[0:03] backfill 2,000 rows in 2.0s, 1,000 rows/s",
+        "[0:03] migrate 0005_search_index 3 migrations in 3.0s",
         "",
     ]
 
@@ -173,3 +174,27 @@ def test_lines_are_cut_to_the_terminal_width_so_redraws_stay_in_place() -> None:
         view.close()
     finally:
         term.close()
+
+
+def test_log_lines_go_above_the_running_lines_not_into_them(term: Pty) -> None:
+    clock = Clock()
+    logger = logging.getLogger("tests.progress_view")
+    handler = logging.StreamHandler(term.stream)
+    logger.addHandler(handler)
+    try:
+        view = ProgressView(stream=term.stream, clock=clock, ticker=False)
+        view.route_logging(logger)
+        view(ev("copy", "start", 0, 10 * MiB))
+        clock.t += 1
+        view(ev("copy", "update", 5 * MiB, 10 * MiB))
+        logger.warning("zarchctl: restore (manual) failed after 1.0 s")
+        assert screen(term.read()) == [
+            "zarchctl: restore (manual) failed after 1.0 s",
+            "[0:01] copy 5.00 MiB / 10.0 MiB  5.00 MiB/s  ETA 0:01",
+        ]
+        view.close()
+        assert handler.stream is term.stream  # given back
+        logger.warning("after")
+        assert screen(term.read()) == ["zarchctl: restore (manual) failed after 1.0 s", "after", ""]
+    finally:
+        logger.removeHandler(handler)

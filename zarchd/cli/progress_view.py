@@ -16,6 +16,8 @@ the command's result.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import sys
 import threading
@@ -69,6 +71,7 @@ class ProgressView:
         self._t0: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._routed: list[logging.StreamHandler[Any]] = []
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -156,6 +159,25 @@ class ProgressView:
         up = f"\x1b[{self._drawn - 1}A" if self._drawn > 1 else ""
         return (up + "\r" + ERASE_DOWN) if self._drawn else ""
 
+    def route_logging(self, logger: logging.Logger) -> None:
+        """Log lines written to our terminal go above the running lines, not into them."""
+        if not self.tty:
+            return  # plain lines and log lines interleave cleanly as they are
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                handler.setStream(_Above(self))
+                self._routed.append(handler)
+
+    def print_above(self, text: str) -> None:
+        with self._lock:
+            if not self._drawn:
+                self.stream.write(text)
+                self.stream.flush()
+                return
+            self.stream.write(self._home() + text)
+            self._drawn = 0
+            self._draw(self.clock())
+
     def tick(self) -> None:
         """Redraw (the ticker thread calls this): the elapsed time and spinner move on."""
         with self._lock:
@@ -171,6 +193,9 @@ class ProgressView:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        for handler in self._routed:
+            handler.setStream(self.stream)
+        self._routed.clear()
         with self._lock:
             if not self.tty:
                 return
@@ -182,6 +207,17 @@ class ProgressView:
             self._finished.clear()
             self._stages.clear()
             self._drawn = 0
+
+
+class _Above(io.TextIOBase):
+    """The stream a routed log handler writes to."""
+
+    def __init__(self, view: ProgressView) -> None:
+        self.view = view
+
+    def write(self, text: str) -> int:
+        self.view.print_above(text)
+        return len(text)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -218,9 +254,9 @@ def _running(stage: _Stage, now: float) -> str:
     elif stage.unit == "bytes":
         text = f"{_bytes(stage.done)} / {_bytes(stage.total)}"
     else:  # "1 / 3 migrations"
-        text = f"{stage.done} / {_amount(stage.total, stage.unit)}"
+        text = f"{stage.done:,} / {_amount(stage.total, stage.unit)}"
     rate = stage.done / elapsed if elapsed > 0 else 0.0
-    if rate > 0:
+    if rate > 0 and stage.unit != "migrations":  # migrations differ too much for a rate
         text += f"  {_rate(rate, stage.unit)}"
         if stage.total:
             text += f"  ETA {_clock_time(max(stage.total - stage.done, 0) / rate)}"
@@ -232,7 +268,7 @@ def _summary(stage: _Stage, now: float) -> str:
     if stage.done <= 0:
         return f"done in {_duration(took)}"
     text = f"{_amount(stage.done, stage.unit)} in {_duration(took)}"
-    if took > 0:
+    if took > 0 and stage.unit != "migrations":
         text += f", {_rate(stage.done / took, stage.unit)}"
     return text
 
@@ -242,13 +278,14 @@ def _amount(n: int | None, unit: str) -> str:
         return "?"
     if unit == "bytes":
         return _bytes(float(n))
-    return f"{n} {unit}".rstrip()
+    return f"{n:,} {unit}".rstrip()
 
 
 def _rate(per_s: float, unit: str) -> str:
     if unit == "bytes":
         return f"{_bytes(per_s)}/s"
-    return f"{per_s:.1f} {unit}/s" if unit else f"{per_s:.1f}/s"
+    number = f"{per_s:,.0f}" if per_s >= 100 else f"{per_s:.1f}"
+    return f"{number} {unit}/s" if unit else f"{number}/s"
 
 
 def _bytes(n: float) -> str:

@@ -110,6 +110,7 @@ def execute(
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
     progress = ProgressView(show=not json_out)
+    progress.route_logging(logging.getLogger())  # log lines above the progress, not into it
     try:
         cfg = load(config_path, socket)
         if not local and command != "ping" and samereg.named_explicitly(config_path):
