@@ -25,7 +25,11 @@ from zarchd.control.client import call
 from zarchd.core.clock import iso
 from zarchd.core.errors import ZarchError
 
-ZARCHCTL = [sys.executable, "-m", "zarchd.cli.zarchctl"]
+# The console script's entry point (pyproject.toml): status, health and ping start without Typer.
+ZARCHCTL = [sys.executable, "-m", "zarchd.cli.ctl_entry"]
+# What `zarchctl status` imports on its way to the socket, and the full Typer app.
+STATUS_PATH_IMPORTS = "import zarchd.cli.ctl_entry, zarchd.cli.runner, zarchd.control.client"
+APP_IMPORT = "import zarchd.cli.zarchctl"
 
 
 class Daemon:
@@ -64,7 +68,14 @@ class Daemon:
                     tail = self.log.read_text()[-400:]
                     raise RuntimeError(f"zarchd did not answer: {tail}") from exc
                 time.sleep(0.05)
-        time.sleep(0.5)  # let the catch-up backup at start settle
+        # Let the start-up jobs (catch-up backup or check, the first listing) finish: measured
+        # load must not overlap them.
+        while time.monotonic() < deadline:
+            report = call(self.socket, "status", timeout=30)
+            if report.get("last_check") and not report["registry"].get("integrity_stale"):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
         return self
 
     def __exit__(
@@ -192,6 +203,20 @@ def status_load(work: Path, repeat: int, per_client: int) -> list[Row]:
     fill_backups(reg, 1000)
     with Daemon(work / "d2", reg) as d:
         many = [pct(concurrent(d.socket, "status", 1, per_client), 0.5) for _ in range(repeat)]
+        st, pg = [], []
+        for _ in range(repeat):
+            st.append(pct(concurrent(d.socket, "status", 32, per_client), 0.99))
+            pg.append(pct(concurrent(d.socket, "ping", 32, per_client), 0.99))
+    rows.append(
+        Row(
+            "status p99, 32 clients, 1,000 backups",
+            st,
+            "ping p99, same load",
+            pg,
+            max_ratio=2.0,
+            goal="<= 2x",
+        )
+    )
     rows.append(
         Row(
             "status p50 with 1,000 backups, 1 client",
@@ -229,6 +254,44 @@ def many_backups(work: Path, count: int, repeat: int) -> list[Row]:
             )
         )
     return rows
+
+
+def _import_seconds(code: str, env: dict[str, str]) -> float:
+    """Cumulative import time of zarchd's top-level imports in `code` (python -X importtime)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{code!r} failed: {proc.stderr[-400:]}")
+    total = 0
+    for line in proc.stderr.splitlines():
+        parts = line.split("|")
+        # A top-level entry's name is indented by exactly one space.
+        if len(parts) == 3 and parts[2].startswith(" zarchd") and parts[1].strip().isdigit():
+            total += int(parts[1])
+    return total / 1e6
+
+
+def import_rows(repeat: int) -> list[Row]:
+    """The status path's imports against the Typer app's, each measured in a fresh process."""
+    env = isolated_env(Path(os.environ.get("TMPDIR", "/tmp")) / f"zb-imp-{os.getpid()}")
+    try:
+        _import_seconds(APP_IMPORT, env)  # warm-up: .pyc files and the page cache
+        fast, app = [], []
+        for _ in range(repeat):
+            fast.append(_import_seconds(STATUS_PATH_IMPORTS, env))
+            app.append(_import_seconds(APP_IMPORT, env))
+    finally:
+        shutil.rmtree(env["HOME"], ignore_errors=True)
+    return [
+        Row(
+            "imports of `zarchctl status` (ctl_entry, runner, client)",
+            fast,
+            "import zarchd.cli.zarchctl (the Typer app)",
+            app,
+            note="-X importtime, cumulative; the status path never imports Typer",
+        )
+    ]
 
 
 def import_time(top: int = 8) -> list[str]:

@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             print(table(got), file=sys.stderr, flush=True)  # kept even if a later step hangs
             rows += got
         if "imports" in only:
+            rows += daemon.import_rows(repeat)
             imports = daemon.import_time()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -36,3 +36,11 @@ def test_isolated_env_drops_the_callers_zarch_settings(
     assert not [k for k in env if k.startswith("ZARCH_")]
     assert env["HOME"] == str(tmp_path / "home")
     assert env["XDG_RUNTIME_DIR"].startswith(str(tmp_path / "home"))
+
+
+@pytest.mark.e2e  # runs python -X importtime processes
+def test_import_rows_measure_the_status_path_and_the_typer_app() -> None:
+    (row,) = daemon.import_rows(1)
+    assert not row.failed and len(row.values) == 1 and len(row.base_values) == 1
+    # Each figure is a real cumulative import time: more than nothing, less than a minute.
+    assert 0 < row.values[0] < 60 and 0 < row.base_values[0] < 60

@@ -14,7 +14,8 @@ ALLOWED: dict[str, set[str]] = {
     "db": {"core"},
     "migrations": {"core", "db"},
     "backups": {"core", "db", "migrations"},  # one way: a backup's schema version, by one rule
-    "app": {"core", "db", "backups", "migrations"},
+    "remote": {"core", "db", "backups"},  # off-site copies: rclone, beside backups/
+    "app": {"core", "db", "backups", "migrations", "remote"},
     "control": {"core", "app"},  # the command table: params, timeouts
     "daemon": {"core", "db", "app", "control"},  # never backups or migrations: through app
     "cli": {"core", "db", "app", "control", "daemon", "service"},

@@ -63,3 +63,16 @@ def test_a_state_dir_that_is_a_file_is_logged_not_raised(
     state.update(last_backup={"name": "a"})
     assert state.snapshot() == {}
     assert "cannot" in caplog.text
+
+
+def test_reads_follow_every_write_and_hand_out_copies(tmp_path: Path) -> None:
+    state, other = State(tmp_path), State(tmp_path)  # the daemon and a --local writer
+    state.update(migrated_app_version="1.0")
+    assert state.get("migrated_app_version") == "1.0"  # read, and kept
+    other.update(migrated_app_version="2.0")  # written by another State: a new file
+    assert state.get("migrated_app_version") == "2.0"
+    state.snapshot()["migrated_app_version"] = "changed by a caller"
+    state.get("history", []).append({"job": "x"})
+    assert state.snapshot() == {"migrated_app_version": "2.0"}
+    (tmp_path / "state.json").unlink()
+    assert state.snapshot() == {}

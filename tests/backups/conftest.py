@@ -56,6 +56,15 @@ def max_id(path: Path) -> int:
         conn.close()
 
 
+def add_row(path: Path) -> None:
+    """Commit one more row: the next backup differs from the previous one."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("INSERT INTO items (payload) VALUES ('one more')")
+    finally:
+        conn.close()
+
+
 class FixedClock:
     """A clock tests move by hand."""
 

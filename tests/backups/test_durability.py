@@ -45,11 +45,30 @@ def traced_backup(tmp_path: Path) -> tuple[Path, list[Call]]:
         pytest.skip(f"strace cannot trace here: {res.stderr.strip()}")
     assert res.returncode == 0, res.stderr
     calls = []
-    for line in log.read_text().splitlines():
+    for line in joined(log.read_text().splitlines()):
         m = CALL.match(line)
         if m and m.group(3) != "-1":
             calls.append((m.group(1), m.group(2), m.group(3)))
     return registry.parent, calls
+
+
+UNFINISHED = re.compile(r"^(\d+)\s+(.*) <unfinished \.\.\.>$")
+RESUMED = re.compile(r"^(\d+)\s+<\.\.\. \w+ resumed>(.*)$")
+
+
+def joined(lines: list[str]) -> list[str]:
+    """strace -f splits a call that another thread interrupted into `<unfinished ...>` and
+    `<... resumed>` lines (zarchd fsyncs and hashes a copy in parallel threads): one line each."""
+    pending: dict[str, str] = {}
+    out = []
+    for line in lines:
+        if m := UNFINISHED.match(line):
+            pending[m.group(1)] = m.group(2)
+        elif (m := RESUMED.match(line)) and m.group(1) in pending:
+            out.append(f"{m.group(1)} {pending.pop(m.group(1))}{m.group(2)}")
+        else:
+            out.append(line)
+    return out
 
 
 def fd_path(args: str) -> str:

@@ -14,7 +14,7 @@ from tests.conftest import tamper
 from zarchd.backups import list_backups, recover_registry, resolve_name, restore_backup, take_backup
 from zarchd.core.errors import BackupError, IntegrityFailure, NotFound, RegistryError, UsageError
 
-from .conftest import FixedClock, corrupt, make_registry, max_id
+from .conftest import FixedClock, add_row, corrupt, make_registry, max_id
 
 
 @pytest.mark.parametrize(
@@ -105,6 +105,7 @@ def test_recover_restores_the_newest_backup_that_verifies(
     reg = make_registry(tmp_path / "registry.db", 2000, wal=wal)
     good = take_backup(reg, tmp_path / "b", now=clock)
     clock.advance(hours=1)
+    add_row(reg)  # another content: two files (identical backups would share one)
     newer = take_backup(reg, tmp_path / "b", now=clock)
     tamper(newer.path, at=9000, data=b"\x00\x01")
     app = sqlite3.connect(reg, isolation_level=None)

@@ -17,7 +17,7 @@ from zarchd.backups import (
 )
 from zarchd.core.config import RetentionPolicy
 
-from .conftest import FixedClock, make_registry
+from .conftest import FixedClock, add_row, make_registry
 
 
 def series(
@@ -35,6 +35,7 @@ def test_verify_good_and_tampered(tmp_path: Path, clock: FixedClock) -> None:
     reg = make_registry(tmp_path / "registry.db", 500)
     good = take_backup(reg, tmp_path, now=clock)
     clock.advance(minutes=5)
+    add_row(reg)  # another content: two files (identical backups would share one)
     bad = take_backup(reg, tmp_path, now=clock)
     tamper(bad.path)
     assert verify_backup(good).ok

@@ -20,9 +20,11 @@ def restore_process_state() -> Iterator[None]:
     """execute() sets SIGTERM to KeyboardInterrupt and configures logging, as a process would."""
     handler = signal.getsignal(signal.SIGTERM)
     handlers = logging.getLogger().handlers[:]
+    level = logging.getLogger().level  # -v sets INFO
     yield
     signal.signal(signal.SIGTERM, handler)
     logging.getLogger().handlers[:] = handlers
+    logging.getLogger().setLevel(level)
 
 
 @pytest.fixture

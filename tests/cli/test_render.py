@@ -108,13 +108,16 @@ def test_backup_and_backups() -> None:
         {
             "backups": [
                 {"name": BAK, "verified": True, "size_bytes": 1, "schema_version": "0005"},
+                {"name": BAK, "verified": True, "schema_version": "0005", "check": "quick"},
                 {"name": "registry-20260101-000000.bak", "verified": None},
                 {"name": "b.bak", "verified": False},
                 {"name": "c.bak", "verified": True, "untrusted": True},
             ]
         }
     )
-    assert rows.splitlines()[1].split()[-2:] == ["yes", "0005"]
+    assert rows.splitlines()[0].split()[-2:] == ["schema", "check"]
+    assert rows.splitlines()[1].split()[-3:] == ["yes", "0005", "-"]  # an old sidecar's JSON
+    assert rows.splitlines()[2].split()[-3:] == ["yes", "0005", "quick"]
     assert "not ours" in rows and " NO " in rows and "UNTRUSTED" in rows
 
 

@@ -26,9 +26,10 @@ def _lines(caplog: pytest.LogCaptureFixture, needle: str) -> list[str]:
 
 
 def _catch_up_done(d: DaemonThread) -> None:
-    """The start-up catch-up backup and check have run (they would mix into the counts)."""
+    """The start-up catch-up backup, its prune and the check have run (they would mix into the
+    counts); the prune follows the backup's record, after its status refresh."""
     wait_for(
-        lambda: {"backup", "check"} <= {e["job"] for e in d.call("log")["entries"]},
+        lambda: {"backup", "prune", "check"} <= {e["job"] for e in d.call("log")["entries"]},
         what="the catch-up jobs",
     )
 
@@ -77,6 +78,8 @@ def test_start_up_jobs_log_who_asked_and_the_space_pruning_freed(
     cfg, path = config_in(root, _registry(root), QUIET)
     with DaemonThread(cfg, config_path=path, now=clock) as d:
         _catch_up_done(d)
+        # A job's end is logged just after its record is written: wait for the line too.
+        wait_for(lambda: _lines(caplog, "check (schedule) done"), what="the check's end line")
         assert len(_lines(caplog, "backup (catch-up) written: ")) == 1
         assert len(_lines(caplog, "prune (catch-up) done: nothing to delete")) == 1
         assert len(_lines(caplog, "check (schedule) done: integrity check ok")) == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from zarchd import backups
 from zarchd.app.operations import Operations
+from zarchd.app.remotes import remote_health
 from zarchd.app.results import HealthResult, StatusReport
 from zarchd.core.clock import parse_iso
 from zarchd.core.config import Config
@@ -37,6 +38,7 @@ def assess(
     reasons = _registry(report, config, now)
     reasons += _backups(items, report, config, now)
     reasons += _last_job(history)
+    reasons += remote_health(report.get("remotes") or [])
     return {"healthy": not reasons, "reasons": reasons}
 
 

@@ -100,7 +100,8 @@ class Operations:
     def store(self) -> BackupStore:
         """Where backups live: built from the config once (again after a reload moved it)."""
         if self._store is None or self._store[0] != self.config.backup_dir:
-            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir))
+            index = self.config.state_dir / "sidecar-index.json"  # listing reads changed only
+            self._store = (self.config.backup_dir, LocalDirectory(self.config.backup_dir, index))
         return self._store[1]
 
     def catalog(self) -> list[migrations.Migration]:
@@ -333,6 +334,7 @@ class Operations:
                     progress=progress,
                     reason=reason,
                     cancel=self.cancel,
+                    full_check_every_s=self.config.backup.full_check_every,
                 )
                 extra["name"] = info.name
                 extra["size_bytes"] = info.size_bytes

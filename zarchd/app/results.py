@@ -7,7 +7,7 @@ Cheap to import (the client's renderers use it): typing only.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # ---- shared pieces ------------------------------------------------------------------------
 
@@ -30,6 +30,7 @@ class BackupJson(TypedDict):
     sha256: str | None
     ours: bool
     untrusted: bool
+    check: NotRequired[str | None]  # "quick" or "integrity": the check its content got
 
 
 class AppliedJson(TypedDict):
@@ -114,6 +115,7 @@ class BackupsReport(TypedDict):
     next_run: str | None
     latest: BackupJson | None
     problem: NotRequired[str]
+    listed_at: NotRequired[str]  # the daemon's kept listing: when it was made
 
 
 class LastCheck(TypedDict):
@@ -142,6 +144,7 @@ class StatusReport(TypedDict):
     last_check: LastCheck | None
     last_error: LastError | None
     last_resolved_error: NotRequired[ResolvedError | None]
+    remotes: NotRequired[list[dict[str, Any]]]  # app/remotes.py: one per [[remote]]
 
 
 class HealthResult(TypedDict):

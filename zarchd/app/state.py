@@ -9,6 +9,7 @@ than stopping the daemon.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
 import logging
@@ -39,12 +40,31 @@ class State:
     def __init__(self, directory: Path) -> None:
         self.path = directory / "state.json"
         self._lock = threading.Lock()
+        # The last content read and the stats of the file it came from: `status` asks for a
+        # field on every request (issue 16); the file is parsed again only once it changed.
+        self._cached: tuple[tuple[int, int, int, int], dict[str, Any]] | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._read().get(key, default)
+        return copy.deepcopy(self._read_cached().get(key, default))
 
     def snapshot(self) -> dict[str, Any]:
-        return self._read()
+        return copy.deepcopy(self._read_cached())
+
+    def _read_cached(self) -> dict[str, Any]:
+        """The content, re-read only when the file's inode, size, mtime or ctime moved (every
+        write replaces it: a new inode). Callers get copies; the cached dict is never handed out."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            self._cached = None
+            return self._read()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        data = self._read()
+        self._cached = (key, data)  # a change between stat and read only costs a re-read
+        return data
 
     def update(self, **values: Any) -> None:
         self._change(lambda data: data.update(values))

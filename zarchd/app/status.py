@@ -12,6 +12,7 @@ from typing import Any, TypedDict, cast
 
 from zarchd import backups, migrations
 from zarchd.app.operations import Operations
+from zarchd.app.remotes import remotes_report
 from zarchd.app.results import (
     AppliedJson,
     BackupJson,
@@ -217,4 +218,5 @@ def build_status(
         "last_check": state.get("last_check"),
         "last_error": state.get("last_error"),
         "last_resolved_error": state.get("last_resolved_error"),
+        "remotes": remotes_report(ops.config, ops.now()),
     }

@@ -27,23 +27,25 @@ def list_backups(
     found: list[tuple[tuple[datetime, int, str], BackupInfo]] = []
     tz = names.local_tz()
     for stored in store.scan(stem):
-        parsed = names.parse(stem, stored.name)
+        parsed = stored.parsed or names.parse(stem, stored.name)
         if parsed is None:
             continue
         if stored.untrusted is not None:
             if ignored is not None:
                 ignored.append({"name": stored.name, "reason": stored.untrusted})
             continue
-        from_name = parsed.local_time.replace(tzinfo=tz).astimezone(UTC)
         meta = stored.sidecar
         if meta is not None and not parsed.marked and replaced_by_other(store, stored, meta):
             meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
         path, ident = stored.location, stored.ident
-        if meta is not None and not _sidecar_matches_name(meta, parsed.local_time, tz):
+        created = _sidecar_time(meta, parsed.local_time, tz) if meta is not None else None
+        if created is not None:  # the common case: ours, its time agreeing with its name
+            info = info_from(path, meta, created, stored.size, ident)
+        elif meta is not None:
             info = BackupInfo(
                 stored.name,
                 path,
-                from_name,
+                _name_time(parsed.local_time, tz),
                 stored.size,
                 None,
                 None,
@@ -54,17 +56,25 @@ def list_backups(
                 untrusted=True,
             )
         else:
-            info = info_from(path, meta, from_name, stored.size, ident)
+            info = info_from(path, None, _name_time(parsed.local_time, tz), stored.size, ident)
         found.append(((info.created_at, parsed.seq, info.name), info))
     found.sort(key=lambda pair: pair[0])
     return [info for _, info in found]
 
 
-def _sidecar_matches_name(meta: dict[str, Any], name_local: datetime, tz: tzinfo) -> bool:
+def _name_time(name_local: datetime, tz: tzinfo) -> datetime:
+    """When the name says the backup was made (aware UTC)."""
+    return name_local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _sidecar_time(meta: dict[str, Any], name_local: datetime, tz: tzinfo) -> datetime | None:
+    """The sidecar's created_at when it agrees with the name, else None (not trusted)."""
     created = parse_iso(meta.get("created_at"))
-    return created is not None and created_at_matches_name(
+    if created is None or not created_at_matches_name(
         created, name_local, tz, meta.get("utc_offset_s")
-    )
+    ):
+        return None
+    return created
 
 
 def latest_backup(registry: Path, store: BackupStore | Path) -> BackupInfo | None:

@@ -32,6 +32,10 @@ class BackupInfo:
     # A zarchd sidecar whose created_at disagrees with the name: listed, never deleted, never
     # "latest", never restored by recover.
     untrusted: bool = False
+    # Which check its content got: "quick" (quick_check at creation) or "integrity" (the full
+    # integrity_check, at creation or by `verify`); None when not ours. Sidecars from before
+    # the field always had the full check.
+    check: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,7 @@ class BackupInfo:
             "sha256": self.sha256,
             "ours": self.ours,
             "untrusted": self.untrusted,
+            "check": self.check,
         }
 
 
@@ -66,16 +71,20 @@ def read_sidecar(backup: Path) -> dict[str, Any] | None:
     try:
         with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_SIDECAR + 1)
-        if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
-            return None
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError):
+    except OSError:
         return None
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != FORMAT
-        or data.get("name") != backup.name
-    ):
+    return sidecar_content(raw, backup.name)
+
+
+def sidecar_content(raw: bytes, name: str) -> dict[str, Any] | None:
+    """The sidecar read as `raw` if it is a zarchd sidecar for exactly the backup `name`."""
+    if len(raw) > MAX_SIDECAR:  # ours are < 1 KiB; a huge one is not ours to parse
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("name") != name:
         return None
     if parse_iso(data.get("created_at")) is None:
         # a hand-edited time (not text, no time zone) makes it not ours: listed, never deleted
@@ -106,4 +115,11 @@ def info_from(
         meta.get("fingerprint"),
         True,
         ident,
+        check=check_of(meta),
     )
+
+
+def check_of(meta: dict[str, Any]) -> str:
+    """The check a backup's content got, from its sidecar (old sidecars: the full check)."""
+    check = meta.get("check")
+    return check if check in ("quick", "integrity") else "integrity"

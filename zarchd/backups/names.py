@@ -8,6 +8,7 @@ zarchd versions made are still recognised, listed, verified, pruned and restored
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ class ParsedName:
     marked: bool = True  # False: an old-style name, the shape 7zarch-go writes too
 
 
+@functools.lru_cache(maxsize=16)  # listing parses every name in the directory (10k+) with one stem
 def pattern(stem: str) -> re.Pattern[str]:
     return re.compile(
         rf"{re.escape(stem)}-(\d{{8}})-(\d{{6}})(?:{re.escape(MARKER)})?"
@@ -40,11 +42,21 @@ def pattern(stem: str) -> re.Pattern[str]:
 
 def parse(stem: str, name: str) -> ParsedName | None:
     """The parts of a backup name, or None when `name` is not one (a real date is required)."""
+    if not name.endswith(SUFFIX):  # most entries (sidecars, other files): no regex needed
+        return None
     m = pattern(stem).fullmatch(name)
     if not m:
         return None
-    try:
-        when = datetime.strptime(m[1] + m[2], "%Y%m%d%H%M%S")
+    day, clock = m[1], m[2]
+    try:  # the digits are fixed-width (the pattern): datetime() checks the date, 20x strptime
+        when = datetime(
+            int(day[:4]),
+            int(day[4:6]),
+            int(day[6:]),
+            int(clock[:2]),
+            int(clock[2:4]),
+            int(clock[4:]),
+        )
     except ValueError:
         return None
     return ParsedName(name, when, int(m[3] or 0), MARKER in name[len(stem) :])

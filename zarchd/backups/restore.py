@@ -56,8 +56,13 @@ def restore_backup(
         if registry.exists():
             mode = registry.stat().st_mode & 0o777
             try:
-                safety = take_backup(
-                    registry, store, now=now, progress=progress, reason="pre-restore"
+                safety = take_backup(  # the full check: it decides "damaged, set aside"
+                    registry,
+                    store,
+                    now=now,
+                    progress=progress,
+                    reason="pre-restore",
+                    full_check_every_s=0,
                 )
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up

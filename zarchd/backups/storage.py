@@ -32,6 +32,8 @@ from typing import Any
 
 from zarchd.backups import names
 from zarchd.backups.meta import read_sidecar, write_sidecar
+from zarchd.backups.sidecarindex import SidecarIndex
+from zarchd.backups.sidecars import read_sidecar_at, sidecar_via_index
 from zarchd.backups.temps import TEMP_PREFIX, remove_temps
 from zarchd.backups.trust import check_backup_dir, note_ignored, untrusted_owner
 from zarchd.core.errors import BackupError, UsageError
@@ -50,6 +52,7 @@ class StoredBackup:
     untrusted: str | None = None  # why another user's file is ignored; None when trusted
     sidecar: dict[str, Any] | None = None  # our sidecar for exactly this name, else None
     sidecar_mtime_ns: int | None = None
+    parsed: names.ParsedName | None = None  # the name's parts, as the scan found them
 
 
 class BackupStore(ABC):
@@ -92,6 +95,14 @@ class BackupStore(ABC):
     def put(self, tmp: Path, candidates: Iterable[str], meta: dict[str, Any]) -> str:
         """Publish the finished `tmp` with its sidecar `meta` under the first free candidate
         name (neither the backup nor a sidecar there), never overwriting; the name."""
+
+    def put_link(
+        self, existing: str, ident: tuple[int, int], candidates: Iterable[str], meta: dict[str, Any]
+    ) -> str | None:
+        """Publish the backup `existing` (still the file `ident`) again under the first free
+        candidate name with its own sidecar `meta`, sharing its data (identical backups stored
+        once); None when this store cannot share files (the caller publishes a copy)."""
+        return None
 
     @abstractmethod
     def open(self, name: str) -> AbstractContextManager[Path]:
@@ -140,8 +151,10 @@ def dir_problem(backup_dir: Path, exc: OSError) -> str:
 class LocalDirectory(BackupStore):
     """Backups as files in a local directory (created 0700), sidecars beside them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, index: Path | None = None) -> None:
         self.path = Path(path)
+        # With `index` (a file in zarchd's state dir), listing reads only changed sidecars.
+        self._index = SidecarIndex(index, self.path) if index is not None else None
 
     def __str__(self) -> str:
         return str(self.path)
@@ -174,38 +187,51 @@ class LocalDirectory(BackupStore):
 
     def scan(self, stem: str) -> list[StoredBackup]:
         try:
-            entries = list(os.scandir(self.path))
+            dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             return []
         except OSError as exc:  # a file in the way, no permission: say which, never a traceback
             raise BackupError(dir_problem(self.path, exc)) from exc
+        try:
+            return self._scan(dir_fd, stem)
+        except OSError as exc:
+            raise BackupError(dir_problem(self.path, exc)) from exc
+        finally:
+            os.close(dir_fd)
+
+    def _scan(self, dir_fd: int, stem: str) -> list[StoredBackup]:
+        # Names and files relative to the directory's descriptor: no path object per step
+        # (10,000 backups, issue 16), and the directory cannot be swapped halfway.
         found: list[StoredBackup] = []
-        for entry in entries:
-            if names.parse(stem, entry.name) is None:
+        for name in os.listdir(dir_fd):
+            parsed = names.parse(stem, name)
+            if parsed is None:
                 continue
             try:
-                st = entry.stat(follow_symlinks=False)
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if not stat.S_ISREG(st.st_mode):  # symlinks, dirs: not ours to read or delete
                 continue
-            path = self.path / entry.name
+            path = self.path / name
             ident = (st.st_dev, st.st_ino)
             why = untrusted_owner(st)
             if why is not None:
                 note_ignored(path, st, why)
-                found.append(StoredBackup(entry.name, path, st.st_size, st.st_mtime_ns, ident, why))
+                found.append(StoredBackup(name, path, st.st_size, st.st_mtime_ns, ident, why))
                 continue
-            meta = read_sidecar(path)
-            sidecar_mtime = None
-            if meta is not None:
-                with contextlib.suppress(OSError):
-                    sidecar_mtime = os.stat(names.sidecar_path(path)).st_mtime_ns
+            if self._index is not None:
+                meta, sidecar_mtime = sidecar_via_index(dir_fd, name, self._index)
+            else:
+                meta, read = read_sidecar_at(dir_fd, name)
+                sidecar_mtime = read.st_mtime_ns if read is not None else None
             found.append(
                 StoredBackup(
-                    entry.name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime
+                    name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime, parsed
                 )
             )
+        if self._index is not None:
+            self._index.save()
         return found
 
     def read_sidecar(self, name: str) -> dict[str, Any] | None:
@@ -235,6 +261,37 @@ class LocalDirectory(BackupStore):
                 if not os.path.lexists(final):  # the link failed (ENOSPC...): no orphan sidecar
                     sidecar.unlink(missing_ok=True)
                 raise
+        raise UsageError(f"no free backup name left in {self.path}")
+
+    def put_link(
+        self, existing: str, ident: tuple[int, int], candidates: Iterable[str], meta: dict[str, Any]
+    ) -> str | None:
+        source = self._path(existing)
+        for name in candidates:
+            final = self._path(name)
+            if os.path.lexists(final) or os.path.lexists(names.sidecar_path(final)):
+                continue
+            meta["name"] = name
+            sidecar = write_sidecar(final, meta)  # sidecar first, as put() does
+            try:
+                os.link(source, final, follow_symlinks=False)
+            except FileExistsError:
+                sidecar.unlink(missing_ok=True)
+                continue
+            except OSError:  # no hard links here (EPERM, EMLINK...): a copy is published
+                sidecar.unlink(missing_ok=True)
+                return None
+            try:
+                st = os.lstat(final)
+            except OSError:
+                st = None
+            if st is None or (st.st_dev, st.st_ino) != ident:  # `existing` was swapped meanwhile
+                with contextlib.suppress(OSError):
+                    final.unlink()
+                sidecar.unlink(missing_ok=True)
+                return None
+            fsync_dir(self.path)
+            return name
         raise UsageError(f"no free backup name left in {self.path}")
 
     @contextlib.contextmanager

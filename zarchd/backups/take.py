@@ -1,30 +1,35 @@
 """Take one backup: an online, consistent, verified copy published under a backup name.
 
-The copy is made with `VACUUM INTO` from a READ-ONLY connection to the registry:
-- one statement, one read transaction, so commits from other processes never restart it (a
-  step-wise backup never finished under a writer) and commits still in registry.db-wal are in
-  the copy (a raw file copy lost them);
-- a progress handler on that connection aborts it past the deadline, which
-  `backup(pages=-1)` cannot do (benchmarks/backup.py compares the two);
-- a read-only connection never checkpoints the application's WAL, also not when it closes.
+- the copy (snapshot.py): a consistent snapshot of committed data (WAL included), writers
+  blocked at most as long as `cp` of the file takes, cancel and deadline honoured;
+- verified before it counts: `quick_check` on every backup, the full `integrity_check` when
+  none was done within `full_check_every_s` (the sidecar says which check it got), in parallel
+  with the sha256 and the fsync of the copy;
+- identical to the previous backup (dedupe.py): published as a hard link to it, own sidecar;
+- published by a link that never overwrites, the directory fsynced, the sidecar first (a name
+  with a backup file is only ours once both are there).
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from zarchd import __version__
 from zarchd.backups import files, names
+from zarchd.backups.checkplan import full_check_due
+from zarchd.backups.dedupe import previous_backup, same_content
 from zarchd.backups.emptiness import empty_registry_problem
+from zarchd.backups.listing import list_backups
 from zarchd.backups.meta import BackupInfo, info_from
+from zarchd.backups.snapshot import CANCELLED, cancelled, copy_snapshot
 from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.temps import TEMP_PREFIX, remove_temps, temp_name_pattern
 from zarchd.core.clock import Clock, iso, utcnow
@@ -32,7 +37,7 @@ from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, Registr
 from zarchd.core.fsutil import fsync_file
 from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.fingerprint import fingerprint
-from zarchd.db.registry import check_file, companions, connect, is_busy
+from zarchd.db.registry import companions, integrity_check, open_static
 
 __all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from here before
     "TEMP_PREFIX",
@@ -41,8 +46,10 @@ __all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from h
     "take_backup",
     "temp_name_pattern",
 ]
-PROGRESS_OPS = 10_000  # VM instructions between deadline checks
-CANCELLED = "backup cancelled: zarchd is stopping; nothing was published"
+DEFAULT_FULL_CHECK_EVERY_S = 7 * 86400.0  # [backup] full_check_every
+# Up to this size the full check costs well under a second: every such backup gets it.
+ALWAYS_FULL_CHECK_MAX = 64 * 1024 * 1024
+MMAP_BYTES = 1 << 30  # SQLite caps it at its own limit (2 GB by default)
 
 
 def take_backup(
@@ -54,10 +61,16 @@ def take_backup(
     progress: Progress = no_progress,
     reason: str = "manual",
     cancel: threading.Event | None = None,
+    full_check_every_s: float = DEFAULT_FULL_CHECK_EVERY_S,
+    in_process_max: int | None = None,
+    always_full_max: int = ALWAYS_FULL_CHECK_MAX,
 ) -> BackupInfo:
     """Copy, check and publish a backup of `registry` into `store`; always taken.
 
     Setting `cancel` (the daemon is stopping) aborts the copy: Cancelled, nothing published.
+    `full_check_every_s`: the full integrity_check when no backup taken within this long got
+    one (0: every backup), else quick_check; copies up to `always_full_max` bytes always get it.
+    `in_process_max`: see snapshot.copy_snapshot.
     """
     if not registry.is_file():
         raise BackupError(f"the registry {registry} does not exist; nothing to back up")
@@ -70,28 +83,33 @@ def take_backup(
     store.remove_temps(stem, older_than_s=2 * deadline_s + 300)
     _check_cancel(cancel)
     started = now()
+    existing = list_backups(registry, store)
+    full = full_check_due(existing, started, full_check_every_s)
     token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
     try:
         with store.temp_file(stem) as tmp:
             try:
-                _copy(registry, tmp, deadline_s, progress, cancel)
-            finally:  # a failed VACUUM INTO leaves its own rollback journal behind
+                extra = {} if in_process_max is None else {"in_process_max": in_process_max}
+                copy_snapshot(
+                    registry, tmp, deadline_s=deadline_s, progress=progress, cancel=cancel, **extra
+                )
+            finally:  # a failed copy leaves its own rollback journal behind
                 for leftover in companions(tmp):
                     leftover.unlink(missing_ok=True)
-            with Stage(progress, "fsync"):
-                fsync_file(tmp)
-            with Stage(progress, "check"):  # integrity_check reports nothing until it is done
-                problems = _check_copy(tmp)
+            size = tmp.stat().st_size
+            full = full or size <= always_full_max
+            with Stage(progress, "check"):  # check, sha256 and fsync at once; no progress inside
+                problems, digest = _verify_copy(tmp, full)
             if problems != ["ok"]:
                 raise IntegrityFailure(
-                    f"registry is damaged, no backup taken (integrity check of its copy: "
-                    f"{'; '.join(problems[:3])}); run `zarchctl recover`"
+                    f"registry is damaged, no backup taken ({'integrity' if full else 'quick'} "
+                    f"check of its copy: {'; '.join(problems[:3])}); run `zarchctl recover`"
                 )
             os.chmod(tmp, 0o600)
             meta: dict[str, Any] = {
                 "created_at": iso(started, precise=True),
-                "size_bytes": tmp.stat().st_size,
-                "sha256": files.sha256_file(tmp, progress=progress),
+                "size_bytes": size,
+                "sha256": digest,
                 "schema_version": files.schema_version(tmp),
                 "fingerprint": token,
                 "source": str(registry.absolute()),
@@ -99,95 +117,71 @@ def take_backup(
                 "reason": reason,
                 "verified": True,
                 "verified_at": iso(now()),
+                "check": "integrity" if full else "quick",
             }
             _check_cancel(cancel)
-            name = store.put(tmp, _candidates(stem, started, meta), meta)
+            name = _publish(store, tmp, stem, started, meta, existing)
     except OSError as exc:
         raise BackupError(_os_message(exc, store)) from exc
     return info_from(store.location(name), meta, started, meta["size_bytes"])
 
 
-def _cancelled(cancel: threading.Event | None) -> bool:
-    return cancel is not None and cancel.is_set()
+def _verify_copy(tmp: Path, full: bool) -> tuple[list[str], str]:
+    """(problems of the check, sha256) of the copy, fsynced: the three in parallel (SQLite and
+    hashlib release the GIL; the file is still in the page cache)."""
+    with ThreadPoolExecutor(2, thread_name_prefix="zarchd-verify") as pool:
+        synced = pool.submit(fsync_file, tmp)
+        hashed = pool.submit(files.sha256_file, tmp)
+        problems = _check_copy(tmp, full)
+        synced.result()  # raises what fsync raised (EIO: the copy is not durable)
+        return problems, hashed.result()
+
+
+def _publish(
+    store: BackupStore,
+    tmp: Path,
+    stem: str,
+    started: datetime,
+    meta: dict[str, Any],
+    existing: list[BackupInfo],
+) -> str:
+    """Publish the verified copy; as a link to the previous backup when it is the same."""
+    previous = previous_backup(existing)
+    if (
+        previous is not None
+        and previous.ident is not None
+        and same_content(tmp, meta["sha256"], meta["size_bytes"], previous)
+    ):
+        shared = {**meta, "same_as": previous.name}
+        name = store.put_link(
+            previous.name, previous.ident, _candidates(stem, started, shared), shared
+        )
+        if name is not None:
+            meta.clear()
+            meta.update(shared)
+            return name
+    return store.put(tmp, _candidates(stem, started, meta), meta)
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
-    if _cancelled(cancel):
+    if cancelled(cancel):
         raise Cancelled(CANCELLED)
 
 
-def _check_copy(tmp: Path) -> list[str]:
+def _check_copy(tmp: Path, full: bool) -> list[str]:
     try:
-        return check_file(tmp, static=True)
+        conn = open_static(tmp)
+        try:
+            # Read through a memory map (about a third faster than read() into SQLite's cache):
+            # safe here, nobody else can shorten our own fresh temp file in a 0700 directory.
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            return integrity_check(conn, quick=not full, what=f"the backup copy {tmp}")
+        finally:
+            conn.close()
     except RegistryError as exc:  # our own fresh file: unreadable means a disk problem
         raise BackupError(
             f"cannot read back the backup copy {tmp}: {exc.message}; older backups are intact"
         ) from exc
-
-
-def _copy(
-    registry: Path, tmp: Path, deadline_s: float, progress: Progress, cancel: threading.Event | None
-) -> None:
-    stop_at = time.monotonic() + deadline_s
-    copy = Stage(progress, "copy")
-
-    def stop() -> int:  # non-zero aborts VACUUM INTO with "interrupted"
-        copy.update(_written(tmp))  # the copy's size so far is how far VACUUM INTO got
-        return 1 if _cancelled(cancel) or time.monotonic() > stop_at else 0
-
-    try:
-        src = connect(registry, readonly=True, timeout=max(0.1, min(deadline_s, 30.0)))
-    except RegistryError as exc:
-        raise BackupError(exc.message) from exc
-    try:
-        copy.total = _page_count(src) * src.execute("PRAGMA page_size").fetchone()[0]
-        with copy:
-            src.set_progress_handler(stop, PROGRESS_OPS)
-            src.execute("VACUUM INTO ?", (str(tmp),))
-            copy.end(_written(tmp))
-    except sqlite3.OperationalError as exc:
-        text = str(exc)
-        if "interrupted" in text:
-            if _cancelled(cancel):
-                raise Cancelled(CANCELLED) from exc
-            raise Cancelled(
-                f"backup of {registry} did not finish within {deadline_s:g}s; "
-                f"nothing was published (raise the deadline or check the disk)"
-            ) from exc
-        if "full" in text or "I/O" in text or "unable to open" in text:
-            raise BackupError(
-                f"cannot write the backup in {tmp.parent}: {text} "
-                f"(disk full or no permission?); older backups are intact"
-            ) from exc
-        if is_busy(exc):
-            raise BackupError(
-                f"the registry {registry} stayed locked by another process; try again later"
-            ) from exc
-        raise _damaged(exc) from exc
-    except sqlite3.DatabaseError as exc:
-        raise _damaged(exc) from exc
-    finally:
-        src.close()
-
-
-def _damaged(exc: Exception) -> IntegrityFailure:
-    return IntegrityFailure(f"registry is damaged, no backup taken ({exc}); run `zarchctl recover`")
-
-
-def _written(tmp: Path) -> int:
-    try:
-        return tmp.stat().st_size
-    except OSError:
-        return 0
-
-
-def _page_count(conn: sqlite3.Connection) -> int:
-    try:
-        return int(conn.execute("PRAGMA page_count").fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        if is_busy(exc):
-            raise  # a lock held past the timeout, not damage: _copy says so
-        raise _damaged(exc) from exc
 
 
 def _candidates(stem: str, started: datetime, meta: dict[str, Any]) -> Iterator[str]:

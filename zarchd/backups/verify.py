@@ -75,6 +75,7 @@ def verify_backup(
             meta["problems"] = problems
         else:
             meta.pop("problems", None)
+            meta["check"] = "integrity"  # it passed the full check now (a quick one at creation)
         with contextlib.suppress(OSError):  # a read-only backup dir: the check still counts
             store.update_sidecar(info.name, meta)
     return VerifyResult(info.name, not problems, problems)

@@ -14,10 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import typer
-
 from zarchd.app.commands import PING_TIMEOUT_S, answer_timeout, failed
-from zarchd.cli import render, samereg
+from zarchd.cli import globalopts, render, samereg
 from zarchd.cli.progress_view import ProgressView
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
 from zarchd.core.errors import EXIT_FAILED, DaemonNotRunning, UsageError, ZarchError
@@ -91,8 +89,15 @@ def execute(
     socket: Path | None,
     local: bool,
 ) -> None:
-    """Run `command` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running."""
-    logging.basicConfig(level=logging.WARNING, format="zarchctl: %(message)s")
+    """Run `command` and exit: 0 done, 1 failed, 2 bad usage/config, 3 daemon not running.
+
+    Exits by SystemExit, never typer.Exit: the start-up fast path runs this without Typer."""
+    flags = globalopts.current()
+    json_out = json_out or flags.json
+    show_progress = not json_out and flags.show_progress
+    level = logging.INFO if flags.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="zarchctl: %(message)s")
+    logging.getLogger().setLevel(level)  # also when handlers were set up before (in-process use)
     for handler in logging.getLogger().handlers:
         handler.setFormatter(SafeFormatter("zarchctl: %(message)s"))
     # A KeyboardInterrupt raised while SQLite runs a progress handler is swallowed by the sqlite3
@@ -109,10 +114,17 @@ def execute(
     signal.signal(signal.SIGTERM, interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
-    progress = ProgressView(show=not json_out)
+    progress = ProgressView(show=show_progress)
     progress.route_logging(logging.getLogger())  # log lines above the progress, not into it
     try:
         cfg = load(config_path, socket)
+        logging.getLogger("zarchctl").info(  # -v: what this run acts on
+            "%s: config %s; registry %s; %s",
+            command,
+            cfg.source or "none (defaults)",
+            cfg.registry_path,
+            "in this process (--local)" if local else f"daemon at {cfg.socket_path}",
+        )
         if not local and command != "ping" and samereg.named_explicitly(config_path):
             samereg.check_same_registry(cfg)  # never act silently on the daemon's other registry
         result = (run_local if local else run_remote)(cfg, command, params, progress)
@@ -132,14 +144,14 @@ def execute(
     except KeyboardInterrupt:
         progress.close()
         print("zarchctl: interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        raise SystemExit(130) from None
     progress.close()
     if json_out:
         print(json.dumps(result, indent=2, default=str))
-    else:
+    elif not flags.quiet:  # -q: the exit status (and errors on stderr) only
         print(render.render(command, result))
     if failed(command, result):
-        raise typer.Exit(EXIT_FAILED)
+        raise SystemExit(EXIT_FAILED)
 
 
 def _fail(exc: ZarchError, json_out: bool) -> None:
@@ -149,7 +161,7 @@ def _fail(exc: ZarchError, json_out: bool) -> None:
     # path can neither pass for a line of its own nor (escaped) drive the terminal.
     message = escape_controls(exc.message, keep_newlines=True).replace("\n", "\n  ")
     print(f"zarchctl: {message}", file=sys.stderr)
-    raise typer.Exit(exc.exit_code)
+    raise SystemExit(exc.exit_code)
 
 
 def confirm(question: str, yes: bool) -> None:
@@ -160,7 +172,9 @@ def confirm(question: str, yes: bool) -> None:
         print(
             f"zarchctl: {question} Refusing without --yes (no terminal to ask on).", file=sys.stderr
         )
-        raise typer.Exit(2)
+        raise SystemExit(2)
+    import typer  # only restore and recover ask, and they come through Typer anyway
+
     if not typer.confirm(question, default=False, err=True):
         print("zarchctl: nothing changed", file=sys.stderr)
-        raise typer.Exit(1)
+        raise SystemExit(1)

@@ -1,4 +1,8 @@
-"""zarchctl: the client. Thin: parse, then hand to runner.execute."""
+"""zarchctl: the client. Thin: parse, then hand to runner.execute.
+
+The console script enters through cli/ctl_entry.py, which answers `status`, `health` and `ping`
+without importing this module (Typer costs more than the whole round trip to the daemon).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
 from zarchd import __version__
+from zarchd.cli import complete, globalopts, helptext
 from zarchd.cli.runner import confirm, execute
+
+
+class GlobalFlagsGroup(TyperGroup):
+    """Takes --json, -q, -v and --no-progress out wherever they stand, before or after the
+    command's name (globalopts.split), so each command need not declare them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        flags, rest = globalopts.split(args)
+        globalopts.set_current(flags)
+        return super().parse_args(ctx, rest)
+
 
 app = typer.Typer(
     name="zarchctl",
     help="Control zarchd, the daemon that keeps the 7zarch-go registry backed up and migrated.",
+    cls=GlobalFlagsGroup,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no `<bool>` metavars, the same text as the man page
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
@@ -47,6 +68,15 @@ def _version(value: bool) -> None:
 def main_options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    # Declared for the help only: GlobalFlagsGroup has taken them out of the arguments already.
+    json: Annotated[bool, typer.Option("--json", help=globalopts.FLAGS["--json"][1])] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help=globalopts.FLAGS["-q"][1])] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help=globalopts.FLAGS["-v"][1])
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help=globalopts.FLAGS["--no-progress"][1])
     ] = False,
 ) -> None:
     """Every command takes --json, --config and --socket; registry commands also --local."""
@@ -124,7 +154,8 @@ def verify(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="A backup name from `zarchctl backups`; default: all of zarchd's backups."
+            help="A backup name from `zarchctl backups`; default: all of zarchd's backups.",
+            autocompletion=complete.backup_names,
         ),
     ] = None,
     json: Json = False,
@@ -139,7 +170,11 @@ def verify(
 @app.command()
 def restore(
     name: Annotated[
-        str, typer.Argument(help="A backup name from `zarchctl backups` (never a path).")
+        str,
+        typer.Argument(
+            help="A backup name from `zarchctl backups` (never a path).",
+            autocompletion=complete.backup_names,
+        ),
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json: Json = False,
@@ -194,7 +229,14 @@ def migrate(
 
 @app.command()
 def rollback(
-    to: Annotated[str, typer.Option("--to", help="Migration id to go back to (it stays applied).")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Migration id to go back to (it stays applied).",
+            autocompletion=complete.migration_ids,
+        ),
+    ],
     json: Json = False,
     config: ConfigOpt = None,
     socket: SocketOpt = None,
@@ -247,8 +289,25 @@ _daemon_command("reload", "Re-read the config (same as SIGHUP); a bad config kee
 _daemon_command("stop", "Stop the daemon gracefully.")
 
 
+def _add_epilogs() -> None:
+    """Examples, exit statuses and the global options under every command's help (helptext)."""
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or info.callback.__name__.replace("_", "-")
+        info.epilog = info.epilog or helptext.epilog(helptext.ZARCHCTL, name, globalopts.HELP_ROWS)
+
+
+_add_epilogs()
+
+from zarchd.cli.config_cmd import app as config_app  # noqa: E402 (after the commands: help order)
+
+app.add_typer(config_app, name="config", help="Check, show or write the config (no daemon needed).")
+
+
 def main() -> None:
-    app()
+    from zarchd.cli.ctl_entry import main as entry
+
+    entry()
 
 
 if __name__ == "__main__":

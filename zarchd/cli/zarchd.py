@@ -23,8 +23,10 @@ app = typer.Typer(
     name="zarchd",
     help="The daemon that keeps the 7zarch-go registry backed up, verified and migrated.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: the same text as the man page
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -91,6 +93,21 @@ def run(
 from zarchd.cli.service_cmd import app as service_app
 
 app.add_typer(service_app, name="service", help="Render, install or remove the service unit.")
+
+
+def _add_epilogs() -> None:
+    """Examples and exit statuses under each command's help (cli/helptext.py)."""
+    from zarchd.cli.helptext import ZARCHD, epilog
+
+    for prefix, typer_app in (("", app), ("service ", service_app)):
+        typer_app.rich_markup_mode = None
+        for info in typer_app.registered_commands:
+            assert info.callback is not None
+            name = prefix + (info.name or info.callback.__name__.replace("_", "-"))
+            info.epilog = info.epilog or epilog(ZARCHD, name)
+
+
+_add_epilogs()
 
 
 def main() -> None:

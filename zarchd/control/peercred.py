@@ -6,8 +6,6 @@ the BSDs offer getpeereid(2). Anything else cannot prove a uid, so the caller re
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import socket
 import struct
@@ -33,6 +31,10 @@ _UCRED = struct.Struct("iII")  # struct ucred { pid_t pid; uid_t uid; gid_t gid;
 
 
 def _getpeereid(sock: _SocketLike) -> PeerCred:
+    # Imported here: only macOS and the BSDs get here, and ctypes costs every zarchctl ~5 ms.
+    import ctypes
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     uid, gid = ctypes.c_uint32(), ctypes.c_uint32()
     if libc.getpeereid(sock.fileno(), ctypes.byref(uid), ctypes.byref(gid)) != 0:

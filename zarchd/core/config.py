@@ -92,6 +92,9 @@ class BackupSection:
     cron: str = ""
     on_change: bool = True
     debounce: float = 30.0
+    # Backups over 64 MiB get quick_check, and the full integrity_check when none taken within
+    # this long got one; 0: every backup gets the full check (backups/checkplan.py).
+    full_check_every: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,28 @@ class NotifySection:
 
 
 @dataclass(frozen=True)
+class RemoteConfig:
+    """One `[[remote]]` table: an rclone remote:path that receives a copy of every backup."""
+
+    name: str
+    target: str  # an rclone remote:path (or a local path rclone understands)
+    rclone_config: Path | None = None  # None: rclone's own lookup or RCLONE_CONFIG_<NAME>_*
+    prefix: str = ""  # "": "<hostname>/<registry stem>/" (prefix_for)
+    bwlimit: str = ""
+    verify: str = "hash"  # hash | download
+    deep_verify_every: float = 7 * 86400.0
+    delete: bool = True  # False: never delete anything there (append-only, object lock)
+    retention: RetentionPolicy | None = None  # None: the local [retention] policy
+    max_age: float | None = None  # None: the config's max_backup_age
+
+    def prefix_for(self, host: str, stem: str) -> str:
+        """The directory under `target` holding this registry's copies, ending in '/'."""
+        if self.prefix:
+            return self.prefix
+        return f"{host}/{stem}/"
+
+
+@dataclass(frozen=True)
 class Config:
     registry: RegistrySection = field(default_factory=RegistrySection)
     backup: BackupSection = field(default_factory=BackupSection)
@@ -139,6 +164,7 @@ class Config:
     control: ControlSection = field(default_factory=ControlSection)
     log: LogSection = field(default_factory=LogSection)
     notify: NotifySection = field(default_factory=NotifySection)
+    remotes: tuple[RemoteConfig, ...] = ()
     source: Path | None = None  # the file it was read from, if any
 
     @property
@@ -163,6 +189,12 @@ class Config:
         if self.notify.max_backup_age is not None:
             return self.notify.max_backup_age
         return 2 * self.backup.interval
+
+    def remote_retention(self, remote: RemoteConfig) -> RetentionPolicy:
+        return remote.retention or self.retention
+
+    def remote_max_age(self, remote: RemoteConfig) -> float:
+        return remote.max_age if remote.max_age is not None else self.max_backup_age
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -281,6 +313,7 @@ _SCHEMA: dict[str, dict[str, Converter]] = {
         "cron": _cron,
         "on_change": _bool,
         "debounce": _duration_at_least("backup.debounce"),
+        "full_check_every": parse_duration,
     },
     "retention": {k: _count for k in RetentionPolicy.__dataclass_fields__},
     "migrations": {
@@ -371,8 +404,12 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
             problems.append(f"{path}: not valid TOML ({exc})")
     values: dict[str, dict[str, Any]] = {name: {} for name in _SCHEMA}
     for section, content in raw.items():
+        if section == "remote":  # [[remote]] tables: _remotes()
+            continue
         if section not in _SCHEMA:
-            problems.append(f"{path}: unknown section [{section}] (known: {', '.join(_SCHEMA)})")
+            problems.append(
+                f"{path}: unknown section [{section}] (known: {', '.join([*_SCHEMA, 'remote'])})"
+            )
             continue
         if not isinstance(content, dict):
             problems.append(f"{path}: '{section}' must be a table [{section}]")
@@ -395,7 +432,156 @@ def load_config(explicit: Path | None = None, env: Mapping[str, str] | None = No
                 )
             except ValueError as exc:
                 problems.append(f"environment {var}={env[var]!r}: expected {exc}")
+    remotes = _remotes(raw.get("remote"), path, problems)
     if problems:
         raise ConfigError(problems)
     sections = {name: _SECTION_TYPES[name](**values[name]) for name in _SCHEMA}
-    return Config(**sections, source=source)
+    return Config(**sections, remotes=remotes, source=source)
+
+
+# ---- [[remote]] tables --------------------------------------------------------------------------
+
+_REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# rclone's --bwlimit: "10M", "512k", "off", or a timetable like "08:00,512k 19:00,off".
+_BWLIMIT = re.compile(r"^[0-9A-Za-z.:,| -]*$")
+
+
+def _remote_name(value: object) -> str:
+    if isinstance(value, str) and _REMOTE_NAME.match(value):
+        return value
+    raise ValueError("a name of letters, digits, '_' and '-' (at most 64, first a letter/digit)")
+
+
+def _remote_target(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError('an rclone remote:path like "offsite:zarchd"')
+    if any(c in value for c in "\0\n\r"):
+        raise ValueError("an rclone remote:path without NUL or line breaks")
+    return value.strip()
+
+
+def _remote_prefix(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError('a path inside the target like "laptop/registry/", or ""')
+    text = value.strip().strip("/")
+    if not text:
+        return ""
+    parts = text.split("/")
+    if any(p in ("", ".", "..") for p in parts) or any(c in text for c in "\0\n\r\\"):
+        raise ValueError('a relative path without "..", "." or empty parts, or ""')
+    return text + "/"
+
+
+def _bwlimit(value: object) -> str:
+    if isinstance(value, str) and _BWLIMIT.match(value.strip()):
+        return value.strip()
+    raise ValueError('an rclone --bwlimit value like "10M" or "08:00,512k 19:00,off", or ""')
+
+
+def _verify(value: object) -> str:
+    if value in ("hash", "download"):
+        return str(value)
+    raise ValueError('"hash" (size and server-side hash, else download) or "download"')
+
+
+def _deep_every(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds < 60:
+        raise ValueError(f"{DURATION_FORMS}, at least 1m")
+    return seconds
+
+
+_REMOTE_SCHEMA: dict[str, Converter] = {
+    "name": _remote_name,
+    "target": _remote_target,
+    "rclone_config": _opt_path,
+    "prefix": _remote_prefix,
+    "bwlimit": _bwlimit,
+    "verify": _verify,
+    "deep_verify_every": _deep_every,
+    "delete": _bool,
+    "max_age": _opt_age,
+}
+
+
+def _remotes(raw: object, path: Path, problems: list[str]) -> tuple[RemoteConfig, ...]:
+    """Every `[[remote]]` table; problems appended (file, remote index/name, key, expectation)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        problems.append(f"{path}: 'remote' must be an array of tables [[remote]]")
+        return ()
+    out: list[RemoteConfig] = []
+    seen: set[str] = set()
+    for index, table in enumerate(raw, 1):
+        where = f"remote #{index}" + (f" ({table['name']!r})" if "name" in table else "")
+        values: dict[str, Any] = {}
+        ok = True
+        for key, value in table.items():
+            if key == "retention":
+                values["retention"] = _remote_retention(value, path, where, problems)
+                ok = ok and values["retention"] is not None
+                continue
+            conv = _REMOTE_SCHEMA.get(key)
+            if conv is None:
+                known = ", ".join([*_REMOTE_SCHEMA, "retention"])
+                problems.append(f"{path}: {where}: unknown key {key} (known: {known})")
+                ok = False
+                continue
+            if key == "rclone_config" and _relative(value):
+                # Relative to the config file, like every other path in it.
+                value = str(path.parent.absolute() / str(value))
+            try:
+                values[key] = conv(value)
+            except ValueError as exc:
+                problems.append(f"{path}: {where}: {key} = {value!r}: expected {exc}")
+                ok = False
+        for key in ("name", "target"):
+            if key not in table:
+                problems.append(f"{path}: {where}: {key} is required")
+                ok = False
+        name = values.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(f"{path}: {where}: the name {name!r} is used by two remotes")
+                ok = False
+            seen.add(name)
+        if ok:
+            out.append(RemoteConfig(**values))
+    return tuple(out)
+
+
+def _relative(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and bool(value.strip())
+        and not os.path.isabs(os.path.expanduser(value))
+    )
+
+
+def _remote_retention(
+    value: object, path: Path, where: str, problems: list[str]
+) -> RetentionPolicy | None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: {where}: retention must be a table [remote.retention]")
+        return None
+    counts: dict[str, int] = {}
+    bad = False
+    for key, count in value.items():
+        if key not in RetentionPolicy.__dataclass_fields__:
+            known = ", ".join(RetentionPolicy.__dataclass_fields__)
+            problems.append(f"{path}: {where}: unknown key retention.{key} (known: {known})")
+            bad = True
+            continue
+        try:
+            counts[key] = _count(count)
+        except ValueError as exc:
+            problems.append(f"{path}: {where}: retention.{key} = {count!r}: expected {exc}")
+            bad = True
+    return None if bad else RetentionPolicy(**counts)
+
+
+# Read by core/configkeys.py (`zarchctl config init|show`): the one list of keys and env names.
+SCHEMA: Mapping[str, Mapping[str, Converter]] = _SCHEMA
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = _ENV
+REMOTE_SCHEMA: Mapping[str, Converter] = _REMOTE_SCHEMA

@@ -108,6 +108,23 @@ class UnsafeDirectory(UnsafePath):
     exit_code = EXIT_USAGE
 
 
+class RemoteError(ZarchError):
+    """An rclone remote refused or failed an operation. `kind` says whether retrying can help:
+    "temporary", "not_found", "immutable", "fatal", "nothing", "timeout", "missing", "cancelled",
+    "error"."""
+
+    code = "remote_failed"
+
+    def __init__(self, message: str, kind: str = "error", rclone_code: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.rclone_code = rclone_code
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind not in ("fatal", "missing")
+
+
 class Cancelled(ZarchError):
     """Work stopped because the daemon is shutting down or a deadline passed."""
 

@@ -20,9 +20,11 @@ from zarchd import __version__
 from zarchd.app.dispatch import command_entry, dispatch
 from zarchd.app.health import health
 from zarchd.app.operations import Operations
+from zarchd.app.remotes import RemoteRunner
 from zarchd.app.results import DaemonInfo, HealthResult, MessageResult, PingResult, StatusReport
 from zarchd.app.state import State
 from zarchd.app.status import build_status
+from zarchd.app.statuscache import StatusCache
 from zarchd.control.server import ControlServer
 from zarchd.core import logsetup
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -68,8 +70,10 @@ class Daemon:
         self._warned_versions: set[str] = set()
         self.ops: Operations | None = None
         self.alerts: Alerts | None = None
+        self.remotes: RemoteRunner | None = None
         self.scheduler: Scheduler | None = None
         self.watcher: RegistryWatcher | None = None
+        self.status_cache: StatusCache | None = None
         self.server: ControlServer | None = None
         self.lock: WriterLock | None = None
         self.exit_code = 0
@@ -109,7 +113,11 @@ class Daemon:
         self.ops = Operations(cfg, now=self.now, state=state)
         self.ops.write_lock.guard = self._guard_write
         self.alerts = Alerts(self.ops)
-        self.ops.on_job = self.alerts.job_recorded
+        self.ops.on_job = self._job_recorded
+        self.remotes = RemoteRunner(cfg, self.now) if cfg.remotes else None
+        # status answers from a report kept current after each job and on registry changes
+        self.status_cache = StatusCache(self.ops)
+        self.ops.on_job = self.status_cache.after_job(self.ops.on_job)
         self.alerts.start()
         _make_dir(cfg.backup_dir, "backup directory")
         self.ops.check_backup_dir()  # exit 2: other users could plant or swap backups there
@@ -143,7 +151,10 @@ class Daemon:
             catch_up_check=registry.exists()
             and check_due_at_start(last_check, cfg.check.interval, now),
         )
+        self.status_cache.start()
         self._start_watcher()
+        if self.remotes:  # after the catch-up backup was scheduled: its upload is queued too
+            self.remotes.start()
         self.notifier.ready(self._status_line())
         self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
@@ -235,6 +246,8 @@ class Daemon:
         deadline = time.monotonic() + SHUTDOWN_BOUND_S
         if self.watcher:
             self.watcher.stop(timeout=2.0)
+        if self.status_cache is not None:
+            self.status_cache.stop()
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
         finished = True
@@ -243,6 +256,8 @@ class Daemon:
             finished = self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
         if self.server:
             self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
+        if self.remotes:  # a running transfer is stopped; its entry stays queued
+            self.remotes.stop(timeout=max(0.5, deadline - time.monotonic()))
         if self.alerts:
             self.alerts.stop()  # bounded: queued alerts get a moment to go out
         if not finished:
@@ -255,6 +270,14 @@ class Daemon:
             if self.lock:
                 self.lock.release()
             log.info("zarchd stopped")
+
+    def _job_recorded(self, entry: dict[str, Any]) -> None:
+        """Operations' job callback (in the job's thread): alerts, and a backup's upload queued
+        for every remote; both only queue work, neither waits on it."""
+        assert self.alerts is not None
+        self.alerts.job_recorded(entry)
+        if self.remotes and not entry.get("cancelled") and not entry.get("refused"):
+            self.remotes.job_recorded(entry)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -354,6 +377,8 @@ class Daemon:
 
     def on_registry_change(self, kind: str) -> None:
         assert self.scheduler is not None
+        if self.status_cache is not None:
+            self.status_cache.changed()
         if kind in ("replaced", "created", "deleted"):
             log.info("registry %s", kind)
             if kind != "deleted":
@@ -419,8 +444,23 @@ class Daemon:
         )
         if watch_changed or (new.migrations.auto and not old.migrations.auto):
             self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("config reloaded"))
+        if (old.remotes, old.backup_dir, old.retention) != (
+            new.remotes,
+            new.backup_dir,
+            new.retention,
+        ):
+            self._restart_remotes(new)
         log.info("config reloaded from %s", new.source or "defaults")
         return {"reloaded": True, "config": str(new.source) if new.source else None}
+
+    def _restart_remotes(self, cfg: Config) -> None:
+        """New [[remote]] tables: the old threads stop (a transfer is cut, its entry stays
+        queued), new ones start and queue the newest backup for a remote added now."""
+        if self.remotes:
+            self.remotes.stop()
+        self.remotes = RemoteRunner(cfg, self.now) if cfg.remotes else None
+        if self.remotes:
+            self.remotes.start()
 
     # ---- control --------------------------------------------------------------------------
 
@@ -459,10 +499,16 @@ class Daemon:
     def status(self) -> StatusReport:
         assert self.ops is not None
         next_run = self.scheduler.next_backup_run() if self.scheduler else None
+        if self.status_cache is not None:
+            return self.status_cache.report(self.daemon_info(), iso(next_run))
         return build_status(self.ops, self.daemon_info(), iso(next_run))
 
     def health(self) -> HealthResult:
         assert self.ops is not None
+        if self.status_cache is not None:  # not the cached answer: health decides an exit code
+            next_run = self.scheduler.next_backup_run() if self.scheduler else None
+            fresh = self.status_cache.report(self.daemon_info(), iso(next_run), fresh=True)
+            return health(self.ops, fresh)
         return health(self.ops, self.status())
 
     def _started(self, command: str) -> Scheduler:

@@ -1,0 +1,105 @@
+"""The sidecar index: listing reads only changed sidecars, and never trusts the index over them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.backups.conftest import make_registry
+from zarchd.backups import list_backups, take_backup
+from zarchd.backups.meta import write_sidecar
+from zarchd.backups.names import sidecar_path
+from zarchd.backups.sidecarindex import FORMAT
+from zarchd.backups.storage import LocalDirectory
+
+
+def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
+    registry = make_registry(tmp_path / "reg" / "registry.db", rows=10)
+    store, index = tmp_path / "bak", tmp_path / "state" / "sidecar-index.json"
+    take_backup(registry, LocalDirectory(store))
+    return registry, store, index
+
+
+def _list(registry: Path, store: Path, index: Path) -> list[dict[str, object]]:
+    return [b.to_json() for b in list_backups(registry, LocalDirectory(store, index))]
+
+
+def test_the_index_answers_as_the_files_do_and_follows_a_rewritten_sidecar(
+    tmp_path: Path,
+) -> None:
+    registry, store, index = _setup(tmp_path)
+    plain = [b.to_json() for b in list_backups(registry, LocalDirectory(store))]
+    assert _list(registry, store, index) == plain  # read, and remembered
+    saved = json.loads(index.read_text())
+    assert saved["format"] == FORMAT and saved["dir"] == str(store)
+    assert oct(index.stat().st_mode & 0o777) == "0o600"
+    assert _list(registry, store, index) == plain  # from the index this time
+    # verify rewrites a sidecar: the next listing reads the new one, not the index's copy
+    (backup,) = store.glob("*.bak")
+    meta = json.loads(sidecar_path(backup).read_text())
+    meta["verified"] = False
+    write_sidecar(backup, {k: v for k, v in meta.items() if k != "format"})
+    assert [b["verified"] for b in _list(registry, store, index)] == [False]
+
+
+def test_a_sidecar_changed_in_place_is_read_again(tmp_path: Path) -> None:
+    registry, store, index = _setup(tmp_path)
+    _list(registry, store, index)
+    (backup,) = store.glob("*.bak")
+    side = sidecar_path(backup)
+    text = side.read_text()
+    st = side.stat()
+    # Same size, same mtime, same inode: only the ctime (which nobody can set back) moves.
+    side.write_text(text.replace('"verified": true', '"verified": null'))
+    os.utime(side, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert side.stat().st_size == st.st_size and side.stat().st_ino == st.st_ino
+    assert [b["verified"] for b in _list(registry, store, index)] == [False]
+
+
+def test_a_planted_or_forged_index_makes_nothing_ours(tmp_path: Path) -> None:
+    registry, store, index = _setup(tmp_path)
+    (backup,) = store.glob("*.bak")
+    side = sidecar_path(backup)
+    side.unlink()  # 7zarch-go's file now: not ours
+    st = backup.stat()
+    # An index claiming a sidecar for it (even with the backup's own stats) changes nothing:
+    # entries are only looked up for a sidecar that exists, by that sidecar's stats.
+    forged = {
+        "format": "zarchd-backup/1",
+        "name": backup.name,
+        "created_at": "2099-01-01T00:00:00Z",
+    }
+    index.parent.mkdir(parents=True)
+    body = {
+        "format": FORMAT,
+        "dir": str(store),
+        "entries": {backup.name: [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, forged]},
+    }
+    index.write_text(json.dumps(body))
+    assert [b["ours"] for b in _list(registry, store, index)] == [False]
+    # A symlink at the index's name is never read; the listing still works from the files.
+    index.unlink()
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(body))
+    index.symlink_to(elsewhere)
+    assert [b["ours"] for b in _list(registry, store, index)] == [False]
+
+
+def test_a_damaged_index_or_one_of_another_dir_is_rebuilt(tmp_path: Path) -> None:
+    registry, store, index = _setup(tmp_path)
+    index.parent.mkdir(parents=True)
+    for content in ("{not json", json.dumps({"format": FORMAT, "dir": "/else", "entries": {}})):
+        index.write_text(content)
+        assert [b["ours"] for b in _list(registry, store, index)] == [True]
+        assert json.loads(index.read_text())["dir"] == str(store)  # rewritten for this dir
+
+
+def test_removed_backups_leave_the_index(tmp_path: Path) -> None:
+    registry, store, index = _setup(tmp_path)
+    _list(registry, store, index)
+    (backup,) = store.glob("*.bak")
+    backup.unlink()
+    sidecar_path(backup).unlink()
+    assert _list(registry, store, index) == []
+    assert json.loads(index.read_text())["entries"] == {}
