@@ -57,7 +57,10 @@ def test_backups_prune_and_verify(ops: Operations, clock: FixedClock) -> None:
     assert done["deleted"] == [d["name"] for d in done["decisions"] if not d["keep"]]
     events: list[dict[str, object]] = []
     assert ops.verify(progress=events.append)["bad"] == []
-    assert events[-1]["stage"] == "verify"
+    assert [(e["stage"], e["phase"], e["of"]) for e in events][-2:] == [
+        ("check", "start", names[-1]),
+        ("check", "end", names[-1]),
+    ]
     assert ops.verify(names[-1])["results"][0]["ok"] is True
     with pytest.raises(ZarchError):
         ops.verify("registry-19990101-000000.bak")

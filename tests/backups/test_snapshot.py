@@ -37,7 +37,8 @@ def test_rollback_mode_copy_is_the_file_itself_and_checks_follow_the_schedule(
     # The bytes of the registry under its read lock, not SQLite's page-by-page rewrite.
     assert first.path.read_bytes() == reg.read_bytes()
     assert _sidecar(first.path)["check"] == "integrity"  # none before it: the full check
-    assert seen[0]["step"] == "start" and seen[0]["total"] == reg.stat().st_size
+    assert (seen[0]["stage"], seen[0]["phase"]) == ("copy", "start")
+    assert seen[0]["total"] == reg.stat().st_size
     clock.advance(hours=1)
     add_row(reg)
     second = take_backup(reg, out, now=clock, **LARGE)

@@ -38,8 +38,11 @@ def test_backup_is_named_in_local_time_private_and_described(
     assert meta["size_bytes"] == info.path.stat().st_size == info.size_bytes
     assert meta["fingerprint"] == fingerprint(reg) and meta["verified_at"]
     assert max_id(info.path) == 300
-    steps = [e["step"] for e in progress if e.get("stage") == "backup"]
-    assert {"start", "copy", "verify", "done"} <= set(steps)
+    starts = [e["stage"] for e in progress if e["phase"] == "start"]
+    assert starts == ["copy", "check"]  # the check hashes and fsyncs the copy at the same time
+    ends = {e["stage"]: e for e in progress if e["phase"] == "end"}
+    assert ends["copy"]["done"] == ends["copy"]["total"] == info.size_bytes
+    assert ends["copy"]["unit"] == "bytes"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
     assert info.to_json()["created_at"] == "2026-03-14T12:00:00Z"
 
@@ -184,19 +187,18 @@ def test_cancel_stops_a_running_copy_and_publishes_nothing(
     assert reg.stat().st_size > 40_000_000
     out = tmp_path / "b"
     cancel = threading.Event()
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
 
     def progress(event: dict) -> None:
-        finished = event["step"] != "copy" or event["done"] == event["total"]
-        seen.append(event["step"] if finished else "copying")  # "copy": the copy is complete
-        if event["step"] == "start":  # the copy is about to run: stop it from another thread
+        seen.append((event["stage"], event["phase"]))
+        if seen[-1] == ("copy", "start"):  # the copy is about to run: stop it from another thread
             threading.Thread(target=cancel.set).start()
 
     with pytest.raises(
         Cancelled, match="backup cancelled: zarchd is stopping; nothing was published"
     ):
         take_backup(reg, out, now=clock, progress=progress, cancel=cancel)
-    assert cancel.is_set() and "start" in seen and "copy" not in seen  # stopped mid-copy
+    assert cancel.is_set() and ("copy", "start") in seen and ("copy", "end") not in seen
     assert list(out.iterdir()) == []  # no temp file, no journal, no backup, no sidecar
     assert list_backups(reg, out) == []
     with pytest.raises(Cancelled, match="cancelled"):  # already set: nothing starts

@@ -43,6 +43,9 @@ def test_every_command_goes_through_the_socket(root: Path, clock: FixedClock) ->
         events: list[dict[str, object]] = []
         taken = d.call("backup", on_progress=events.append)["backup"]
         assert taken["verified"] is True and events
+        # The stage reports cross the socket as they were sent.
+        starts = [e["stage"] for e in events if e.get("phase") == "start"]
+        assert starts == ["copy", "check"]
         listed = d.call("backups")["backups"]
         assert taken["name"] in [b["name"] for b in listed]
         clock.advance(hours=2)

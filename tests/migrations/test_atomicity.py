@@ -135,7 +135,7 @@ def test_interrupt_inside_a_step_rolls_it_back(tmp_path: Path, observed: Observe
     registry = make_baseline_registry(tmp_path / "old" / "registry.db", rows=300)
 
     def progress(message: dict[str, Any]) -> None:
-        if "state" not in message:  # from inside a step (the runner's own messages have it)
+        if message["stage"] != "migrate":  # from inside a step, not the runner's own stage
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -135,7 +135,10 @@ def test_baseline_registry_is_recognised_and_upgraded(baseline_registry: Path) -
         e for e in events if e.get("migration") == "0002_identity_and_status" and "done" in e
     ]
     assert backfill[-1] == {
-        "stage": "migrate",
+        "stage": "backfill",
+        "phase": "end",
+        "unit": "rows",
+        "of": "0002_identity_and_status",
         "migration": "0002_identity_and_status",
         "done": 2000,
         "total": 2000,

@@ -139,7 +139,8 @@ def test_the_one_update_stops_at_the_deadline_and_leaves_nothing(tmp_path: Path)
         backfill_uids(ctx)
     conn.execute("ROLLBACK")
     assert conn.execute("SELECT count(*) FROM archives WHERE uid IS NOT NULL").fetchone()[0] == 0
-    assert events and events[0]["done"] == 500 and events[0]["total"] == 3000
+    assert [e["phase"] for e in events] == ["start", "update"]  # stopped at the first update
+    assert events[1]["done"] == 500 and events[1]["total"] == 3000
     conn.close()
 
 

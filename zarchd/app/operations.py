@@ -163,8 +163,9 @@ class Operations:
         }
         if ok:
             self._resolve(job, entry)
-        self.state.record_job(entry)
+        # Logged before it enters the history: whoever sees it in `log` finds its log line too.
         joblog.log_end(entry)
+        self.state.record_job(entry)
         if not ok and "error" in details:
             self.state.update(
                 last_error={"at": entry["at"], "job": job, "message": details.get("error", "")}
@@ -418,13 +419,9 @@ class Operations:
             else:
                 targets = [b for b in backups.list_backups(self.registry, self.store) if b.ours]
             results: list[VerifiedJson] = []
-            for i, info in enumerate(targets, 1):
-                progress(
-                    {"stage": "verify", "name": info.name, "done": i - 1, "total": len(targets)}
-                )
-                res = backups.verify_backup(info, now=self.now, store=self.store)
+            for info in targets:  # each reports its own stages (hash, check), named after it
+                res = backups.verify_backup(info, now=self.now, store=self.store, progress=progress)
                 results.append({"name": res.name, "ok": res.ok, "problems": list(res.problems)})
-            progress({"stage": "verify", "done": len(targets), "total": len(targets)})
             bad = [r["name"] for r in results if not r["ok"]]
             extra["verified"] = len(results)
             if bad:  # recorded as a failed job: the last error, and an ERROR line in the log

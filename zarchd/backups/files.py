@@ -11,7 +11,7 @@ from pathlib import Path
 
 from zarchd.core.errors import RegistryError, UnsafePath
 from zarchd.core.fsutil import open_trusted
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import open_static
 from zarchd.migrations.ledger import read_applied
 from zarchd.migrations.ledger import schema_version as version_of
@@ -19,15 +19,15 @@ from zarchd.migrations.ledger import schema_version as version_of
 CHUNK = 1 << 20
 
 
-def sha256_file(path: Path, *, stage: str = "hash", progress: Progress = no_progress) -> str:
-    return sha256_and_size(path, stage=stage, progress=progress)[0]
+def sha256_file(path: Path, *, of: str | None = None, progress: Progress = no_progress) -> str:
+    return sha256_and_size(path, of=of, progress=progress)[0]
 
 
 def sha256_and_size(
     path: Path,
     *,
     expect: tuple[int, int] | None = None,
-    stage: str = "hash",
+    of: str | None = None,
     progress: Progress = no_progress,
 ) -> tuple[str, int]:
     """sha256 and size of the file actually opened: never through a symlink, never another
@@ -40,11 +40,12 @@ def sha256_and_size(
             raise UnsafePath(f"{path} was replaced since it was listed; not used")
         digest = hashlib.sha256()
         done = 0
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            done += len(chunk)
-            if done % (64 * CHUNK) < CHUNK:  # about every 64 MiB
-                progress({"stage": stage, "step": "hash", "done": done, "total": st.st_size})
+        with Stage(progress, "hash", total=st.st_size, of=of) as stage:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                done += len(chunk)
+                stage.update(done)
+            stage.end(done)  # the bytes read: the file may have grown since fstat
     return digest.hexdigest(), done
 
 

@@ -26,7 +26,7 @@ from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.errors import BackupError, RegistryError, UnsafePath, UsageError
 from zarchd.core.fsutil import copy_into, fsync_dir, fsync_file, publish, temp_path
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import (
     COMMIT_COMPANIONS,
     DEFAULT_LOCK_TIMEOUT,
@@ -189,7 +189,6 @@ def _recover(
     }
     resumed = resume_swap(registry)
     if resumed is not None:  # a recovery a crash interrupted: finished (or undone) first
-        progress({"stage": "recover", "step": "resumed", "message": resumed})
         result["resumed"] = resumed
         if registry.exists() and proven_damage(registry, store, lock_timeout) == ["ok"]:
             return result
@@ -215,8 +214,8 @@ def _recover(
             if fetched is not None:
                 ready, result["restored"] = fetched
         if ready is None and exists and sqlite3_bin:
-            progress({"stage": "recover", "step": "salvage"})
-            salvaged = salvage(registry, sqlite3_bin, mode, stack)
+            with Stage(progress, "salvage"):  # sqlite3 .recover: no progress until it is done
+                salvaged = salvage(registry, sqlite3_bin, mode, stack)
             if salvaged is not None:
                 ready, result["salvaged"] = salvaged
         if ready is None:
@@ -226,9 +225,9 @@ def _recover(
             return result
         refuse_if_written(registry)  # again: the copy took a while
         aside = aside_name(registry, now)
-        swap_in(ready, registry, aside, now, restored=result["restored"])
+        with Stage(progress, "swap"):
+            swap_in(ready, registry, aside, now, restored=result["restored"])
         result["corrupted_saved_as"] = str(aside)
-        progress({"stage": "recover", "step": "set_aside", "path": str(aside)})
     return result
 
 
@@ -311,7 +310,10 @@ def _from_backups(
         problems = backup_problems(info, progress, now, store)
         if not problems:
             try:
-                with store.open(info.name) as source:  # the copy outlives a downloaded source
+                with (
+                    store.open(info.name) as source,  # the copy outlives a downloaded source
+                    Stage(progress, "copy", of=info.name),
+                ):
                     ready = stack.enter_context(
                         prepared_copy(source, registry, mode, expect=info.ident)
                     )

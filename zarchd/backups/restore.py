@@ -23,7 +23,7 @@ from zarchd.backups.take import take_backup
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.errors import BackupError, IntegrityFailure, RegistryError
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import connect, open_static
 
 LOCK_TIMEOUT_S = 30.0
@@ -39,7 +39,6 @@ def restore_backup(
 ) -> dict[str, Any]:
     store = as_store(store)
     info = resolve_name(registry, store, name)
-    progress({"stage": "restore", "step": "verify", "name": name})
     problems = backup_problems(info, progress, now, store)
     if problems:
         raise IntegrityFailure(
@@ -56,7 +55,6 @@ def restore_backup(
         mode = 0o600
         if registry.exists():
             mode = registry.stat().st_mode & 0o777
-            progress({"stage": "restore", "step": "safety_backup"})
             try:
                 safety = take_backup(  # the full check: it decides "damaged, set aside"
                     registry,
@@ -68,9 +66,9 @@ def restore_backup(
                 )
                 result["safety_backup"] = safety.name
             except IntegrityFailure:  # a damaged registry is kept aside, not backed up
-                progress({"stage": "restore", "step": "replace", "name": name})
                 refuse_if_written(registry)
                 with (
+                    Stage(progress, "replace", of=name),
                     store.open(name) as source,
                     prepared_copy(source, registry, mode, expect=info.ident) as ready,
                 ):  # before moving it
@@ -79,10 +77,9 @@ def restore_backup(
                     result["corrupted_saved_as"] = str(aside)
                 result["method"] = "replace"
                 return result
-        progress({"stage": "restore", "step": "replace", "name": name})
-        with store.open(name) as source:
+        with Stage(progress, "replace", of=name) as stage, store.open(name) as source:
             if registry.exists():
-                _copy_into_live(source, registry)
+                _copy_into_live(source, registry, stage)
                 result["method"] = "backup-api"
             else:
                 install_copy(source, registry, mode)
@@ -92,7 +89,7 @@ def restore_backup(
     return result
 
 
-def _copy_into_live(backup: Path, registry: Path) -> None:
+def _copy_into_live(backup: Path, registry: Path, stage: Stage) -> None:
     try:
         src = open_static(backup)
     except RegistryError as exc:
@@ -108,7 +105,13 @@ def _copy_into_live(backup: Path, registry: Path) -> None:
         mismatch = wal and dst.execute("PRAGMA page_size").fetchone()[0] != src_page
         if mismatch:  # the backup API cannot change the page size of a WAL database
             dst.execute("PRAGMA journal_mode=DELETE")
-        src.backup(dst, pages=-1)
+        stage.total = src.execute("PRAGMA page_count").fetchone()[0] * src_page
+
+        def copied(status: int, remaining: int, total: int) -> None:
+            stage.update((total - remaining) * src_page)
+
+        # In steps of 256 pages so the bar moves; the backup API counts pages, we show bytes.
+        src.backup(dst, pages=256, progress=copied)
         if mismatch:
             dst.execute("PRAGMA journal_mode=WAL")
         check = dst.execute("PRAGMA quick_check").fetchone()[0]

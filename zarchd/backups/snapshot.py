@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
-from zarchd.core.progress import Progress
+from zarchd.core.progress import Progress, Stage
 from zarchd.db.registry import connect, is_busy
 
 IN_PROCESS_MAX = 16 * 1024 * 1024
@@ -126,13 +126,13 @@ def copy_snapshot(
     IntegrityFailure (the registry is damaged). `tmp` is left for the caller to remove.
     """
     total = registry.stat().st_size
-    progress({"stage": "backup", "step": "start", "done": 0, "total": total})
-    if total <= in_process_max:
-        _vacuum_into(registry, tmp, deadline_s, cancel)
-        method = "vacuum"
-    else:
-        method = _in_child(registry, tmp, deadline_s, progress, cancel, total)
-    progress({"stage": "backup", "step": "copy", "done": total, "total": total})
+    with Stage(progress, "copy", total=total) as stage:
+        if total <= in_process_max:
+            _vacuum_into(registry, tmp, deadline_s, cancel)
+            method = "vacuum"
+        else:
+            method = _in_child(registry, tmp, deadline_s, stage, cancel, total)
+        stage.end(_size(tmp))  # the copy's real size
     return method
 
 
@@ -168,7 +168,7 @@ def _in_child(
     registry: Path,
     tmp: Path,
     deadline_s: float,
-    progress: Progress,
+    stage: Stage,
     cancel: threading.Event | None,
     total: int,
 ) -> str:
@@ -179,7 +179,6 @@ def _in_child(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        reported = 0
         while True:
             if cancelled(cancel) or time.monotonic() > stop_at:
                 raise _stopped(registry, deadline_s, cancel)
@@ -188,10 +187,7 @@ def _in_child(
                 break
             except subprocess.TimeoutExpired:
                 pass
-            done = _size(tmp)
-            if done > reported:  # a WAL copy grows its file too; never backwards
-                reported = done
-                progress({"stage": "backup", "step": "copy", "done": done, "total": total})
+            stage.update(_size(tmp))  # a WAL copy grows its file too; Stage never goes backwards
     finally:
         if proc.returncode is None:  # stopped (or interrupted): its locks die with it
             proc.kill()

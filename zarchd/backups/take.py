@@ -35,7 +35,7 @@ from zarchd.backups.temps import TEMP_PREFIX, remove_temps, temp_name_pattern
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
 from zarchd.core.fsutil import fsync_file
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.fingerprint import fingerprint
 from zarchd.db.registry import companions, integrity_check, open_static
 
@@ -98,14 +98,13 @@ def take_backup(
                     leftover.unlink(missing_ok=True)
             size = tmp.stat().st_size
             full = full or size <= always_full_max
-            progress({"stage": "backup", "step": "verify", "done": 0, "total": size})
-            problems, digest = _verify_copy(tmp, full)
+            with Stage(progress, "check"):  # check, sha256 and fsync at once; no progress inside
+                problems, digest = _verify_copy(tmp, full)
             if problems != ["ok"]:
                 raise IntegrityFailure(
                     f"registry is damaged, no backup taken ({'integrity' if full else 'quick'} "
                     f"check of its copy: {'; '.join(problems[:3])}); run `zarchctl recover`"
                 )
-            progress({"stage": "backup", "step": "verify", "done": size, "total": size})
             os.chmod(tmp, 0o600)
             meta: dict[str, Any] = {
                 "created_at": iso(started, precise=True),
@@ -124,7 +123,6 @@ def take_backup(
             name = _publish(store, tmp, stem, started, meta, existing)
     except OSError as exc:
         raise BackupError(_os_message(exc, store)) from exc
-    progress({"stage": "backup", "step": "done", "done": 1, "total": 1, "name": name})
     return info_from(store.location(name), meta, started, meta["size_bytes"])
 
 

@@ -11,7 +11,7 @@ from zarchd.backups.meta import BackupInfo
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import RegistryError, UnsafePath
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import check_file
 
 
@@ -46,7 +46,6 @@ def verify_backup(
     `store`: where `info` was listed (by default the local directory it is in)."""
     store = store or LocalDirectory(info.path.parent)
     problems: list[str] = []
-    progress({"stage": "verify", "name": info.name, "step": "start", "done": 0, "total": 2})
     with store.open(info.name) as path:
         if not path.is_file():
             return VerifyResult(info.name, False, [f"{info.name}: the file is missing"])
@@ -56,7 +55,7 @@ def verify_backup(
         if meta is not None:
             try:  # hash what we opened (O_NOFOLLOW, fstat): the listed file, not a swapped name
                 digest, size = files.sha256_and_size(
-                    path, expect=info.ident, stage="verify", progress=progress
+                    path, expect=info.ident, of=info.name, progress=progress
                 )
             except UnsafePath as exc:
                 return _untrusted(info, exc.message)
@@ -66,8 +65,8 @@ def verify_backup(
                 )
             if digest != meta.get("sha256"):
                 problems.append(f"{info.name}: sha256 does not match the one recorded at creation")
-        progress({"stage": "verify", "name": info.name, "step": "integrity", "done": 1, "total": 2})
-        problems += integrity_problems(info, path)
+        with Stage(progress, "check", of=info.name):  # SQLite says nothing until it is done
+            problems += integrity_problems(info, path)
     if info.ident is not None and not store.unchanged(info.name, info.ident):
         return _untrusted(info, f"{info.path} was replaced while it was checked")
     if meta is not None:
@@ -79,7 +78,6 @@ def verify_backup(
             meta["check"] = "integrity"  # it passed the full check now (a quick one at creation)
         with contextlib.suppress(OSError):  # a read-only backup dir: the check still counts
             store.update_sidecar(info.name, meta)
-    progress({"stage": "verify", "name": info.name, "step": "done", "done": 2, "total": 2})
     return VerifyResult(info.name, not problems, problems)
 
 
@@ -95,5 +93,5 @@ def backup_problems(
     store = store or LocalDirectory(info.path.parent)
     if info.ours:
         return verify_backup(info, progress=progress, now=now, store=store).problems
-    with store.open(info.name) as path:
+    with store.open(info.name) as path, Stage(progress, "check", of=info.name):
         return integrity_problems(info, path)

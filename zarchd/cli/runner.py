@@ -134,7 +134,8 @@ def execute(
     signal.signal(signal.SIGTERM, interrupt)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, interrupt)
-    progress = ProgressView(enabled=show_progress)
+    progress = ProgressView(show=show_progress)
+    progress.route_logging(logging.getLogger())  # log lines above the progress, not into it
     try:
         cfg = load(config_path, socket)
         logging.getLogger("zarchctl").info(  # -v: what this run acts on

@@ -15,6 +15,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
 from zarchd.migrations import uidsql
 from zarchd.migrations.context import DeadlinePassed, StepContext
@@ -74,11 +75,13 @@ def backfill_uids(ctx: StepContext) -> int:
     ctx.check_deadline()
     if total == 0:
         return 0
-    done = _fill_in_sql(ctx, total)
+    # A stage of its own, counted in rows: the slow part of 0002 on a big registry.
+    rows = {"stage": "backfill", "unit": "rows", "of": ctx.migration_id, "total": total}
+    ctx.report(phase="start", done=0, **rows)
+    done = _fill_in_sql(ctx, total, rows)
     if done < total:
-        done += _fill_in_python(ctx, total, done)
-    if done % REPORT_EVERY:
-        ctx.report(done=done, total=total)
+        done += _fill_in_python(ctx, total, done, rows)
+    ctx.report(phase="end", done=done, **rows)
     return done
 
 
@@ -88,7 +91,7 @@ def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
     }
 
 
-def _fill_in_sql(ctx: StepContext, total: int) -> int:
+def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
     conn = ctx.conn
     if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
         return 0  # uidsql builds text from UTF-8 bytes: the Python maker does every row
@@ -99,7 +102,7 @@ def _fill_in_sql(ctx: StepContext, total: int) -> int:
         # Called for about one row in REPORT_EVERY (by rowid): the count is an estimate.
         nonlocal late, calls
         calls += 1
-        ctx.report(done=min(calls * REPORT_EVERY, total), total=total)
+        ctx.report(phase="update", **{**rows, "done": min(calls * REPORT_EVERY, total)})
         if time.monotonic() > ctx.deadline:
             late = True
             raise DeadlinePassed(ctx.migration_id)
@@ -130,7 +133,7 @@ def _fill_in_sql(ctx: StepContext, total: int) -> int:
             conn.execute(statement)
 
 
-def _fill_in_python(ctx: StepContext, total: int, done_before: int) -> int:
+def _fill_in_python(ctx: StepContext, total: int, done_before: int, rows: dict[str, Any]) -> int:
     """The rows the SQL left: one UPDATE calling UidMaker, which never reuses a prefix."""
     conn = ctx.conn
     maker = UidMaker(_existing_prefixes(conn))
@@ -141,7 +144,7 @@ def _fill_in_python(ctx: StepContext, total: int, done_before: int) -> int:
         nonlocal done, late
         done += 1
         if done % REPORT_EVERY == 0:
-            ctx.report(done=done, total=total)
+            ctx.report(phase="update", done=done, **rows)
             if time.monotonic() > ctx.deadline:
                 late = True
                 raise DeadlinePassed(ctx.migration_id)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from zarchd.core.errors import MigrationError, NotFound, RegistryError
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import connect
 from zarchd.migrations.model import MigrateResult, Migration
 from zarchd.migrations.status import read_status
@@ -52,16 +52,13 @@ def migrate(
         if existed and before_apply is not None:
             before_apply(todo)
         result = MigrateResult()
+        # Counted in migrations: their inner work (rows, statements) has no common unit.
+        stage = Stage(
+            progress, "migrate", total=len(todo), unit="migrations", of=todo[0].id
+        ).start()
         for index, migration in enumerate(todo):
-            progress(
-                {
-                    "stage": "migrate",
-                    "migration": migration.id,
-                    "state": "running",
-                    "index": index,
-                    "count": len(todo),
-                }
-            )
+            stage.of = migration.id
+            stage.update(index)
             outcome = run_step(
                 conn,
                 migration,
@@ -83,6 +80,7 @@ def migrate(
             )
             if outcome.found_present:
                 result.skipped_present.append(migration.id)
+        stage.end()
         result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
         return result
     finally:
@@ -129,17 +127,13 @@ def rollback(
             before_apply([by_id[i] for i in targets])
         result = MigrateResult()
         version: str | None = status.schema_version
+        stage = Stage(
+            progress, "rollback", total=len(targets), unit="migrations", of=targets[0]
+        ).start()
         for position, mig_id in enumerate(targets):
             migration = by_id[mig_id]
-            progress(
-                {
-                    "stage": "rollback",
-                    "migration": mig_id,
-                    "state": "running",
-                    "index": position,
-                    "count": len(targets),
-                }
-            )
+            stage.of = mig_id
+            stage.update(position)
             outcome = run_step(
                 conn,
                 migration,
@@ -158,6 +152,7 @@ def rollback(
                         "duration_s": round(outcome.duration_s, 6),
                     }
                 )
+        stage.end()
         result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
         return result
     finally:
