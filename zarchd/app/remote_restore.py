@@ -26,7 +26,7 @@ from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.config import Config
 from zarchd.core.errors import IntegrityFailure, NotFound, UsageError, ZarchError
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 
 LATEST = "latest"
 
@@ -109,8 +109,8 @@ def fetch(
 ) -> DownloadedCopy:
     """Download `copy` into `holding` (a private directory: nobody else can plant a file
     there), its sidecar beside it; the store that reads them."""
-    progress({"stage": "restore", "step": "download", "name": copy.name})
-    target.download(copy.name, holding / copy.name)
+    with Stage(progress, "download", total=copy.size, of=copy.name):
+        target.download(copy.name, holding / copy.name)
     hold(holding, copy.name, copy.meta)
     return DownloadedCopy(holding, store, remote_access.describe(target))
 
@@ -160,7 +160,6 @@ def recover_fallback(
             continue
         where = remote_access.describe(target)
         for copy in reversed(copies):
-            progress({"stage": "recover", "step": "download", "name": copy.name})
             # A copy that fails goes at once (no pile of 100 MB downloads); a good one's
             # directory lives until the swap is done (`stack`).
             with contextlib.ExitStack() as attempt:

@@ -20,7 +20,7 @@ from zarchd.backups.recover import prepared_copy
 from zarchd.backups.storage import BackupStore
 from zarchd.core.errors import IntegrityFailure, UnsafePath, UsageError
 from zarchd.core.fsutil import fsync_dir, publish, untrusted_reason
-from zarchd.core.progress import Progress, no_progress
+from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import companions
 
 
@@ -54,10 +54,11 @@ def restore_to(
         if stat.S_ISDIR(os.lstat(dest).st_mode):
             raise UsageError(f"{dest} is a directory; nothing was written")
     meta = store.read_sidecar(info.name) if info.ours else None
-    progress({"stage": "restore", "step": "copy", "name": info.name})
+    copying = Stage(progress, "copy", total=info.size_bytes, of=info.name).start()
     with store.open(info.name) as source, prepared_copy(source, dest, expect=info.ident) as tmp:
-        progress({"stage": "restore", "step": "verify", "name": info.name})
-        digest, size = files.sha256_and_size(tmp)  # the copy itself, as it will stay
+        copying.end()
+        with Stage(progress, "hash", total=info.size_bytes, of=info.name):
+            digest, size = files.sha256_and_size(tmp)  # the copy itself, as it will stay
         if meta is not None and (digest, size) != (meta.get("sha256"), meta.get("size_bytes")):
             raise IntegrityFailure(
                 f"the copy of {info.name} does not match the sha256 recorded when it was "
