@@ -209,3 +209,13 @@ def test_check_repair_ping_simple() -> None:
 def test_render_escapes_control_characters() -> None:
     text = render.render("pause", {"message": "a\x1b[2Jb"})
     assert "\x1b" not in text and "a" in text and "b" in text
+
+
+def test_backups_columns_line_up_with_long_schema_versions() -> None:
+    items = [
+        {"name": BAK, "verified": True, "schema_version": "0005_search_index", "check": "quick"},
+        {"name": BAK, "verified": True, "schema_version": "0001", "check": "integrity"},
+    ]
+    lines = render.backups({"dir": "/b", "backups": items}).splitlines()  # type: ignore[typeddict-item]
+    column = lines[0].index("check")
+    assert [line[column:] for line in lines[1:]] == ["quick", "integrity"]

@@ -187,7 +187,10 @@ def backups(r: BackupsResult) -> str:
     if not items:
         return "\n".join([f"no backups in {r.get('dir')}", *ignored])
     width = max(36, *(len(b["name"]) for b in items))
-    rows = [f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} schema  check"]
+    sw = max(6, *(len(b.get("schema_version") or "-") for b in items))
+    rows = [
+        f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} {'schema':<{sw}}  check"
+    ]
     for b in items:
         verified = (
             "UNTRUSTED"
@@ -196,8 +199,8 @@ def backups(r: BackupsResult) -> str:
         )
         rows.append(
             f"{b['name']:<{width}} {timefmt.local_time(b.get('created_at')):<25} "
-            f"{size(b.get('size_bytes')):>10}  {verified:<9} {b.get('schema_version') or '-':<7} "
-            f"{b.get('check') or '-'}"
+            f"{size(b.get('size_bytes')):>10}  {verified:<9} "
+            f"{b.get('schema_version') or '-':<{sw}}  {b.get('check') or '-'}"
         )
     return "\n".join(rows + ignored)
 

@@ -78,12 +78,12 @@ def run_remote(cfg: Config, command: str, params: dict[str, Any], progress: Prog
         if entry is None or not entry.works_offline(params):
             raise
         # Read-only commands work without a daemon: zarchctl reads the files itself.
-        result = run_local(cfg, command, params, progress)
         note = f"not running (no daemon answers at {cfg.socket_path}; registry read locally)"
+        if command != "status":  # said first: not in the middle of the progress lines
+            print(f"zarchctl: zarchd is {note}", file=sys.stderr)
+        result = run_local(cfg, command, params, progress)
         if command == "status":
             result["daemon"]["note"] = note
-        else:
-            print(f"zarchctl: zarchd is {note}", file=sys.stderr)
         return result
 
 

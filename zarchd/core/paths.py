@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -29,7 +30,12 @@ def default_socket() -> Path:
     env = os.environ.get("RUNTIME_DIRECTORY")
     if env:
         return Path(env.split(":")[0]) / "zarchd.sock"
-    return Path(platformdirs.user_runtime_dir(APP)) / "zarchd.sock"
+    with warnings.catch_warnings():
+        # No XDG_RUNTIME_DIR (cron, su, ssh without a session): platformdirs falls back to
+        # /tmp/runtime-<uid> and warns with a Python warning on every zarchctl call. The
+        # socket dir is checked like any other (control.listener: shared_dir_risk).
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(APP)) / "zarchd.sock"
 
 
 def registry_key(registry: Path) -> str:
