@@ -60,7 +60,9 @@ SELECT rid, ms FROM (
     SELECT rid,
            unixepoch(head || zone) * 1000
            + CASE WHEN rest = zone THEN 0
-                  ELSE CAST(substr(substr(rest, 2, 3) || '00', 1, 3) AS INTEGER) END AS ms
+                  -- the fraction's digits (zone cut off), padded: ".5Z" is 500 ms, not 5
+                  ELSE CAST(substr(substr(rest, 2, length(rest) - 1 - length(zone)) || '000',
+                                   1, 3) AS INTEGER) END AS ms
     FROM (
         SELECT rowid AS rid, substr(created, 1, 19) AS head, substr(created, 20) AS rest,
                CASE WHEN length(created) = 19 THEN ''
