@@ -168,6 +168,10 @@ def test_restore_to_a_new_file_leaves_the_registry(machine_b: Path, remote_copy:
     registry = machine_b / "reg" / "registry.db"
     cfg = _config(machine_b, registry, str(remote))
     dest = machine_b / "out" / "copy.db"
+    # a mistyped directory is refused, and not made
+    code, _, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
+    assert code == 2 and "does not exist" in err and not dest.parent.exists(), err
+    dest.parent.mkdir()
     code, out, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
     assert code == 0, err
     assert f"into {dest}" in out

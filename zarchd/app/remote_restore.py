@@ -21,11 +21,13 @@ from zarchd.backups.downloaded import DownloadedCopy, fetch_dir, hold
 from zarchd.backups.listing import resolve_name
 from zarchd.backups.recover import prepared_copy, put_in_place
 from zarchd.backups.restore import restore_backup
+from zarchd.backups.restore_to import target_path
 from zarchd.backups.storage import BackupStore
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
 from zarchd.core.config import Config
 from zarchd.core.errors import IntegrityFailure, NotFound, UsageError, ZarchError
+from zarchd.core.fsutil import fsync_file
 from zarchd.core.progress import Progress, Stage, no_progress
 
 LATEST = "latest"
@@ -68,11 +70,21 @@ def restore_from_remote(
     registry = cfg.registry_path
     stem = names.stem_of(registry)
     target = remote_access.open_target(cfg, remote, host)
-    dest = Path(to) if to else registry
-    if to and os.path.lexists(dest):
-        raise UsageError(f"{dest} already exists; --to writes a new file only, nothing was changed")
+    dest = registry
+    if to:
+        if not Path(to).is_absolute():
+            raise UsageError(f"--to {to}: expected an absolute path")
+        dest = Path(to)
+        if not dest.parent.is_dir():  # never a typo's directories made (a new registry's are)
+            raise UsageError(f"--to {to}: the directory {dest.parent} does not exist")
     where = remote_access.describe(target)
     copy = pick(target.list(), name, where)
+    if to:
+        dest = target_path(dest, copy.name)  # a directory: the copy goes into it, as locally
+        if os.path.lexists(dest):
+            raise UsageError(
+                f"{dest} already exists; --to writes a new file only, nothing was changed"
+            )
     with fetch_dir(dest.parent, stem) as holding:
         fetched = fetch(target, copy, holding, store, progress)
         if to or not os.path.lexists(registry):
@@ -81,6 +93,7 @@ def restore_from_remote(
             _check(registry, fetched, copy.name, now, progress, where)
             held = holding / copy.name
             os.chmod(held, 0o600)
+            fsync_file(held)  # rclone never fsyncs: durable before it is published
             put_in_place(held, dest)
             if to:
                 return {"restored": copy.name, "remote": remote, "written_to": str(dest)}
