@@ -115,3 +115,21 @@ def test_a_change_no_event_told_is_found_by_the_periodic_look(
     finally:
         cache.stop()
     assert cache.report(DAEMON, None)["registry"]["integrity"] == "damaged"
+
+
+def test_health_sees_an_old_check_of_a_large_idle_registry(
+    ops: Operations, clock: FixedClock, monkeypatch: Any
+) -> None:
+    """The kept report of a registry too large to quick_check per status: its check's age grows
+    with the clock, so health says "unchecked" after days (review finding, 2026-11-29)."""
+    import zarchd.app.status as status
+    from zarchd.app.health import _registry
+
+    monkeypatch.setattr(status, "QUICK_CHECK_LIMIT", 0)
+    ops.check()
+    cache = StatusCache(ops)
+    cache.refresh()
+    clock.advance(seconds=10 * 86400)
+    kept = cache.report(DAEMON, None, fresh=True)
+    assert kept["registry"]["integrity_age_s"] == 10 * 86400
+    assert any("unchecked" in r for r in _registry(kept, ops.config, ops.now()))

@@ -27,7 +27,7 @@ from zarchd.app.operations import Operations
 from zarchd.app.remotes import remotes_report
 from zarchd.app.results import BackupsReport, DaemonInfo, RegistryReport, StatusReport
 from zarchd.app.status import build_status
-from zarchd.core.clock import iso
+from zarchd.core.clock import iso, parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,11 @@ class StatusCache:
         now = self.ops.now()
         if self.ops.config.remotes:  # uploads move on without a job or a registry change
             report["remotes"] = remotes_report(self.ops.config, now)
-        if checked_at is not None:
-            registry["integrity_age_s"] = round((now - checked_at).total_seconds(), 1)
+        # Ages are of now, not of when the report was kept: health's "unchecked too long"
+        # must fire on an idle registry whose report nobody rebuilt (review, 2026-11-29).
+        at = checked_at or parse_iso(registry.get("integrity_checked_at"))
+        if at is not None:
+            registry["integrity_age_s"] = round((now - at).total_seconds(), 1)
         if registry_stats(self.ops) != reg_stats:
             self._wake.set()
             _mark_stale(registry)
