@@ -175,6 +175,14 @@ def test_deep_check_catches_a_corrupted_remote_copy(
     assert book.status(remote.name)["deep_check"]["ok"] is False
     reasons = remote_health(remotes_report(_cfg(tmp_path, remote), clock()))
     assert f"remote {remote.name}: deep check of {NAME} failed" in " ".join(reasons)
+    # a rotted copy is no verified copy: not the newest to keep, not the newest status names
+    assert worker.failed_deep() == {NAME} and worker.record_newest() is None
+    (where / NAME).write_bytes(local.read_bytes())  # put right: the next deep check clears it
+    clock.advance(days=7)
+    result = worker.deep_check()
+    assert result is not None and result.ok and worker.failed_deep() == set()
+    newest = worker.record_newest()
+    assert newest is not None and newest.name == NAME
 
 
 def _cfg(tmp_path: Path, remote: RemoteConfig) -> Config:

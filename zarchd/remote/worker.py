@@ -121,8 +121,9 @@ class RemoteWorker:
             self.record_newest(listed)
             return []
         copies = [c for c in listed if c.complete and c.created is not None]
-        candidates = [
-            Candidate(c.name, c.created, c.verified, i)  # type: ignore[arg-type]
+        bad = self.failed_deep()
+        candidates = [  # a copy its deep check failed is no "newest verified" to keep
+            Candidate(c.name, c.created, c.verified and c.name not in bad, i)  # type: ignore[arg-type]
             for i, c in enumerate(copies)
         ]
         deleted = []
@@ -137,7 +138,8 @@ class RemoteWorker:
 
     def record_newest(self, copies: list[RemoteCopy] | None = None) -> RemoteCopy | None:
         listed = self.target.list() if copies is None else copies
-        complete = [c for c in listed if c.complete and c.verified]
+        bad = self.failed_deep()
+        complete = [c for c in listed if c.complete and c.verified and c.name not in bad]
         newest = complete[-1] if complete else None
         self.book.set_status(
             self.remote.name,
@@ -149,6 +151,12 @@ class RemoteWorker:
         return newest
 
     # ---- deep verification ----------------------------------------------------------------
+
+    def failed_deep(self) -> set[str]:
+        """Copies whose last deep check failed: not counted as verified copies (retention keeps
+        the newest good one, status names the newest good one)."""
+        names = self.book.status(self.remote.name).get("failed_deep")
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
 
     def deep_due(self) -> bool:
         last = parse_iso((self.book.status(self.remote.name).get("deep_check") or {}).get("at"))
@@ -164,8 +172,10 @@ class RemoteWorker:
         later = [c for c in copies if c.name > last]
         copy = (later or copies)[0]
         result = self._deep(copy)
+        bad = self.failed_deep() - {copy.name} | (set() if result.ok else {copy.name})
         self.book.set_status(
             self.remote.name,
+            failed_deep=sorted(bad),
             deep_check={
                 "at": iso(self.now()),
                 "name": copy.name,
