@@ -117,3 +117,42 @@ def test_full_check_is_due_when_no_recent_backup_had_one(clock: FixedClock) -> N
     assert full_check_due([info(1, "integrity")], now, 0)
     foreign = info_from(Path("/b/y.bak"), None, now, 1)
     assert foreign.check is None and full_check_due([foreign], now, week)  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("in_process_max", [1 << 40, 0], ids=["vacuum-into", "child"])
+def test_a_hot_journal_is_told_as_a_crashed_writer_not_as_damage(
+    tmp_path: Path, in_process_max: int
+) -> None:
+    """A writer killed mid-transaction leaves a hot journal our read-only connection cannot roll
+    back: say so (recover would refuse: it is not damage) (review, 2026-11-29)."""
+    import os
+    import subprocess
+    import sys
+
+    from zarchd.backups.snapshot import copy_snapshot
+    from zarchd.core.progress import no_progress
+
+    db = tmp_path / "registry.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+    conn.executemany("INSERT INTO t (v) VALUES (randomblob(1000))", [()] * 3000)
+    conn.commit()
+    conn.close()
+    dies = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 10')\n"  # spills the change into the db file
+        "c.execute('BEGIN')\n"
+        "c.execute('UPDATE t SET v = randomblob(1000)')\n"
+        "os._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", dies, str(db)], check=False)
+    assert os.path.getsize(f"{db}-journal") > 0
+    tmp = tmp_path / "copy.tmp"
+    tmp.write_bytes(b"")
+    with pytest.raises(BackupError) as err:
+        copy_snapshot(
+            db, tmp, deadline_s=30, progress=no_progress, cancel=None, in_process_max=in_process_max
+        )
+    assert not isinstance(err.value, IntegrityFailure)
+    assert "stopped mid-transaction" in err.value.message and "recover" not in err.value.message

@@ -22,6 +22,7 @@ A read-only connection never checkpoints the application's WAL, also not when it
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -160,7 +161,16 @@ def _cannot_write(tmp: Path, text: str) -> BackupError:
     )
 
 
-def damaged(exc: object) -> IntegrityFailure:
+def damaged(exc: object, registry: Path) -> BackupError | IntegrityFailure:
+    journal = Path(f"{registry}-journal")
+    if "readonly" in str(exc) and os.path.lexists(journal):
+        # A hot journal: a writer died mid-transaction. Our read-only connection may not roll
+        # it back; the next read-write open (7zarch-go's) does. Not damage: recover would refuse.
+        return BackupError(
+            f"a writer of {registry} stopped mid-transaction and left {journal.name}; SQLite "
+            "rolls it back when 7zarch-go next opens the registry (or run `sqlite3 "
+            f"{registry} 'PRAGMA quick_check'`); no backup taken, older backups are intact"
+        )
     return IntegrityFailure(f"registry is damaged, no backup taken ({exc}); run `zarchctl recover`")
 
 
@@ -198,7 +208,7 @@ def _in_child(
     if proc.returncode == 3:
         raise _locked(registry)
     if proc.returncode == 4:
-        raise damaged(text)
+        raise damaged(text, registry)
     if proc.returncode == 5:
         raise _cannot_write(tmp, text)
     if proc.returncode == 6:
@@ -236,8 +246,8 @@ def _vacuum_into(
             raise _cannot_write(tmp, text) from exc
         if is_busy(exc):
             raise _locked(registry) from exc
-        raise damaged(exc) from exc
+        raise damaged(exc, registry) from exc
     except sqlite3.DatabaseError as exc:
-        raise damaged(exc) from exc
+        raise damaged(exc, registry) from exc
     finally:
         src.close()
