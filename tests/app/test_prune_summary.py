@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import replace
+
 import pytest
 
 from tests.inprocess import FixedClock
@@ -9,9 +12,18 @@ from zarchd.app.operations import Operations
 from zarchd.core.errors import UsageError
 
 
-def _take(ops: Operations, clock: FixedClock, n: int) -> list[str]:
+def _take(ops: Operations, clock: FixedClock, n: int, *, change: bool = True) -> list[str]:
+    """`n` backups; with `change` the registry changes between them (each its own file; an
+    unchanged registry's backups are one file under several names)."""
     names = []
     for _ in range(n):
+        if change:
+            conn = sqlite3.connect(ops.registry, isolation_level=None)
+            conn.execute(
+                "INSERT INTO archives (uid, name, path, size, created) VALUES (?, ?, ?, 1, ?)",
+                (f"u{len(names)}", f"a{len(names)}.7z", f"/a/{len(names)}.7z", "2026-01-01"),
+            )
+            conn.close()
         names.append(ops.backup()["backup"]["name"])
         clock.advance(minutes=1)
     return names
@@ -50,3 +62,25 @@ def test_backups_last_n_keeps_the_newest(ops: Operations, clock: FixedClock) -> 
     assert [b["name"] for b in ops.backups(last=10)["backups"]] == names
     with pytest.raises(UsageError, match="--last 0"):
         ops.backups(last=0)
+
+
+def test_deleting_some_names_of_identical_backups_frees_nothing(
+    ops: Operations, clock: FixedClock
+) -> None:
+    names = _take(ops, clock, 3, change=False)  # one file, three names (hard links)
+    ops.config = replace(
+        ops.config,
+        retention=replace(
+            ops.config.retention,
+            keep_last=1,
+            keep_hourly=0,
+            keep_daily=0,
+            keep_weekly=0,
+            keep_monthly=0,
+            keep_yearly=0,
+        ),
+    )
+    plan = ops.prune(dry_run=True)
+    assert [d["keep"] for d in plan["decisions"]] == [False, False, True]
+    assert plan["freed_bytes"] == 0  # the kept name still holds the file
+    assert [d["name"] for d in plan["decisions"]] == names

@@ -34,5 +34,23 @@ def prune_result(
         "decisions": rows,
         "deleted": [r["name"] for r in dropped if r["name"] in gone],
         "kept": len(rows) - len(dropped),
-        "freed_bytes": sum(r.get("size_bytes", 0) for r in dropped),
+        "freed_bytes": _freed(dropped, rows, by_name),
     }
+
+
+def _freed(
+    dropped: list[DecisionJson], rows: list[DecisionJson], by_name: dict[str, BackupInfo]
+) -> int:
+    """Identical backups share one file (hard links): its space comes back only when every name
+    of it goes, and it is counted once."""
+    kept = {by_name[r["name"]].ident for r in rows if r["keep"] and r["name"] in by_name}
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for r in dropped:
+        ident = by_name[r["name"]].ident if r["name"] in by_name else None
+        if ident is not None and (ident in kept or ident in seen):
+            continue
+        if ident is not None:
+            seen.add(ident)
+        total += r.get("size_bytes", 0)
+    return total
