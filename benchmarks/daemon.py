@@ -25,7 +25,8 @@ from zarchd.control.client import call
 from zarchd.core.clock import iso
 from zarchd.core.errors import ZarchError
 
-# The console script's entry point (pyproject.toml): status, health and ping start without Typer.
+# The console script's entry point (pyproject.toml): status, health, ping, backups and prune
+# start without Typer.
 ZARCHCTL = [sys.executable, "-m", "zarchd.cli.ctl_entry"]
 # What `zarchctl status` imports on its way to the socket, and the full Typer app.
 STATUS_PATH_IMPORTS = "import zarchd.cli.ctl_entry, zarchd.cli.runner, zarchd.control.client"

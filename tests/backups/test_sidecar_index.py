@@ -10,7 +10,7 @@ from tests.backups.conftest import make_registry
 from zarchd.backups import list_backups, take_backup
 from zarchd.backups.meta import write_sidecar
 from zarchd.backups.names import sidecar_path
-from zarchd.backups.sidecarindex import FORMAT
+from zarchd.backups.sidecarindex import FIELDS, FORMAT
 from zarchd.backups.storage import LocalDirectory
 
 
@@ -65,16 +65,13 @@ def test_a_planted_or_forged_index_makes_nothing_ours(tmp_path: Path) -> None:
     st = backup.stat()
     # An index claiming a sidecar for it (even with the backup's own stats) changes nothing:
     # entries are only looked up for a sidecar that exists, by that sidecar's stats.
-    forged = {
-        "format": "zarchd-backup/1",
-        "name": backup.name,
-        "created_at": "2099-01-01T00:00:00Z",
-    }
+    forged = {"created_at": "2099-01-01T00:00:00Z", "verified": True, "size_bytes": st.st_size}
+    record = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     index.parent.mkdir(parents=True)
     body = {
         "format": FORMAT,
         "dir": str(store),
-        "entries": {backup.name: [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, forged]},
+        "entries": {backup.name: [*record, *(forged.get(f) for f in FIELDS)]},
     }
     index.write_text(json.dumps(body))
     assert [b["ours"] for b in _list(registry, store, index)] == [False]
@@ -103,3 +100,31 @@ def test_removed_backups_leave_the_index(tmp_path: Path) -> None:
     sidecar_path(backup).unlink()
     assert _list(registry, store, index) == []
     assert json.loads(index.read_text())["entries"] == {}
+
+
+def test_the_index_keeps_one_slim_record_and_is_used_while_the_stats_match(
+    tmp_path: Path,
+) -> None:
+    registry, store, index = _setup(tmp_path)
+    plain = _list(registry, store, index)
+    (backup,) = store.glob("*.bak")
+    saved = json.loads(index.read_text())
+    record = saved["entries"][backup.name]
+    assert len(record) == 4 + len(FIELDS)  # the stats and the listed fields, nothing else
+    assert "source" not in json.dumps(saved)  # e.g. the registry's path: not listed, not kept
+    # Proof that a matching record is what answers (so the checks above are about something):
+    # the index says not verified, the unchanged sidecar says verified.
+    record[4 + FIELDS.index("verified")] = False
+    index.write_text(json.dumps(saved))
+    assert [b["verified"] for b in _list(registry, store, index)] == [False]
+    # An index of the older format (whole sidecars) is not read: the files answer again.
+    st = sidecar_path(backup).stat()
+    old = {
+        "format": "zarchd-sidecar-index/1",
+        "dir": str(store),
+        "entries": {backup.name: [*record[:4], {"verified": False}]},
+    }
+    assert [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] == record[:4]
+    index.write_text(json.dumps(old))
+    assert _list(registry, store, index) == plain
+    assert json.loads(index.read_text())["format"] == FORMAT  # rewritten

@@ -64,8 +64,20 @@ def test_top_level_help_lists_the_global_flags(runner: CliRunner) -> None:
 def test_the_fast_path_parses_only_what_typer_would_parse_the_same() -> None:
     assert ctl_entry.parse_fast(["status", "--config=c.toml", "--json", "--local"]) == (
         "status",
+        {},
         {"json_out": True, "config_path": Path("c.toml"), "socket": None, "local": True},
     )
+    assert ctl_entry.parse_fast(["prune", "--local", "--dry-run"]) == (
+        "prune",
+        {"dry_run": True},
+        {"json_out": False, "config_path": None, "socket": None, "local": True},
+    )
+    assert ctl_entry.parse_fast(["prune"]) == (
+        "prune",
+        {"dry_run": False},
+        {"json_out": False, "config_path": None, "socket": None, "local": False},
+    )
+    assert ctl_entry.parse_fast(["backups", "--socket=s"]) is not None
     assert ctl_entry.parse_fast(["ping", "--socket", "s"]) is not None
     for args in (
         ["ping", "--local"],  # ping has no --local: Typer says so
@@ -73,6 +85,10 @@ def test_the_fast_path_parses_only_what_typer_would_parse_the_same() -> None:
         ["status", "--config"],
         ["status", "--config="],
         ["status", "extra"],
+        ["status", "--dry-run"],  # prune's flag only
+        ["backups", "--dry-run"],
+        ["prune", "--dry-run=yes"],
+        ["prune", "-n"],
         ["backup"],
         [],
     ):
@@ -127,3 +143,22 @@ def test_zarchd_commands_have_h_examples_and_exit_status(args: list[str]) -> Non
     assert res.exit_code == 0, res.output
     assert "<bool>" not in res.stdout
     assert "EXAMPLES:" in res.stdout and "EXIT STATUS:" in res.stdout
+
+
+@pytest.mark.parametrize("cmd", [["backups"], ["prune", "--dry-run"]])
+def test_the_fast_listings_answer_as_typer_does(
+    runner: CliRunner, config: Path, capsys: pytest.CaptureFixture[str], cmd: list[str]
+) -> None:
+    assert runner.invoke(app, ["backup", "--local", "--config", str(config)]).exit_code == 0
+    argv = ["--json", *cmd, "--local", "--config", str(config)]
+    assert ctl_entry.parse_fast(argv[1:]) is not None  # really the fast path
+    capsys.readouterr()
+    ctl_entry.main(argv)  # returns on success, as for status
+    fast = json.loads(capsys.readouterr().out)
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    assert fast == json.loads(res.stdout)
+    if cmd[0] == "prune":  # a dry run: the backup is still there to be listed
+        assert fast["dry_run"] is True and fast["decisions"]
+    else:
+        assert len(fast["backups"]) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from zarchd.backups import names
-from zarchd.backups.meta import BackupInfo, info_from
+from zarchd.backups.meta import BackupInfo, info_from, ours_info
 from zarchd.backups.namecheck import created_at_matches_name
 from zarchd.backups.replaced import replaced_by_other
 from zarchd.backups.storage import BackupStore, as_store
@@ -39,8 +39,8 @@ def list_backups(
             meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
         path, ident = stored.location, stored.ident
         created = _sidecar_time(meta, parsed.local_time, tz) if meta is not None else None
-        if created is not None:  # the common case: ours, its time agreeing with its name
-            info = info_from(path, meta, created, stored.size, ident)
+        if meta is not None and created is not None:  # the common case: ours, time = name
+            info = ours_info(path, meta, created, stored.size, ident)
         elif meta is not None:
             info = BackupInfo(
                 stored.name,
