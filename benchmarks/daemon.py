@@ -168,16 +168,24 @@ def whole_paired(
     return ta, tb
 
 
+def _p99_status_and_ping(
+    socket: Path, repeat: int, per_client: int
+) -> tuple[list[float], list[float]]:
+    """p99 of status and of ping under 32 concurrent clients, alternately, `repeat` times."""
+    st, pg = [], []
+    for _ in range(repeat):
+        st.append(pct(concurrent(socket, "status", 32, per_client), 0.99))
+        pg.append(pct(concurrent(socket, "ping", 32, per_client), 0.99))
+    return st, pg
+
+
 def status_load(work: Path, repeat: int, per_client: int) -> list[Row]:
     reg = work / "reg" / "registry.db"
     reg.parent.mkdir(parents=True)
     shutil.copyfile(FIXTURE, reg)
     rows = []
     with Daemon(work / "d1", reg) as d:
-        st, pg = [], []
-        for _ in range(repeat):
-            st.append(pct(concurrent(d.socket, "status", 32, per_client), 0.99))
-            pg.append(pct(concurrent(d.socket, "ping", 32, per_client), 0.99))
+        st, pg = _p99_status_and_ping(d.socket, repeat, per_client)
         rows.append(
             Row(
                 "status p99, 32 concurrent clients",
@@ -204,10 +212,7 @@ def status_load(work: Path, repeat: int, per_client: int) -> list[Row]:
     fill_backups(reg, 1000)
     with Daemon(work / "d2", reg) as d:
         many = [pct(concurrent(d.socket, "status", 1, per_client), 0.5) for _ in range(repeat)]
-        st, pg = [], []
-        for _ in range(repeat):
-            st.append(pct(concurrent(d.socket, "status", 32, per_client), 0.99))
-            pg.append(pct(concurrent(d.socket, "ping", 32, per_client), 0.99))
+        st, pg = _p99_status_and_ping(d.socket, repeat, per_client)
     rows.append(
         Row(
             "status p99, 32 clients, 1,000 backups",

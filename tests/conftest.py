@@ -110,6 +110,15 @@ def make_baseline_registry(path: Path, rows: int = 0, *, wal: bool = False) -> P
     return path
 
 
+def archive_rows(db: Path) -> int:
+    """How many archives a registry (or a copy of one) holds, read only."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM archives").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def corrupt(path: Path) -> None:
     """Damage a b-tree page (page 3 on), holding no connection open afterwards: recover rightly
     refuses while any process (this one too) has the registry open for writing."""

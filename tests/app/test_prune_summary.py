@@ -29,15 +29,13 @@ def _take(ops: Operations, clock: FixedClock, n: int, *, change: bool = True) ->
     return names
 
 
-def test_prune_lists_oldest_first_with_sizes_and_totals(ops: Operations, clock: FixedClock) -> None:
-    from dataclasses import replace
-
-    names = _take(ops, clock, 4)
+def _keep_last(ops: Operations, n: int) -> None:
+    """Retention by count alone: the newest `n`."""
     ops.config = replace(
         ops.config,
         retention=replace(
             ops.config.retention,
-            keep_last=2,
+            keep_last=n,
             keep_hourly=0,
             keep_daily=0,
             keep_weekly=0,
@@ -45,6 +43,11 @@ def test_prune_lists_oldest_first_with_sizes_and_totals(ops: Operations, clock: 
             keep_yearly=0,
         ),
     )
+
+
+def test_prune_lists_oldest_first_with_sizes_and_totals(ops: Operations, clock: FixedClock) -> None:
+    names = _take(ops, clock, 4)
+    _keep_last(ops, 2)
     plan = ops.prune(dry_run=True)
     assert [d["name"] for d in plan["decisions"]] == names  # as `backups` lists them
     assert [d["keep"] for d in plan["decisions"]] == [False, False, True, True]
@@ -68,18 +71,7 @@ def test_deleting_some_names_of_identical_backups_frees_nothing(
     ops: Operations, clock: FixedClock
 ) -> None:
     names = _take(ops, clock, 3, change=False)  # one file, three names (hard links)
-    ops.config = replace(
-        ops.config,
-        retention=replace(
-            ops.config.retention,
-            keep_last=1,
-            keep_hourly=0,
-            keep_daily=0,
-            keep_weekly=0,
-            keep_monthly=0,
-            keep_yearly=0,
-        ),
-    )
+    _keep_last(ops, 1)
     plan = ops.prune(dry_run=True)
     assert [d["keep"] for d in plan["decisions"]] == [False, False, True]
     assert plan["freed_bytes"] == 0  # the kept name still holds the file

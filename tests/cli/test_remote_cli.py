@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import FIXTURE_0005, corrupt, tamper
+from tests.conftest import FIXTURE_0005, archive_rows, corrupt, tamper
 from tests.inprocess import iter_short_dir
 from zarchd.backups import names, take_backup
 from zarchd.backups.meta import read_sidecar
@@ -40,14 +40,6 @@ def _config(root: Path, registry: Path, target: str, extra: str = "") -> Path:
         f'[[remote]]\nname = "off"\ntarget = "{target}"\n' + extra
     )
     return path
-
-
-def _rows(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM archives").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def _fill(registry: Path, rows: int) -> None:
@@ -139,7 +131,7 @@ def test_restore_latest_on_a_new_machine_without_a_daemon(
     code, out, err = _run("restore", "--from", "off", "latest", "--yes", "--config", str(cfg))
     assert code == 0, err
     assert f"restored {name} from remote off" in out
-    assert _rows(registry) == _rows(reg_a)
+    assert archive_rows(registry) == archive_rows(reg_a)
     assert stat.S_IMODE(registry.parent.stat().st_mode) == 0o700
     # nothing of the download is left: no work directory, no temp file
     assert sorted(p.name for p in registry.parent.iterdir() if not p.name.endswith(".lock")) == [
@@ -152,15 +144,15 @@ def test_restore_over_a_registry_takes_a_safety_backup(machine_b: Path, remote_c
     registry = machine_b / "reg" / "registry.db"
     registry.parent.mkdir()
     shutil.copyfile(FIXTURE_0005, registry)
-    before = _rows(registry)
+    before = archive_rows(registry)
     cfg = _config(machine_b, registry, str(remote))
     code, out, err = _run("restore", "--from", "off", name, "--yes", "--config", str(cfg), "--json")
     assert code == 0, err
     result = json.loads(out)
     assert result["restored"] == name and result["remote"] == "off"
-    assert _rows(registry) == 3 != before
+    assert archive_rows(registry) == 3 != before
     safety = registry.parent / result["safety_backup"]
-    assert _rows(safety) == before
+    assert archive_rows(safety) == before
 
 
 def test_restore_to_a_new_file_leaves_the_registry(machine_b: Path, remote_copy: Sent) -> None:
@@ -175,7 +167,7 @@ def test_restore_to_a_new_file_leaves_the_registry(machine_b: Path, remote_copy:
     code, out, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
     assert code == 0, err
     assert f"into {dest}" in out
-    assert _rows(dest) == _rows(reg_a) and stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert archive_rows(dest) == archive_rows(reg_a) and stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert not registry.exists()
     # never over an existing file
     code, _, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
@@ -273,7 +265,7 @@ def test_recover_falls_back_to_the_remote(machine_b: Path, remote_copy: Sent) ->
     assert result["restored"] == f"{name} (from remote off)"
     assert [s["name"].split(" ")[0] for s in result["skipped"]] == [newer]
     assert "sha256" in result["skipped"][0]["problems"][0]
-    assert _rows(registry) == _rows(reg_a)
+    assert archive_rows(registry) == archive_rows(reg_a)
     assert any(p.name.startswith("registry.db.corrupted-") for p in registry.parent.iterdir())
     assert not [p for p in registry.parent.iterdir() if p.name.startswith(".zarchd-fetch-")]
 

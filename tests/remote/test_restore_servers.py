@@ -6,7 +6,6 @@ only (no rclone.conf at all), WebDAV (no server-side hashes) and S3 through a co
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from tests.cli.conftest import restore_process_state  # noqa: F401 (autouse: signal handlers)
 from tests.cli.test_remote_cli import send_backup_to
+from tests.conftest import archive_rows
 from tests.inprocess import iter_short_dir
 from tests.remote import servers
 from tests.remote.conftest import remote_config
@@ -24,14 +24,6 @@ from zarchd.cli.zarchctl import app
 @pytest.fixture
 def root() -> Path:
     yield from iter_short_dir()
-
-
-def _rows(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM archives").fetchone()[0])
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("kind", ["sftp", "webdav", "s3"])
@@ -66,5 +58,5 @@ def test_a_backup_from_machine_a_restores_on_a_fresh_machine_b(
     )
     assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout)["restored"] == name
-    assert _rows(registry) == _rows(reg_a) == 3
+    assert archive_rows(registry) == archive_rows(reg_a) == 3
     assert stat.S_IMODE(registry.parent.stat().st_mode) == 0o700
