@@ -23,28 +23,18 @@ SECTION_NOTES = {
     "notify": "Alerts: hook commands (argv, never a shell string), a ping URL, a metrics file.",
 }
 
-# [[remote]] keys -> comment: the template shows one remote, commented out (none by default).
-REMOTE_KEYS: dict[str, str] = {
-    "name": "how zarchctl and status name this remote",
-    "target": "an rclone remote:path (set up with `rclone config`)",
-    "rclone_config": '"": rclone\'s own lookup, or RCLONE_CONFIG_<NAME>_* variables',
-    "prefix": '"": "<hostname>/<registry stem>/", so machines can share a bucket',
-    "bwlimit": 'rclone --bwlimit, e.g. "10M"; "": none',
-    "verify": "hash (server-side hash where the backend has one) or download",
-    "deep_verify_every": "download one kept copy this often and check it whole",
-    "delete": "false: never delete here (append-only or object-lock targets)",
-    "max_age": 'for `zarchctl health`; "": notify.max_backup_age',
-}
-REMOTE_EXAMPLE = {
-    "name": '"offsite"',
-    "target": '"offsite:zarchd"',
-    "rclone_config": '""',
-    "prefix": '""',
-    "bwlimit": '""',
-    "verify": '"hash"',
-    "deep_verify_every": '"7d"',
-    "delete": "true",
-    "max_age": '""',
+# [[remote]] key -> (comment, example value): the template shows one remote, commented out
+# (there is none by default).
+REMOTE_KEYS: dict[str, tuple[str, str]] = {
+    "name": ("how zarchctl and status name this remote", '"offsite"'),
+    "target": ("an rclone remote:path (set up with `rclone config`)", '"offsite:zarchd"'),
+    "rclone_config": ('"": rclone\'s own lookup, or RCLONE_CONFIG_<NAME>_* variables', '""'),
+    "prefix": ('"": "<hostname>/<registry stem>/", so machines can share a bucket', '""'),
+    "bwlimit": ('rclone --bwlimit, e.g. "10M"; "": none', '""'),
+    "verify": ("hash (server-side hash where the backend has one) or download", '"hash"'),
+    "deep_verify_every": ("download one kept copy this often and check it whole", '"7d"'),
+    "delete": ("false: never delete here (append-only or object-lock targets)", "true"),
+    "max_age": ('for `zarchctl health`; "": notify.max_backup_age', '""'),
 }
 
 # (section, key) -> comment. Keys whose default is "" mean "derived" (the comment says from what).
@@ -135,8 +125,8 @@ def template() -> str:
         out.append(f"{key} = {toml_value(sec, key, value)}")
     out += ["", "# Off-site copies through rclone, one table per remote (none by default):"]
     out.append("# [[remote]]")
-    for key, comment in REMOTE_KEYS.items():
-        out += [f"#   {comment}", f"# {key} = {REMOTE_EXAMPLE[key]}"]
+    for key, (comment, example) in REMOTE_KEYS.items():
+        out += [f"#   {comment}", f"# {key} = {example}"]
     out.append("# [remote.retention] keep_last = ... (default: the [retention] above)")
     return "\n".join(out) + "\n"
 
@@ -154,9 +144,7 @@ def sources(cfg: config.Config, env: dict[str, str]) -> dict[tuple[str, str], st
     found = {}
     for sec, key in known_keys():
         table = from_file.get(sec)
-        found[(sec, key)] = (
-            "file" if isinstance(table, dict) and key in table else "default"
-        )
+        found[(sec, key)] = "file" if isinstance(table, dict) and key in table else "default"
     for var, where in config.ENV_OVERRIDES.items():
         if var in env:
             found[where] = f"env {var}"
