@@ -390,7 +390,9 @@ class Operations:
     ) -> PruneResult:
         self.check_backup_dir()
         with self.write_lock:
-            listed = backups.list_backups(self.registry, self.store)  # order, times and sizes
+            ignored: list[dict[str, str]] = []
+            listed = backups.list_backups(self.registry, self.store, ignored)  # listed once
+            listing = (listed, ignored)
             if dry_run:
                 decisions = backups.prune(
                     self.registry,
@@ -398,17 +400,17 @@ class Operations:
                     self.config.retention,
                     now=self.now,
                     dry_run=True,
+                    listing=listing,
                 )
-                deleted: list[str] = []
-            else:
-                with self._job("prune", reason=reason) as extra:
-                    sizes = {b.name: b.size_bytes for b in listed}
-                    decisions = backups.prune(
-                        self.registry, self.store, self.config.retention, now=self.now
-                    )
-                    deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
-                    extra["freed_bytes"] = sum(sizes.get(n, 0) for n in deleted)
-        return prune_result(dry_run, decisions, listed, deleted)
+                return prune_result(True, decisions, listed, [])
+            with self._job("prune", reason=reason) as extra:
+                decisions = backups.prune(
+                    self.registry, self.store, self.config.retention, now=self.now, listing=listing
+                )
+                deleted = extra["deleted"] = [d.name for d in decisions if not d.keep]
+                result = prune_result(False, decisions, listed, deleted)
+                extra["freed_bytes"] = result["freed_bytes"]  # a file shared by names: once
+            return result
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""

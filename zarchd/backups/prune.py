@@ -7,6 +7,7 @@ from pathlib import Path
 
 from zarchd.backups import names
 from zarchd.backups.listing import list_backups
+from zarchd.backups.meta import BackupInfo
 from zarchd.backups.retention import NEWEST_VERIFIED, Candidate, Decision, decide
 from zarchd.backups.storage import BackupStore, as_store
 from zarchd.core.clock import Clock, utcnow
@@ -24,11 +25,16 @@ def prune(
     now: Clock = utcnow,
     dry_run: bool = False,
     tz: tzinfo | None = None,
+    listing: tuple[list[BackupInfo], list[dict[str, str]]] | None = None,
 ) -> list[Decision]:
-    """Decisions for every listed backup (newest first); deletes the dropped ones unless dry_run."""
+    """Decisions for every listed backup (newest first); deletes the dropped ones unless dry_run.
+    `listing`: (backups, ignored) the caller just listed under the same lock (listed once)."""
     store = as_store(store)
-    ignored: list[dict[str, str]] = []
-    listed = list_backups(registry, store, ignored)
+    if listing is None:
+        ignored: list[dict[str, str]] = []
+        listed = list_backups(registry, store, ignored)
+    else:
+        listed, ignored = listing
     ours = [b for b in listed if b.ours]
     # `ours` is in listing order (time, then the -N sequence): that order breaks time ties.
     candidates = [
