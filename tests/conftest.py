@@ -32,6 +32,7 @@ CREATE TABLE archives (
 """
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadfile`: the longest files first, one per worker (tests/xdist_order.py)."""
     if config.getvalue("dist") != "loadfile":
