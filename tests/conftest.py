@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,16 @@ CREATE TABLE archives (
     metadata TEXT
 )
 """
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`: the longest files first, one per worker (tests/xdist_order.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None  # xdist's own scheduler
+    from tests.xdist_order import LongestFilesFirst
+
+    return LongestFilesFirst(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

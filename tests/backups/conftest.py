@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.backups.lock_loop import constant_sum_writer as constant_sum_writer  # lock loops
 from tests.conftest import corrupt as corrupt  # the shared one, re-exported for these tests
 
 WRITER = textwrap.dedent("""

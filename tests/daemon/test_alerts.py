@@ -130,6 +130,10 @@ def test_hooks_pings_and_metrics_end_to_end(
         event, job, backup, reg, message = _lines(root / "success.log")[0]
         assert (event, job, reg) == ("success", "backup", str(registry))
         assert backup.startswith("registry-") and backup in message
+        # The catch-up integrity check at start runs after the catch-up backup: damaging the
+        # registry before it ends would make it a second failure (and a second /fail ping).
+        wait_for(lambda: d.daemon.ops.state.get("last_check"), what="the catch-up check")
+        assert d.daemon.ops.state.get("last_check")["ok"] is True
 
         # A damaged registry: the scheduled backup fails -> failure hook and /fail.
         registry.write_bytes(b"\0" * len(good))

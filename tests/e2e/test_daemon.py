@@ -282,6 +282,18 @@ def test_registry_replaced_by_an_old_one_is_checked_and_migrated(
         )
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """`pid` holds a descriptor of `path` (Linux /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir() if fds.is_dir() else ():
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
 def test_sigterm_during_a_stuck_backup_stops_within_10s(
     registry_0005: Path, tmp_path: Path
 ) -> None:
@@ -296,6 +308,9 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
             text=True,
         )
         d.wait_log("backup started")  # the request reached the daemon (it waits for us now)
+        # ...and its copy opened the registry: from there it waits in SQLite's lock wait, deaf
+        # to the stop until that ends (a SIGTERM before it is told "cancelled" at once).
+        wait_for(lambda: _has_open(d.proc.pid, registry_0005), what="the copy's connection")
         started = time.monotonic()
         d.signal(signal.SIGTERM)
         assert d.proc.wait(timeout=12) == 0

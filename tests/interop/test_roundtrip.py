@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 import sqlite3
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_baseline_registry
 from tests.e2e.harness import OUR_NAME, Daemon, ctl, sha, wait_for
+from zarchd.app.operations import Operations
+from zarchd.core.config import load_config
 
 from .conftest import SevenZarch
 
@@ -96,8 +102,14 @@ def test_upgraded_old_registry_works_with_every_7zarch_go_command(
 
 def test_same_second_backups_from_both_stay_apart(go7z: SevenZarch) -> None:
     go7z.run("db", "status")  # creates the registry
-    for _ in range(5):  # until both land in one second (almost always the first time)
-        ours = _ctl_json(go7z.registry, "backup")["backup"]["name"]
+    # zarchctl's own configuration (same environment), in-process for its clock: ours is named
+    # for the next second, and 7zarch-go runs at that second's start, with all of it to spare.
+    config = load_config(None, {**os.environ, "ZARCH_REGISTRY": str(go7z.registry)})
+    for _ in range(5):  # a second's room for one Go process start; retried all the same
+        second = math.floor(time.time()) + 1
+        at = datetime.fromtimestamp(second, UTC)
+        ours = Operations(config, now=lambda at=at: at).backup(reason="test")["backup"]["name"]
+        wait_for(lambda s=second: time.time() >= s, timeout=5, interval=0.005, what="that second")
         go7z.run("db", "backup")
         theirs = sorted(p.name for p in go7z.registry.parent.iterdir() if GO_BACKUP.match(p.name))
         if ours.startswith(f"registry-{GO_BACKUP.match(theirs[-1])[1]}-"):

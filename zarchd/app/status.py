@@ -82,7 +82,8 @@ def registry_report(ops: Operations, state: dict[str, Any]) -> RegistryReport:
     else:
         report["problem"] = ops.missing_problem()
     try:
-        status = migrations.inspect(ops.registry, ops.catalog())
+        # The same short lock wait as the quick_check: status answers during a long write.
+        status = migrations.inspect(ops.registry, ops.catalog(), timeout=1.0)
     except ZarchError as exc:
         report["migrations_error"] = exc.message
         return report

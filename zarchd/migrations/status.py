@@ -6,17 +6,20 @@ import sqlite3
 from pathlib import Path
 
 from zarchd.core.errors import RegistryError
-from zarchd.db.registry import connect
+from zarchd.db.registry import DEFAULT_LOCK_TIMEOUT, connect
 from zarchd.migrations import ledger
 from zarchd.migrations.drift import find_drift, find_unreadable
 from zarchd.migrations.model import Migration, SchemaStatus
 
 
-def inspect(registry: Path, catalog: list[Migration]) -> SchemaStatus:
-    """Applied, pending, changed and unknown migrations of `registry` (opened read-only)."""
+def inspect(
+    registry: Path, catalog: list[Migration], *, timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> SchemaStatus:
+    """Applied, pending, changed and unknown migrations of `registry` (opened read-only);
+    `timeout` bounds the wait for a writer's lock."""
     if not registry.exists():
         return SchemaStatus(exists=False, pending=list(catalog))
-    conn = connect(registry, readonly=True)
+    conn = connect(registry, readonly=True, timeout=timeout)
     try:
         return read_status(conn, catalog)
     except sqlite3.DatabaseError as exc:
