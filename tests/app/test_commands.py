@@ -102,3 +102,19 @@ def test_the_protocol_accepts_exactly_the_entry_params(name: str) -> None:
 
 def test_the_protocol_knows_no_command_outside_the_table() -> None:
     assert set(METHODS) == set(COMMANDS)
+
+
+def test_every_writing_command_takes_the_writer_lock_unless_it_leaves_the_registry() -> None:
+    """Only restore --to (a copy elsewhere) and dry runs go without the lock: rollback's `to`
+    is a migration id, and rollback --local must take the lock (regression, 2026-11-29)."""
+    for name, entry in COMMANDS.items():
+        if not entry.writes:
+            continue
+        params = _sample(entry)
+        params.pop("dry_run", None)
+        if name == "restore":
+            assert entry.needs_writer_lock({**params, "to": None})
+            assert not entry.needs_writer_lock({**params, "to": "/tmp/copy.db"})
+        else:
+            assert entry.needs_writer_lock(params), name
+    assert COMMANDS["rollback"].needs_writer_lock({"to": "0004_query_system"})

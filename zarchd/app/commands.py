@@ -36,6 +36,9 @@ class Command:
     renderer: str = "simple"  # a function in zarchd.cli.render
     failed: Callable[[Any], bool] | None = None  # results the exit code must show as failed
     local: bool = True  # has a --local form
+    # a param that, when given, makes a writing command leave the registry alone (no lock);
+    # only that command's own param (rollback's `to` is a migration id and takes the lock)
+    unlocked_by: str | None = None
     # Runs in zarchctl itself when no daemon answers: True always, "dry_run" only as a dry run.
     # ("to": restore --to, a copy elsewhere that never touches the registry).
     offline: bool | Literal["dry_run", "to"] = False
@@ -44,8 +47,9 @@ class Command:
     absent_ok: bool = False
 
     def needs_writer_lock(self, params: Mapping[str, Any]) -> bool:
-        # restore --to writes a copy elsewhere: the registry's lock is not needed
-        return self.writes and not params.get("dry_run", False) and not params.get("to")
+        if self.unlocked_by is not None and params.get(self.unlocked_by):
+            return False  # restore --to writes a copy elsewhere: the registry's lock is not needed
+        return self.writes and not params.get("dry_run", False)
 
     def works_offline(self, params: Mapping[str, Any]) -> bool:
         """Read-only work needs no daemon: zarchctl does it itself when none runs (issue 14)."""
@@ -139,6 +143,7 @@ _TABLE = (
         writes=True,
         renderer="restore",
         offline="to",
+        unlocked_by="to",
     ),
     Command("recover", "recover", writes=True, renderer="restore"),
     Command(
