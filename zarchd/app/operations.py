@@ -485,7 +485,7 @@ class Operations:
     ) -> RestoreResult:
         """`restore --from REMOTE`: fetched, checked, then as a local restore."""
         if remote is None:
-            raise UsageError("--host and --to go with --from REMOTE")
+            raise UsageError("--host goes with --from REMOTE")
         self.check_backup_dir()
         with self.write_lock, self._job("restore", name=name, remote=remote):
             result = remote_restore.restore_from_remote(
