@@ -48,9 +48,10 @@ def run_local(cfg: Config, command: str, params: dict[str, Any], progress: Progr
 
     ops = Operations(cfg)
     entry = dispatch.command_entry(command)
-    fetch = command == "restore" and bool(params.get("remote"))
-    if fetch:
-        # a new machine: the registry's directory is made here, private (the lock file goes there)
+    fetch = command == "restore" and bool(params.get("remote"))  # may be a new machine
+    if fetch and not params.get("to"):
+        # the registry's directory is made here, private (the lock file goes there); --to
+        # leaves the registry alone and makes nothing of it
         cfg.registry_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     absent = None if entry.absent_ok or fetch else ops.absent_problem()
     if absent:  # before the lock: a mistyped path gets no directory, no lock file
