@@ -283,3 +283,42 @@ def _damaged_newer_copy(remote: Path, name: str) -> str:
     tamper(copy.with_name(newer))
     copy.with_name(newer + ".json").write_text(json.dumps(meta))
     return newer
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_a_fetched_copy_is_fsynced_before_it_is_linked_into_place(
+    machine_b: Path, remote_copy: Sent
+) -> None:
+    """rclone never fsyncs what it downloads: zarchd does, before the link() that publishes it
+    (review finding, 2026-11-29). Observed with strace -y on a real zarchctl."""
+    import os
+    import subprocess
+
+    from tests.backups.test_durability import CALL, STRACE, fd_path, joined
+    from tests.e2e.harness import command
+
+    remote, name, _ = remote_copy
+    cfg = _config(machine_b, machine_b / "reg" / "registry.db", str(remote))
+    dest = machine_b / "copy.db"
+    log = machine_b / "strace.txt"
+    argv = ["restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg)]
+    res = subprocess.run(
+        [*STRACE, "-o", str(log), *command("zarchctl"), *argv],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    if res.returncode != 0 and "ptrace" in res.stderr:
+        pytest.skip(f"strace cannot trace here: {res.stderr.strip()}")
+    assert res.returncode == 0, res.stderr
+    calls = [m.groups() for ln in joined(log.read_text().splitlines()) if (m := CALL.match(ln))]
+    links = [i for i, (call, args, _) in enumerate(calls) if call.startswith("link")]
+    published = next(i for i in links if str(dest) in calls[i][1])
+    held = f"/{name}"
+    synced = [
+        i
+        for i, (call, args, rc) in enumerate(calls[:published])
+        if call in ("fsync", "fdatasync") and rc == "0" and fd_path(args).endswith(held)
+    ]
+    assert synced, "the fetched copy was linked into place without an fsync"
