@@ -126,3 +126,33 @@ def test_through_a_running_daemon_the_path_is_the_callers(
         res = _ctl(runner, config, "restore", "latest", "--to", "rel.db")  # relative to here
         assert res.exit_code == 0, res.output
     assert sqlite3.connect(root / "rel.db").execute("SELECT count(*) FROM probe").fetchone() == (2,)
+
+
+def test_never_into_the_backup_dir_nor_an_empty_path(
+    runner: CliRunner, config: Path, root: Path, taken: list[str]
+) -> None:
+    """A copy renamed over another backup would keep that backup's sidecar and its "verified";
+    an empty --to (an unset shell variable) is no path (review, 2026-11-29)."""
+    bak_dir = load_config(config).backup_dir
+    newer = bak_dir / taken[-1]
+    digest = _digest(newer)
+    res = _ctl(runner, config, "restore", taken[0], "--to", str(newer), "--force")
+    assert res.exit_code == 2 and "backup directory" in res.stderr, res.output
+    assert _digest(newer) == digest
+    res = _ctl(runner, config, "restore", taken[0], "--to", "")
+    assert res.exit_code == 2 and "--to" in res.output, res.output
+    assert not (Path.cwd() / taken[0]).exists()
+
+
+def test_latest_and_before_skip_a_backup_that_failed_verification(
+    runner: CliRunner, config: Path, root: Path, taken: list[str]
+) -> None:
+    bak = load_config(config).backup_dir / taken[-1]
+    data = bytearray(bak.read_bytes())
+    data[-100] ^= 0xFF
+    os.chmod(bak, 0o600)
+    bak.write_bytes(bytes(data))
+    assert _ctl(runner, config, "verify", taken[-1], "--local").exit_code == 1  # recorded: NO
+    res = _ctl(runner, config, "restore", "latest", "--to", str(root / "good.db"), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["restored"] == taken[0]

@@ -21,7 +21,7 @@ from zarchd.backups.downloaded import DownloadedCopy, fetch_dir, hold
 from zarchd.backups.listing import resolve_name
 from zarchd.backups.recover import prepared_copy, put_in_place
 from zarchd.backups.restore import restore_backup
-from zarchd.backups.restore_to import target_path
+from zarchd.backups.restore_to import refuse_destination, target_path
 from zarchd.backups.storage import BackupStore
 from zarchd.backups.verify import backup_problems
 from zarchd.core.clock import Clock, utcnow
@@ -81,6 +81,7 @@ def restore_from_remote(
     copy = pick(target.list(), name, where)
     if to:
         dest = target_path(dest, copy.name)  # a directory: the copy goes into it, as locally
+        refuse_destination(registry, store, dest)
         if os.path.lexists(dest):
             raise UsageError(
                 f"{dest} already exists; --to writes a new file only, nothing was changed"

@@ -24,7 +24,10 @@ def choose_backup(
     store = as_store(store)
     if name is not None and name != LATEST:
         return resolve_name(registry, store, name)
-    listed = [b for b in list_backups(registry, store) if not b.untrusted]
+    # never one that failed its verification (verified False): recover skips those too
+    listed = [
+        b for b in list_backups(registry, store) if not b.untrusted and b.verified is not False
+    ]
     if before is not None:
         listed = [b for b in listed if b.created_at < before]
     if listed:

@@ -45,7 +45,7 @@ def restore_to(
     if not to.is_absolute():
         raise UsageError(f"--to {to}: expected an absolute path")
     dest = target_path(to, info.name)
-    _refuse_registry(registry, dest)
+    refuse_destination(registry, store, dest)
     if not dest.parent.is_dir():
         raise UsageError(f"--to {to}: the directory {dest.parent} does not exist")
     if os.path.lexists(dest):
@@ -75,14 +75,19 @@ def restore_to(
     }
 
 
-def _refuse_registry(registry: Path, dest: Path) -> None:
-    """--to never names the live registry (or its -wal/-journal), whatever the spelling."""
+def refuse_destination(registry: Path, store: BackupStore, dest: Path) -> None:
+    """--to never names the live registry (or its -wal/-journal), whatever the spelling, nor a
+    file in the backup store (a copy renamed over a backup would keep that backup's sidecar)."""
     real = Path(os.path.realpath(dest))
     live = [registry, *companions(registry)]
     if any(real == Path(os.path.realpath(p)) for p in live):
         raise UsageError(
             f"--to {dest} is the registry itself; `zarchctl restore NAME` (without --to) "
             "replaces it, after a safety backup"
+        )
+    if real.parent == Path(os.path.realpath(str(store))):
+        raise UsageError(
+            f"--to {dest} is in the backup directory {store}; choose a place outside it"
         )
 
 

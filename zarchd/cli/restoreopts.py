@@ -14,11 +14,13 @@ from zarchd.core.when import parse_moment
 
 
 def restore_params(
-    name: str | None, to: Path | None, before: str | None, force: bool
+    name: str | None, to: str | None, before: str | None, force: bool
 ) -> dict[str, Any]:
     """Exit 2 (bad usage) for a missing or doubled choice of backup, or a TIME not understood."""
     if (name is None) == (before is None):
         _usage("name a backup (or `latest`), or give --before TIME; not both")
+    if to is not None and not str(to).strip():
+        _usage("--to needs a path (it is empty)")
     if force and to is None:
         _usage("--force only goes with --to PATH (restore never overwrites without it)")
     moment = None
@@ -29,7 +31,7 @@ def restore_params(
             _usage(f"--before {before}: expected {exc}")
     return {
         "name": name,
-        "to": str(to.expanduser().absolute()) if to is not None else None,
+        "to": str(Path(to).expanduser().absolute()) if to is not None else None,
         "before": moment,
         "force": force,
     }

@@ -206,7 +206,7 @@ def restore(
         ),
     ] = None,
     to: Annotated[
-        Path | None,
+        str | None,  # not Path: an empty --to (an unset variable) would become "."
         typer.Option(
             "--to",
             metavar="PATH",
@@ -235,6 +235,8 @@ def restore(
     """Replace the registry with backup NAME, `latest` or the newest --before TIME (after a safety backup), then migrate it; with --to PATH only write a verified copy there; with --from REMOTE, a copy fetched from a remote."""  # noqa: E501 (Typer lists a wrapped docstring wrapped)
     if host is not None and remote is None:
         raise typer.BadParameter("--host goes with --from REMOTE", param_hint="--host")
+    if to is not None and not to.strip():
+        raise typer.BadParameter("needs a path (it is empty)", param_hint="--to")
     if remote is not None:
         if name is None or before is not None or force:
             raise typer.BadParameter(
@@ -246,7 +248,7 @@ def restore(
             "name": name,
             "remote": remote,
             "host": host,
-            "to": None if to is None else str(to.expanduser().absolute()),
+            "to": None if to is None else str(Path(to).expanduser().absolute()),
         }
     else:
         params = restore_params(name, to, before, force)
