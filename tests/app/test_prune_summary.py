@@ -76,3 +76,21 @@ def test_deleting_some_names_of_identical_backups_frees_nothing(
     assert [d["keep"] for d in plan["decisions"]] == [False, False, True]
     assert plan["freed_bytes"] == 0  # the kept name still holds the file
     assert [d["name"] for d in plan["decisions"]] == names
+
+
+def test_verify_of_one_name_judges_every_name_of_the_same_file(
+    ops: Operations, clock: FixedClock
+) -> None:
+    """Identical backups are one file: a bad byte found through one name is bad under all, so
+    prune never keeps another name of it as the newest verified (review 2, 2026-11-29)."""
+    import os
+
+    names = _take(ops, clock, 3, change=False)
+    path = ops.store.location(names[0])
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    os.chmod(path, 0o600)
+    path.write_bytes(bytes(data))
+    result = ops.verify(names[1])
+    assert sorted(result["bad"]) == sorted(names)
+    assert [b["verified"] for b in ops.backups()["backups"]] == [False, False, False]

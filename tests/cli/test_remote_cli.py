@@ -169,6 +169,8 @@ def test_restore_to_a_new_file_leaves_the_registry(machine_b: Path, remote_copy:
     assert f"into {dest}" in out
     assert archive_rows(dest) == archive_rows(reg_a) and stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert not registry.parent.exists()  # --to makes nothing of the registry's
+    code, out, err = _run("log", "--json", "--config", str(cfg))
+    assert code == 0 and '"restore"' not in out, out  # a copy elsewhere is no restore job
     # never over an existing file
     code, _, err = _run("restore", "--from", "off", name, "--to", str(dest), "--config", str(cfg))
     assert code == 2 and "already exists" in err

@@ -416,8 +416,14 @@ class Operations:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
         self.check_backup_dir()
         with self.write_lock, self._job("verify", **({"name": name} if name else {})) as extra:
-            if name is not None:
-                targets = [backups.resolve_name(self.registry, self.store, name)]
+            if name is not None:  # and every other name of the same file (identical backups)
+                one = backups.resolve_name(self.registry, self.store, name)
+                same = [
+                    b
+                    for b in backups.list_backups(self.registry, self.store)
+                    if b.ours and one.ident is not None and b.ident == one.ident
+                ]
+                targets = same if any(b.name == one.name for b in same) else [one]
             else:
                 targets = [b for b in backups.list_backups(self.registry, self.store) if b.ours]
             results: list[VerifiedJson] = []
@@ -487,14 +493,18 @@ class Operations:
         if remote is None:
             raise UsageError("--host goes with --from REMOTE")
         self.check_backup_dir()
-        with self.write_lock, self._job("restore", name=name, remote=remote):
-            result = remote_restore.restore_from_remote(
+        if to is not None:  # a copy to look at, as a local --to: no lock, no job, no registry
+            copied = remote_restore.restore_from_remote(
                 self.config, self.store, name, remote, host, to, now=self.now, progress=progress
             )
-            if to is None:  # the registry was replaced
-                self.state.update(last_backup=None)
-                result["migrated"] = self._migrate_after_restore(result, progress)
-                self._check_replaced()
+            return cast(RestoreResult, copied)
+        with self.write_lock, self._job("restore", name=name, remote=remote):
+            result = remote_restore.restore_from_remote(
+                self.config, self.store, name, remote, host, None, now=self.now, progress=progress
+            )
+            self.state.update(last_backup=None)  # the registry was replaced
+            result["migrated"] = self._migrate_after_restore(result, progress)
+            self._check_replaced()
             return cast(RestoreResult, result)
 
     def remote_list(self, remote: str | None = None) -> RemoteListResult:
