@@ -94,3 +94,19 @@ def test_verify_of_one_name_judges_every_name_of_the_same_file(
     result = ops.verify(names[1])
     assert sorted(result["bad"]) == sorted(names)
     assert [b["verified"] for b in ops.backups()["backups"]] == [False, False, False]
+
+
+def test_status_counts_a_file_under_several_names_once(ops: Operations, clock: FixedClock) -> None:
+    from zarchd.app.status import backups_report
+
+    names = _take(ops, clock, 3, change=False)
+    size = ops.store.location(names[0]).stat().st_size
+    report = backups_report(ops, None)
+    assert report["count"] == 3 and report["total_bytes"] == size
+
+
+def test_a_refused_job_says_why_in_the_log() -> None:
+    from zarchd.app.joblog import summary
+
+    line = summary({"job": "restore", "ok": False, "refused": "no remote named 'x'"})
+    assert line.endswith("no remote named 'x'")

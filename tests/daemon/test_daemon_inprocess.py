@@ -87,10 +87,15 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(root: Path, clock: Fix
     cfg, path = config_in(root, registry, QUIET)
     with DaemonThread(cfg, config_path=path, now=clock) as d:
         text = path.read_text()
-        path.write_text(text.replace('interval = "1h"', 'interval = "2h"'))
+        assert d.call("status")["retention"]["keep_last"] != 2
+        path.write_text(
+            text.replace('interval = "1h"', 'interval = "2h"') + "[retention]\nkeep_last = 2\n"
+        )
         result = d.call("reload")
         assert result["reloaded"] is True and str(path) in result["message"]
         assert d.daemon.config.backup.interval == 7200
+        # the status the daemon keeps follows the reload at once (review 2, 2026-11-29)
+        assert d.call("status")["retention"]["keep_last"] == 2
         path.write_text(text + "[nonsense]\nkey = 1\n")
         with pytest.raises(ZarchError) as bad:
             d.call("reload")

@@ -26,7 +26,8 @@ def summary(entry: dict[str, Any]) -> str:
             return f"migration failed: {entry.get('error', '')} ({reason}, after {took})"
         if job == "check" and entry.get("damaged"):
             return f"the registry is DAMAGED: {entry.get('error', '')}; run `zarchctl recover`"
-        return f"{job} ({reason}) failed after {took}: {entry.get('error', '')}"
+        why = entry.get("error") or entry.get("refused") or ""  # a refusal says why too
+        return f"{job} ({reason}) failed after {took}: {why}"
     return f"{job} ({reason}) {_done(job, entry)} in {took}"
 
 

@@ -181,8 +181,8 @@ class StatusCache:
         report["backups"]["next_run"] = next_run
         registry = report["registry"]
         now = self.ops.now()
-        if self.ops.config.remotes:  # uploads move on without a job or a registry change
-            report["remotes"] = remotes_report(self.ops.config, now)
+        # uploads move on without a job or a registry change; a reload may have removed them
+        report["remotes"] = remotes_report(self.ops.config, now)
         # Ages are of now, not of when the report was kept: health's "unchecked too long"
         # must fire on an idle registry whose report nobody rebuilt (review, 2026-11-29).
         at = checked_at or parse_iso(registry.get("integrity_checked_at"))

@@ -454,6 +454,8 @@ class Daemon:
             new.retention,
         ):
             self._restart_remotes(new)
+        if self.status_cache is not None:  # retention, remotes, ... as status shows them
+            self.status_cache.refresh()  # before `reload` answers: the next status is current
         log.info("config reloaded from %s", new.source or "defaults")
         return {"reloaded": True, "config": str(new.source) if new.source else None}
 
