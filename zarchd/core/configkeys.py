@@ -123,11 +123,13 @@ def template() -> str:
             value = paths.DEFAULT_REGISTRY  # `~` kept: the file stays right for its reader's home
         out.append(f"# {KEYS.get((sec, key), '')}".rstrip())
         out.append(f"{key} = {toml_value(sec, key, value)}")
+    # Commented out so it loads to the defaults; removing the first "# " of each line gives a
+    # working remote (its comments stay comments).
     out += ["", "# Off-site copies through rclone, one table per remote (none by default):"]
     out.append("# [[remote]]")
     for key, (comment, example) in REMOTE_KEYS.items():
-        out += [f"#   {comment}", f"# {key} = {example}"]
-    out.append("# [remote.retention] keep_last = ... (default: the [retention] above)")
+        out += [f"# # {comment}", f"# {key} = {example}"]
+    out.append("# # [remote.retention] with keep_* keys of its own (default: [retention] above)")
     return "\n".join(out) + "\n"
 
 
