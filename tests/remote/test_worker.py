@@ -68,14 +68,23 @@ def test_queued_backup_is_sent_once_and_the_queue_empties(
     assert worker.drain() == 1
     assert book.entries() == []
     assert [(c.name, c.complete) for c in worker.target.list()] == [(name, True)]
-    # queued again (a restart before the queue file was written): found there, not sent again;
-    # the same content under another name is not sent either (same sha256)
+    # queued again (a restart before the queue file was written): found there, not sent again
     assert sftp_remote.root is not None
     stored = sftp_remote.root / worker.target.prefix / name
     before = stored.stat().st_mtime_ns
     book.add([remote.name], name, worker.target.list()[0].sha256 or "", clock())
     assert worker.drain() == 1 and stored.stat().st_mtime_ns == before
     assert book.status(remote.name)["state"] == "ok"
+    # an identical backup under a new name (a hard link locally) is a backup there too:
+    # restore --from NAME finds it, and the remote's newest moves on (review 2, 2026-11-29)
+    clock.advance(seconds=5)
+    same = take_backup(reg, reg.parent, now=clock)
+    assert same.sha256 == worker.target.list()[0].sha256 and same.name != name
+    book.add([remote.name], same.name, same.sha256 or "", clock())
+    assert worker.drain() == 1
+    assert [(c.name, c.complete) for c in worker.target.list()] == [(name, True), (same.name, True)]
+    newest = worker.record_newest()
+    assert newest is not None and newest.name == same.name
 
 
 def test_unreachable_remote_queues_and_catches_up_after_a_restart(

@@ -72,7 +72,12 @@ class RemoteWorker:
             return True
         try:
             copies = self.target.list()
-            if any(c.complete and c.sha256 == entry.sha256 for c in copies):
+            # Already sent (a retry after a lost answer): this name, complete, same content.
+            # Another name with the same content is still sent: each name is a backup there too
+            # (restore --from NAME, the remote's newest and its age), as identical local ones are.
+            if any(
+                c.complete and c.name == entry.name and c.sha256 == entry.sha256 for c in copies
+            ):
                 log.info("remote %s: %s is already there", self.remote.name, entry.name)
             else:
                 self.target.upload(local, entry.name, _remote_meta(meta))
