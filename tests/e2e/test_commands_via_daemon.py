@@ -37,7 +37,9 @@ def test_backup_backups_verify_prune(daemon: Daemon) -> None:
     verify = daemon.json("verify")
     assert verify["bad"] == [] and len(verify["results"]) == 3
     one = daemon.json("verify", names[0])
-    assert [r["name"] for r in one["results"]] == [names[0]]
+    # identical backups (an unchanged registry) are one file: verify NAME judges its every name
+    got = [r["name"] for r in one["results"]]
+    assert names[0] in got and set(got) <= set(names)
     dry = daemon.json("prune", "--dry-run")
     assert dry["dry_run"] is True and all(d["keep"] for d in dry["decisions"])
     assert all(d["reasons"] for d in dry["decisions"])
