@@ -85,12 +85,12 @@ def test_verify_of_one_name_judges_every_name_of_the_same_file(
     prune never keeps another name of it as the newest verified (review 2, 2026-11-29)."""
     import os
 
+    from tests.conftest import tamper
+
     names = _take(ops, clock, 3, change=False)
     path = ops.store.location(names[0])
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
     os.chmod(path, 0o600)
-    path.write_bytes(bytes(data))
+    tamper(path)
     result = ops.verify(names[1])
     assert sorted(result["bad"]) == sorted(names)
     assert [b["verified"] for b in ops.backups()["backups"]] == [False, False, False]

@@ -11,12 +11,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import tamper
 from zarchd.cli.zarchctl import app
 from zarchd.core.config import load_config
 
 
 def _ctl(runner: CliRunner, config: Path, *args: str) -> object:
     return runner.invoke(app, [args[0], "--config", str(config), *args[1:]])
+
+
+def _rot(bak: Path) -> None:
+    """Bit rot near the end of a backup (backups are read-only: made writable first)."""
+    os.chmod(bak, 0o600)
+    tamper(bak, at=bak.stat().st_size - 100)
 
 
 def _digest(path: Path) -> str:
@@ -105,11 +112,7 @@ def test_the_registry_itself_and_bad_choices_are_refused(
 def test_a_damaged_backup_is_not_copied(
     runner: CliRunner, config: Path, root: Path, taken: list[str]
 ) -> None:
-    bak = load_config(config).backup_dir / taken[-1]
-    data = bytearray(bak.read_bytes())
-    data[-100] ^= 0xFF
-    os.chmod(bak, 0o600)
-    bak.write_bytes(bytes(data))
+    _rot(load_config(config).backup_dir / taken[-1])
     out = root / "copy.db"
     res = _ctl(runner, config, "restore", taken[-1], "--to", str(out))
     assert res.exit_code == 1 and "sha256" in res.stderr, res.output
@@ -147,11 +150,7 @@ def test_never_into_the_backup_dir_nor_an_empty_path(
 def test_latest_and_before_skip_a_backup_that_failed_verification(
     runner: CliRunner, config: Path, root: Path, taken: list[str]
 ) -> None:
-    bak = load_config(config).backup_dir / taken[-1]
-    data = bytearray(bak.read_bytes())
-    data[-100] ^= 0xFF
-    os.chmod(bak, 0o600)
-    bak.write_bytes(bytes(data))
+    _rot(load_config(config).backup_dir / taken[-1])
     assert _ctl(runner, config, "verify", taken[-1], "--local").exit_code == 1  # recorded: NO
     res = _ctl(runner, config, "restore", "latest", "--to", str(root / "good.db"), "--json")
     assert res.exit_code == 0, res.output
