@@ -359,42 +359,33 @@ RemoteArg = Annotated[
 RemoteLocal = Annotated[bool, typer.Option("--local", hidden=True)]
 
 
-@remote_app.command("list")
-def remote_list(
-    remote: RemoteArg = None,
-    json: Json = False,
-    config: ConfigOpt = None,
-    socket: SocketOpt = None,
-    local: RemoteLocal = False,
-) -> None:
-    """This host's copies of the registry on each remote: name, size, created, complete/verified."""
-    execute(
-        "remote list",
-        {"remote": remote},
-        json_out=json,
-        config_path=config,
-        socket=socket,
-        local=True,
-    )
+def _remote_command(sub: str, doc: str) -> None:
+    """`remote list` and `remote fleet`: the same options, run in zarchctl's own process."""
+
+    def command(
+        remote: RemoteArg = None,
+        json: Json = False,
+        config: ConfigOpt = None,
+        socket: SocketOpt = None,
+        local: RemoteLocal = False,
+    ) -> None:
+        params = {"remote": remote}
+        execute(
+            f"remote {sub}", params, json_out=json, config_path=config, socket=socket, local=True
+        )
+
+    command.__doc__ = doc
+    remote_app.command(sub)(command)
 
 
-@remote_app.command("fleet")
-def remote_fleet(
-    remote: RemoteArg = None,
-    json: Json = False,
-    config: ConfigOpt = None,
-    socket: SocketOpt = None,
-    local: RemoteLocal = False,
-) -> None:
-    """Every host/registry on each remote with its newest copy and age; exit 1 if one is stale."""
-    execute(
-        "remote fleet",
-        {"remote": remote},
-        json_out=json,
-        config_path=config,
-        socket=socket,
-        local=True,
-    )
+_remote_command(
+    "list",
+    "This host's copies of the registry on each remote: name, size, created, complete/verified.",
+)
+_remote_command(
+    "fleet",
+    "Every host/registry on each remote with its newest copy and age; exit 1 if one is stale.",
+)
 
 
 def _daemon_command(name: str, doc: str) -> None:
