@@ -64,7 +64,12 @@ def clear(directory: Path, keep: tuple[str, ...] = ()) -> None:
 
 
 def add_row(reg: Path) -> None:
-    """One committed change: the next backup differs from the previous one."""
+    """One committed change: the next backup differs from the previous one.
+
+    It returns once the change is 60 ms old, as every backup the daemon takes after a change
+    is (it waits for `backup.debounce`, 30 s by default): a backup begun within 50 ms of a
+    commit first waits for the change token to settle (db/fingerprint.py), which is not the
+    copy's cost."""
     conn = sqlite3.connect(reg, timeout=BUSY_TIMEOUT_S)
     conn.execute(
         "INSERT INTO archives (uid, name, path, size, created, status)"
@@ -73,6 +78,8 @@ def add_row(reg: Path) -> None:
     )
     conn.commit()
     conn.close()
+    while time.time_ns() - reg.stat().st_mtime_ns < 60_000_000:
+        time.sleep(0.01)
 
 
 def du_bytes(directory: Path) -> int:

@@ -27,6 +27,7 @@ from zarchd.backups import files, names
 from zarchd.backups.checkplan import full_check_due
 from zarchd.backups.dedupe import previous_backup, same_content
 from zarchd.backups.emptiness import empty_registry_problem
+from zarchd.backups.hashfollow import HashFollower
 from zarchd.backups.listing import list_backups
 from zarchd.backups.meta import BackupInfo, info_from
 from zarchd.backups.snapshot import CANCELLED, cancelled, copy_snapshot
@@ -34,8 +35,8 @@ from zarchd.backups.storage import BackupStore, as_store
 from zarchd.backups.temps import TEMP_PREFIX, remove_temps, temp_name_pattern
 from zarchd.core.clock import Clock, iso, utcnow
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
-from zarchd.core.fsutil import fsync_file
 from zarchd.core.progress import Progress, Stage, no_progress
+from zarchd.core.writeback import fsync_in_steps
 from zarchd.db.fingerprint import fingerprint
 from zarchd.db.registry import companions, integrity_check, open_static
 
@@ -87,11 +88,17 @@ def take_backup(
     full = full_check_due(existing, started, full_check_every_s)
     token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
     try:
-        with store.temp_file(stem) as tmp:
+        with store.temp_file(stem) as tmp, HashFollower(tmp) as hashing:
             try:
                 extra = {} if in_process_max is None else {"in_process_max": in_process_max}
                 copy_snapshot(
-                    registry, tmp, deadline_s=deadline_s, progress=progress, cancel=cancel, **extra
+                    registry,
+                    tmp,
+                    deadline_s=deadline_s,
+                    progress=progress,
+                    cancel=cancel,
+                    copied=hashing.advance,
+                    **extra,
                 )
             finally:  # a failed copy leaves its own rollback journal behind
                 for leftover in companions(tmp):
@@ -99,7 +106,7 @@ def take_backup(
             size = tmp.stat().st_size
             full = full or size <= always_full_max
             with Stage(progress, "check"):  # check, sha256 and fsync at once; no progress inside
-                problems, digest = _verify_copy(tmp, full)
+                problems, digest = _verify_copy(tmp, full, hashing)
             if problems != ["ok"]:
                 raise IntegrityFailure(
                     f"registry is damaged, no backup taken ({'integrity' if full else 'quick'} "
@@ -126,12 +133,14 @@ def take_backup(
     return info_from(store.location(name), meta, started, meta["size_bytes"])
 
 
-def _verify_copy(tmp: Path, full: bool) -> tuple[list[str], str]:
+def _verify_copy(tmp: Path, full: bool, hashing: HashFollower) -> tuple[list[str], str]:
     """(problems of the check, sha256) of the copy, fsynced: the three in parallel (SQLite and
-    hashlib release the GIL; the file is still in the page cache)."""
+    hashlib release the GIL; the file is still in the page cache). The hash mostly followed
+    the copy already (hashfollow.py)."""
+    size = tmp.stat().st_size
     with ThreadPoolExecutor(2, thread_name_prefix="zarchd-verify") as pool:
-        synced = pool.submit(fsync_file, tmp)
-        hashed = pool.submit(files.sha256_file, tmp)
+        synced = pool.submit(fsync_in_steps, tmp)  # writers never queue behind all of it
+        hashed = pool.submit(hashing.result, size)
         problems = _check_copy(tmp, full)
         synced.result()  # raises what fsync raised (EIO: the copy is not durable)
         return problems, hashed.result()

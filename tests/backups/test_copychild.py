@@ -1,0 +1,199 @@
+"""The large registry's copy (copychild.py), the hash that follows it, and the stepped fsync.
+
+copychild runs as a child process in zarchd; here its functions run in the test process (no
+other connection of this process has the registry open, so closing its descriptor drops no
+lock anyone needs), except where the process itself is the point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zarchd.backups import copychild
+from zarchd.backups.hashfollow import HashFollower
+from zarchd.core.writeback import fsync_in_steps
+
+from .conftest import make_registry, max_id
+
+
+def _copy(reg: Path, dst: Path) -> tuple[str, list[int]]:
+    dst.write_bytes(b"")
+    done: list[int] = []
+
+    def report(line: str) -> None:
+        if line.startswith("done "):
+            done.append(int(line[5:]))
+
+    return copychild.copy(str(reg), str(dst), 5.0, report), done
+
+
+def test_rollback_registry_is_read_into_a_map_made_ready_before_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(copychild, "CHUNK", 64 * 1024)
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    method, done = _copy(reg, tmp_path / "copy")
+    assert method == "map"
+    assert (tmp_path / "copy").read_bytes() == reg.read_bytes()
+    size = reg.stat().st_size
+    assert done == sorted(done) and done[-1] == size and len(done) == -(-size // (64 * 1024))
+
+
+def test_beyond_the_map_limit_the_kernel_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(copychild, "MAP_MAX", 4096)
+    monkeypatch.setattr(copychild, "CHUNK", 64 * 1024)
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    method, done = _copy(reg, tmp_path / "copy")
+    assert method == "copy"
+    assert (tmp_path / "copy").read_bytes() == reg.read_bytes()
+    assert done[-1] == reg.stat().st_size and len(done) > 1
+
+
+def test_wal_registry_goes_through_the_backup_api_with_the_wal(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path / "registry.db", 300, wal=True)
+    app = sqlite3.connect(reg, isolation_level=None)
+    app.execute("PRAGMA wal_autocheckpoint=0")
+    app.execute("INSERT INTO items (payload) VALUES ('only in the wal')")
+    try:
+        method, done = _copy(reg, tmp_path / "copy")
+    finally:
+        app.close()
+    assert method == "backup API" and max_id(tmp_path / "copy") == 301
+    assert done == [(tmp_path / "copy").stat().st_size]
+
+
+def test_a_registry_that_changed_size_before_the_lock_is_copied_whole(tmp_path: Path) -> None:
+    """DST was made ready for the size seen before the lock; the size under it differs."""
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    dst = tmp_path / "copy"
+    dst.write_bytes(b"")
+    fi = os.open(reg, os.O_RDONLY)
+    fo = os.open(dst, os.O_RDWR)
+    try:
+        mm = copychild.prepare_map(fo, reg.stat().st_size + 8192)
+        assert mm is not None
+        try:
+            method = copychild._locked_copy(str(reg), str(dst), 5.0, fi, fo, mm, False, print)
+        finally:
+            mm.close()
+    finally:
+        os.close(fo)
+        os.close(fi)
+    assert method == "copy" and dst.read_bytes() == reg.read_bytes()
+
+
+def test_no_space_for_the_copy_is_told_before_any_lock_is_taken(tmp_path: Path) -> None:
+    """The copy's blocks are reserved before the lock: a full disk ends the child with "cannot
+    write" (5) even while a writer holds the registry (the lock would have said "busy", 3)."""
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    dst = tmp_path / "copy"
+    dst.write_bytes(b"")
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+
+    def small_files() -> None:  # a file size limit stands in for a full disk (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    try:
+        res = subprocess.run(
+            [sys.executable, "-I", "-S", copychild.__file__, str(reg), str(dst), "2"],
+            capture_output=True,
+            text=True,
+            preexec_fn=small_files,
+            timeout=60,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert res.returncode == 5, res.stderr
+    assert "Errno 27" in res.stderr and res.stdout == ""
+
+
+def test_the_child_tells_busy_and_damaged_apart(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path / "registry.db", 300)
+    dst = tmp_path / "copy"
+    dst.write_bytes(b"")
+    argv = [sys.executable, "-I", "-S", copychild.__file__, str(reg), str(dst), "0.2"]
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        busy = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.returncode == 3 and "locked" in busy.stderr
+    reg.write_bytes(b"not a database" * 1000)
+    bad = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 4, bad.stderr
+    ok_reg = make_registry(tmp_path / "ok.db", 300)
+    good = subprocess.run(
+        [*argv[:4], str(ok_reg), str(dst), "1"], capture_output=True, text=True, timeout=60
+    )
+    assert good.returncode == 0 and good.stdout.splitlines()[-1] == '{"method": "map"}'
+
+
+def test_the_hash_follows_a_file_written_front_to_back(tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 123)
+    path = tmp_path / "copy"
+    path.write_bytes(b"")
+    with HashFollower(path) as hashing, path.open("ab") as fh:
+        for start in range(0, len(data), 700_000):
+            fh.write(data[start : start + 700_000])
+            fh.flush()
+            hashing.advance(min(len(data), start + 700_000))
+        assert hashing.result(len(data)) == hashlib.sha256(data).hexdigest()
+
+
+def test_the_hash_never_hands_out_a_digest_of_part_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "copy"
+    path.write_bytes(b"x" * 5000)
+    with HashFollower(path) as hashing:
+        hashing.advance(5000)
+        with pytest.raises(OSError, match="has 5000 bytes, not 6000"):
+            hashing.result(6000)
+    with HashFollower(path) as unused:  # never advanced: its thread never starts, exit is clean
+        pass
+    assert unused._thread is None
+    with HashFollower(path) as abandoned:  # the copy failed: the thread stops with the block
+        abandoned.advance(100)
+    assert abandoned._thread is not None and not abandoned._thread.is_alive()
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+def test_the_copy_is_written_out_in_steps_before_its_fsync(tmp_path: Path) -> None:
+    """Observed with strace: sync_file_range over each 256 KiB step, then one fsync."""
+    path = tmp_path / "copy"
+    path.write_bytes(os.urandom(1024 * 1024))
+    log = tmp_path / "strace.txt"
+    code = (
+        "import sys; from pathlib import Path; from zarchd.core.writeback import fsync_in_steps; "
+        "fsync_in_steps(Path(sys.argv[1]), 256 * 1024)"
+    )
+    res = subprocess.run(
+        ["strace", "-f", "-qq", "-o", str(log), "-e", "trace=sync_file_range,fsync"]
+        + [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if res.returncode != 0 and "ptrace" in res.stderr:
+        pytest.skip(f"strace cannot trace here: {res.stderr.strip()}")
+    assert res.returncode == 0, res.stderr
+    calls = re.findall(r"(sync_file_range|fsync)\(\d+(?:, (\d+))?", log.read_text())
+    assert [c[0] for c in calls] == ["sync_file_range"] * 4 + ["fsync"]
+    assert [int(c[1]) for c in calls[:4]] == [0, 262144, 524288, 786432]
+    fsync_in_steps(path)  # and in this process: no error

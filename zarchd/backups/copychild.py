@@ -1,0 +1,231 @@
+"""The copy of a large registry, run as `python -I -S copychild.py SRC DST TIMEOUT` (snapshot.py).
+
+A child process because closing any descriptor of the registry drops every POSIX lock the whole
+process holds on it (SQLite's too): never done in the daemon. Standard library only: `-I -S`
+starts without site-packages, so nothing of zarchd can be imported here.
+
+Rollback journal (7zarch-go's mode): a read transaction (SQLite's SHARED lock: the file holds
+exactly the committed data and no writer can change it) while the file's bytes are copied.
+Writers wait for as long as that copy takes, so the least possible is done under the lock:
+- a copy-on-write clone where the file system offers one;
+- else (up to MAP_MAX) DST is made ready before the lock (its blocks reserved with
+  fallocate, its page-cache pages created through a shared map), and under the lock the bytes
+  are read straight into that map: about half of what `cp` takes, which also has to create the
+  pages of its new file;
+- else copy_file_range in the kernel, as `cp` does (read/write where that is missing).
+WAL: the backup API in one step in its own read transaction (WAL writers never wait for a reader).
+
+Protocol on stdout, one line each: `done N` once DST holds the first N bytes of the copy for good
+(the parent hashes them while the rest is copied), then one line of JSON {"method": ...}.
+Exit codes: 0 copied, 3 busy, 4 damaged, 5 cannot write, 6 replaced.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import mmap
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+
+FICLONE = 0x40049409
+MADV_POPULATE_WRITE = 23  # Linux 5.14+; not named by Python 3.11's mmap
+MAP_MAX = 512 * 1024 * 1024  # beyond: the kernel copy (no page cache made up front for it)
+CHUNK = 16 * 1024 * 1024  # a `done` line per chunk: the parent's hash follows this closely
+FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
+
+Report = Callable[[str], None]
+
+
+class Failed(Exception):
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def uri(path: str) -> str:
+    p = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return "file:" + p + "?mode=ro"
+
+
+def wal_header(fi: int) -> bool:
+    """The file's header says WAL (bytes 18 and 19 are 2): a hint, checked again under the lock."""
+    head = os.pread(fi, 20, 0)
+    return len(head) == 20 and head[18] == 2 and head[19] == 2
+
+
+def clones(fi: int, fo: int) -> bool:
+    """Whether this file system clones: tried before the lock on the empty DST, then undone."""
+    try:
+        fcntl.ioctl(fo, FICLONE, fi)
+    except OSError:
+        return False
+    os.ftruncate(fo, 0)
+    return True
+
+
+def prepare_map(fo: int, size: int) -> mmap.mmap | None:
+    """DST at `size`, its blocks reserved and its pages present and writable; None where the
+    system cannot (the kernel copy is used). Out of space is told now, before any lock."""
+    if not 0 < size <= MAP_MAX:
+        return None
+    mm = None
+    try:
+        os.posix_fallocate(fo, 0, size)  # no write through the map can then fail (no SIGBUS)
+        mm = mmap.mmap(fo, size, flags=mmap.MAP_SHARED)
+        mm.madvise(MADV_POPULATE_WRITE)
+        return mm
+    except (OSError, ValueError, AttributeError) as exc:
+        if mm is not None:
+            mm.close()
+        if getattr(exc, "errno", None) in NO_SPACE:
+            raise
+        os.ftruncate(fo, 0)
+        return None
+
+
+def read_into(fi: int, mm: mmap.mmap, size: int, report: Report) -> None:
+    view = memoryview(mm)
+    try:
+        done = 0
+        while done < size:
+            n = os.preadv(fi, [view[done : min(size, done + CHUNK)]], done)
+            if n <= 0:
+                raise Failed(4, "the registry ended before its size")
+            done += n
+            report(f"done {done}")
+    finally:
+        view.release()
+
+
+def kernel_copy(fi: int, fo: int, size: int, report: Report) -> str:
+    done = 0
+    try:  # in the kernel, as cp does
+        while done < size:
+            n = os.copy_file_range(fi, fo, min(size - done, CHUNK), done, done)
+            if n == 0:
+                break
+            done += n
+            report(f"done {done}")
+        return "copy"
+    except (OSError, AttributeError) as exc:  # not here (macOS, old kernels): plain
+        if getattr(exc, "errno", None) in NO_SPACE:
+            raise
+    while done < size:
+        chunk = os.pread(fi, min(size - done, 1 << 20), done)
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.pwrite(fo, view, done + len(chunk) - len(view)) :]
+        done += len(chunk)
+        report(f"done {done}")
+    return "read/write"
+
+
+def copy(src: str, dst: str, timeout: float, report: Report) -> str:
+    """Copy the registry `src` into the existing empty file `dst`; how it was copied. Failed."""
+    try:
+        fi = os.open(src, os.O_RDONLY | FLAGS)  # before SQLite opens it: the same file, below
+    except OSError as exc:
+        raise Failed(4, str(exc)) from exc
+    fo = -1
+    try:
+        fo = os.open(dst, os.O_RDWR | FLAGS)
+        st = os.fstat(fi)
+        mm = None
+        clone = clones(fi, fo)
+        if not clone and not wal_header(fi):
+            mm = prepare_map(fo, st.st_size)
+        try:
+            return _locked_copy(src, dst, timeout, fi, fo, mm, clone, report)
+        finally:
+            if mm is not None:
+                mm.close()
+    except OSError as exc:
+        raise Failed(5, f"[Errno {exc.errno}] {exc.strerror}") from exc
+    finally:
+        if fo >= 0:
+            os.close(fo)
+        os.close(fi)  # only now: closing it drops this process's locks on the registry
+
+
+def _locked_copy(
+    src: str,
+    dst: str,
+    timeout: float,
+    fi: int,
+    fo: int,
+    mm: mmap.mmap | None,
+    clone: bool,
+    report: Report,
+) -> str:
+    try:
+        conn = sqlite3.connect(uri(src), uri=True, timeout=timeout, isolation_level=None)
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the read lock
+        wal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+    except sqlite3.Error as exc:
+        text = str(exc)
+        raise Failed(3 if "locked" in text or "busy" in text else 4, text) from exc
+    st = os.fstat(fi)
+    try:
+        now = os.stat(src)
+    except OSError as exc:
+        raise Failed(6, f"the registry was moved while the backup started ({exc})") from exc
+    if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):
+        raise Failed(6, "the registry was replaced while the backup started")
+    size = st.st_size  # cannot change: no writer gets past our SHARED lock
+    try:
+        if wal:
+            conn.execute("COMMIT")
+            if mm is not None:  # the mode changed since the header was read
+                os.ftruncate(fo, 0)
+            out = sqlite3.connect(dst)
+            out.execute("PRAGMA journal_mode=OFF")  # a fresh temp file: nothing to roll back to
+            out.execute("PRAGMA synchronous=OFF")  # fsynced by the parent, beside its check
+            conn.backup(out, pages=-1)
+            out.close()
+            report(f"done {os.fstat(fo).st_size}")
+            return "backup API"
+        if clone:
+            fcntl.ioctl(fo, FICLONE, fi)
+            method = "clone"
+            report(f"done {size}")
+        elif mm is not None and len(mm) == size:
+            read_into(fi, mm, size, report)
+            method = "map"
+        else:
+            if mm is not None:  # the size changed since DST was made ready
+                os.ftruncate(fo, 0)
+            method = kernel_copy(fi, fo, size, report)
+        conn.execute("COMMIT")
+        return method
+    except sqlite3.Error as exc:
+        text = str(exc)
+        code = 5 if "full" in text or "I/O" in text or "unable to open" in text else 4
+        raise Failed(code, text) from exc
+
+
+def main(argv: list[str]) -> int:
+    src, dst, timeout = argv[0], argv[1], float(argv[2])
+
+    def report(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    try:
+        method = copy(src, dst, timeout, report)
+    except Failed as exc:
+        sys.stderr.write(str(exc))
+        return exc.code
+    report(json.dumps({"method": method}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
