@@ -184,8 +184,19 @@ def test_the_copy_is_written_out_in_steps_before_its_fsync(tmp_path: Path) -> No
         "fsync_in_steps(Path(sys.argv[1]), 256 * 1024)"
     )
     res = subprocess.run(
-        ["strace", "-f", "-qq", "-o", str(log), "-e", "trace=sync_file_range,fsync"]
-        + [sys.executable, "-c", code, str(path)],
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-o",
+            str(log),
+            "-e",
+            "trace=sync_file_range,fsync",
+            sys.executable,
+            "-c",
+            code,
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
