@@ -19,7 +19,6 @@ A read-only connection never checkpoints the application's WAL, also not when it
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import subprocess
@@ -127,7 +126,7 @@ def _in_child(
     )
     last: list[str] = []
 
-    def read_lines() -> None:  # `done N` as the copy goes, then its JSON
+    def read_lines() -> None:  # `done N` as the copy goes, then `method NAME`
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode(errors="replace").strip()
@@ -135,8 +134,8 @@ def _in_child(
                 done = int(line[5:])
                 stage.update(done)
                 copied(done)
-            elif line:
-                last.append(line)
+            elif line.startswith("method "):
+                last.append(line[7:])
 
     reader = threading.Thread(target=read_lines, name="zarchd-copy-out", daemon=True)
     reader.start()
@@ -157,7 +156,7 @@ def _in_child(
         proc.stderr.close()
     text = err.decode(errors="replace").strip()[-300:]
     if proc.returncode == 0 and last:
-        return str(json.loads(last[-1])["method"])
+        return last[-1]
     if proc.returncode == 3:
         raise _locked(registry)
     if proc.returncode == 4:
