@@ -167,6 +167,8 @@ def test_hooks_pings_and_metrics_end_to_end(
         assert values["zarchd_registry_size_bytes"] == len(good)
         assert values["zarchd_registry_pages"] * 4096 >= len(good) > 0
         assert values["zarchd_backup_last_size_bytes"] > 0
+        # The two backups are the same file under two names (identical: a hard link): once.
+        assert values["zarchd_backups_size_bytes"] == values["zarchd_backup_last_size_bytes"]
         assert metrics_file.stat().st_mode & 0o777 == 0o644  # node_exporter may read it
         assert not list(metrics_file.parent.glob(".*.tmp"))  # written whole, by rename
 

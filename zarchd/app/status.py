@@ -182,20 +182,6 @@ def _from_last(last: dict[str, Any], now: datetime, integrity: str) -> _Integrit
     }
 
 
-def _on_disk(items: list[backups.BackupInfo]) -> int:
-    """Bytes the listed backups take: a file under several names (identical backups are hard
-    links) counts once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for b in items:
-        if b.ident is not None:
-            if b.ident in seen:
-                continue
-            seen.add(b.ident)
-        total += b.size_bytes
-    return total
-
-
 def backups_report(ops: Operations, next_run: str | None) -> BackupsReport:
     try:
         items = backups.list_backups(ops.registry, ops.store)
@@ -215,7 +201,7 @@ def backups_report(ops: Operations, next_run: str | None) -> BackupsReport:
         "dir": str(ops.store),
         "count": len(items),
         "ours": len(ours),
-        "total_bytes": _on_disk(items),
+        "total_bytes": backups.bytes_on_disk(items),
         "next_run": next_run,
         "latest": cast(BackupJson, latest.to_json()) if latest else None,
     }

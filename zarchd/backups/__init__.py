@@ -1,7 +1,7 @@
 """Registry backups: take (online, atomic, verified), list, verify, prune, restore, recover."""
 
 from zarchd.backups.emptiness import backed_up_with_data, empty_registry_problem
-from zarchd.backups.listing import latest_backup, list_backups, resolve_name
+from zarchd.backups.listing import bytes_on_disk, latest_backup, list_backups, resolve_name
 from zarchd.backups.meta import BackupInfo
 from zarchd.backups.prune import prune
 from zarchd.backups.recover import recover_registry
@@ -19,6 +19,7 @@ __all__ = [
     "StoredBackup",
     "VerifyResult",
     "backed_up_with_data",
+    "bytes_on_disk",
     "empty_registry_problem",
     "fingerprint",
     "latest_backup",

@@ -95,3 +95,17 @@ def resolve_name(registry: Path, store: BackupStore | Path, name: str) -> Backup
         if item["name"] == name:
             raise UnsafePath(f"backup {name} in {store} is {item['reason']}; nothing was done")
     raise NotFound(f"no backup named {name!r} in {store}; `zarchctl backups` lists them")
+
+
+def bytes_on_disk(items: list[BackupInfo]) -> int:
+    """Bytes the listed backups take: a file under several names (identical backups are hard
+    links) counts once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for b in items:
+        if b.ident is not None:
+            if b.ident in seen:
+                continue
+            seen.add(b.ident)
+        total += b.size_bytes
+    return total

@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from zarchd.app.operations import Operations
-from zarchd.core.errors import ZarchError
+from zarchd.app.status import backups_report
+from zarchd.core.errors import BackupError, ZarchError
 from zarchd.daemon import hooks, metrics, pinger
 from zarchd.daemon.worker import Worker
 
@@ -142,9 +143,12 @@ class Alerts:
         if pages is not None:
             facts["zarchd_registry_pages"] = pages
         try:
-            listed = self.ops.backups()["backups"]
-            facts["zarchd_backups_count"] = len(listed)
-            facts["zarchd_backups_size_bytes"] = sum(b["size_bytes"] for b in listed)
+            self.ops.check_backup_dir()
+            listed = backups_report(self.ops, None)  # as status counts them: a link once
+            if listed.get("problem"):
+                raise BackupError(str(listed["problem"]))
+            facts["zarchd_backups_count"] = listed["count"]
+            facts["zarchd_backups_size_bytes"] = listed["total_bytes"]
         except ZarchError as exc:
             log.warning("metrics file: backups not listed (%s)", exc.message)
         try:
