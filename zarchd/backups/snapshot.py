@@ -19,7 +19,6 @@ A read-only connection never checkpoints the application's WAL, also not when it
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from zarchd.core.errors import BackupError, Cancelled, IntegrityFailure, RegistryError
 from zarchd.core.progress import Progress, Stage
-from zarchd.db.registry import connect, is_busy
+from zarchd.db.registry import connect, hot_journal, is_busy
 
 IN_PROCESS_MAX = 16 * 1024 * 1024
 PROGRESS_OPS = 10_000  # VM instructions between deadline checks (in-process copy)
@@ -94,15 +93,9 @@ def _cannot_write(tmp: Path, text: str) -> BackupError:
 
 
 def damaged(exc: object, registry: Path) -> BackupError | IntegrityFailure:
-    journal = Path(f"{registry}-journal")
-    if "readonly" in str(exc) and os.path.lexists(journal):
-        # A hot journal: a writer died mid-transaction. Our read-only connection may not roll
-        # it back; the next read-write open (7zarch-go's) does. Not damage: recover would refuse.
-        return BackupError(
-            f"a writer of {registry} stopped mid-transaction and left {journal.name}; SQLite "
-            "rolls it back when 7zarch-go next opens the registry (or run `sqlite3 "
-            f"{registry} 'PRAGMA quick_check'`); no backup taken, older backups are intact"
-        )
+    told = hot_journal(registry, exc)
+    if told is not None:  # not damage: recover would refuse
+        return BackupError(f"{told}; no backup taken, older backups are intact")
     return IntegrityFailure(f"registry is damaged, no backup taken ({exc}); run `zarchctl recover`")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +155,27 @@ def check_file(
         return integrity_check(
             conn, quick=quick, what=f"the {'database' if static else 'registry'} {path}"
         )
+    except RegistryError as exc:
+        told = None if static else hot_journal(path, exc.message)
+        if told is not None:
+            raise RegistryError(f"could not check it: {told}") from exc
+        raise
     finally:
         conn.close()
+
+
+def hot_journal(registry: Path, error: object) -> str | None:
+    """What to tell when a read-only open failed on a hot journal (a writer died mid-transaction:
+    only a read-write open, 7zarch-go's next one, rolls it back); None for any other error.
+    Not damage: recover would refuse."""
+    journal = Path(f"{registry}-journal")
+    if "readonly" not in str(error) or not os.path.lexists(journal):
+        return None
+    return (
+        f"a writer of {registry} stopped mid-transaction and left {journal.name}; SQLite "
+        "rolls it back when 7zarch-go next opens the registry (or run `sqlite3 "
+        f"{registry} 'PRAGMA quick_check'`)"
+    )
 
 
 def table_names(conn: sqlite3.Connection) -> set[str]:
