@@ -89,3 +89,26 @@ def test_watchdog_interval() -> None:
     assert Notifier.from_env(other).watchdog_interval() is None
     assert Notifier.from_env({"WATCHDOG_USEC": "soon"}).watchdog_interval() is None
     assert Notifier.from_env({"WATCHDOG_USEC": "0"}).watchdog_interval() is None
+
+
+def test_a_long_start_keeps_extending_the_start_timeout(
+    listener: tuple[socket.socket, str],
+) -> None:
+    """A start-up migration of a large registry can outlast TimeoutStartSec: while it runs,
+    systemd is told to wait longer, and no longer once it is over."""
+    sock, path = listener
+    n = Notifier.from_env({"NOTIFY_SOCKET": path})
+    with n.extending("migrating", every_s=0.02, by_s=90):
+        for _ in range(3):  # the first at once, then one per period
+            assert recv(sock) == "EXTEND_TIMEOUT_USEC=90000000\nSTATUS=migrating\n"
+    sock.settimeout(0.2)
+    stale = []
+    try:
+        while True:
+            stale.append(recv(sock))
+    except TimeoutError:
+        pass
+    assert len(stale) <= 1  # at most one sent as the block ended; then silence
+    with Notifier.from_env({}).extending("not under systemd"):  # no socket: nothing, no thread
+        pass
+    n.close()

@@ -132,7 +132,8 @@ class Daemon:
         server = ControlServer(cfg.socket_path, self.handle)
         server.start()
         self.server = server  # only a started server is ours to stop (and its socket to remove)
-        self.auto_migrate("start")
+        with self.notifier.extending("applying pending migrations before start"):
+            self.auto_migrate("start")
         if self._stopping:  # SIGTERM during a long start-up migration
             return
         now = self.now()

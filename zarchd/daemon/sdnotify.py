@@ -9,7 +9,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,32 @@ class Notifier:
 
     def watchdog(self) -> None:
         self.send(WATCHDOG="1")
+
+    @contextmanager
+    def extending(
+        self, status: str, *, every_s: float = 30.0, by_s: float = 120.0
+    ) -> Iterator[None]:
+        """While the block runs, tell systemd every `every_s` to wait `by_s` longer for READY
+        (EXTEND_TIMEOUT_USEC, systemd 236+): a long start-up migration is never killed by
+        TimeoutStartSec while it runs; a stuck one is stopped by its own step limit."""
+        if self._address is None:
+            yield
+            return
+        done = threading.Event()
+
+        def keep_extending() -> None:
+            while True:
+                self.send(EXTEND_TIMEOUT_USEC=str(int(by_s * 1_000_000)), STATUS=status)
+                if done.wait(every_s):
+                    return
+
+        thread = threading.Thread(target=keep_extending, name="zarchd-sd-extend", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def watchdog_interval(self) -> float | None:
         """Seconds between WATCHDOG=1 pings (half of WATCHDOG_USEC), or None if not asked for us."""
