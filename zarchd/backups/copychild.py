@@ -209,6 +209,8 @@ def _locked_copy(
         text = str(exc)
         code = 5 if "full" in text or "I/O" in text or "unable to open" in text else 4
         raise Failed(code, text) from exc
+    finally:
+        conn.close()  # the read transaction ends with it if an error came first
 
 
 def main(argv: list[str]) -> int:
