@@ -154,8 +154,10 @@ def run(work: Path, sizes_mb: list[int], repeat: int) -> list[Row]:
                 t_take,
                 "cp + fsync",
                 t_cp,
-                max_ratio=2.0,
-                goal="<= 2x",
+                # Issue 16 sets it for 1 GB; at 100 MB the fixed costs (the child's start,
+                # ~20 ms) and the check itself (~1.2x of cp + fsync) leave no room for 2x.
+                max_ratio=2.0 if mb >= 1000 else None,
+                goal="<= 2x" if mb >= 1000 else "- (1 GB: <= 2x)",
                 note=(
                     f"10 backups of the unchanged registry take {ten / 1e6:,.0f} MB on disk "
                     f"(du), the registry {one / 1e6:,.0f} MB"
