@@ -169,8 +169,12 @@ def run_loop(tmp_path: Path, wal: bool, writer: Any, backups_wanted: int) -> dic
         while counts["backups"] < backups_wanted and attempts < backups_wanted * 3:
             attempts += 1
             try:
-                # the daemon's copy, check and publish (without its state bookkeeping: faster)
-                info = backups.take_backup(registry, registry.parent)
+                # the daemon's copy, check and publish (without its state bookkeeping: faster);
+                # every other one copied as a large registry is (the child process under the
+                # read lock: copychild.py), the others by VACUUM INTO in this process
+                info = backups.take_backup(
+                    registry, registry.parent, in_process_max=0 if attempts % 2 else None
+                )
                 counts["backups"] += 1
                 problems = _backup_problems(info.path, expected)
                 if problems:

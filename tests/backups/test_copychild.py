@@ -8,6 +8,7 @@ lock anyone needs), except where the process itself is the point.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import resource
@@ -20,11 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from zarchd.backups import copychild
+from zarchd.backups import copychild, list_backups, snapshot, take_backup, verify_backup
 from zarchd.backups.hashfollow import HashFollower
+from zarchd.backups.recover import recover_registry
+from zarchd.core.errors import BackupError, IntegrityFailure
 from zarchd.core.writeback import fsync_in_steps
 
-from .conftest import make_registry, max_id
+from .conftest import FixedClock, add_row, corrupt, make_registry, max_id
 
 
 def _copy(reg: Path, dst: Path) -> tuple[str, list[int]]:
@@ -39,7 +42,7 @@ def _copy(reg: Path, dst: Path) -> tuple[str, list[int]]:
 
 
 def test_rollback_registry_is_read_into_a_map_made_ready_before_the_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
 ) -> None:
     monkeypatch.setattr(copychild, "CHUNK", 64 * 1024)
     reg = make_registry(tmp_path / "registry.db", 3000)
@@ -51,7 +54,7 @@ def test_rollback_registry_is_read_into_a_map_made_ready_before_the_lock(
 
 
 def test_beyond_the_map_limit_the_kernel_copies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
 ) -> None:
     monkeypatch.setattr(copychild, "MAP_MAX", 4096)
     monkeypatch.setattr(copychild, "CHUNK", 64 * 1024)
@@ -75,7 +78,9 @@ def test_wal_registry_goes_through_the_backup_api_with_the_wal(tmp_path: Path) -
     assert done == [(tmp_path / "copy").stat().st_size]
 
 
-def test_a_registry_that_changed_size_before_the_lock_is_copied_whole(tmp_path: Path) -> None:
+def test_a_registry_that_changed_size_before_the_lock_is_copied_whole(
+    tmp_path: Path, no_clone: None
+) -> None:
     """DST was made ready for the size seen before the lock; the size under it differs."""
     reg = make_registry(tmp_path / "registry.db", 3000)
     dst = tmp_path / "copy"
@@ -123,7 +128,7 @@ def test_no_space_for_the_copy_is_told_before_any_lock_is_taken(tmp_path: Path) 
     assert "Errno 27" in res.stderr and res.stdout == ""
 
 
-def test_the_child_tells_busy_and_damaged_apart(tmp_path: Path) -> None:
+def test_the_child_tells_busy_and_damaged_apart(tmp_path: Path) -> None:  # ext4: "map"
     reg = make_registry(tmp_path / "registry.db", 300)
     dst = tmp_path / "copy"
     dst.write_bytes(b"")
@@ -208,3 +213,93 @@ def test_the_copy_is_written_out_in_steps_before_its_fsync(tmp_path: Path) -> No
     assert [c[0] for c in calls] == ["sync_file_range"] * 4 + ["fsync"]
     assert [int(c[1]) for c in calls[:4]] == [0, 262144, 524288, 786432]
     fsync_in_steps(path)  # and in this process: no error
+
+
+@pytest.fixture
+def no_clone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a file system that clones (XFS, btrfs) the tests of the other ways would clone."""
+    monkeypatch.setattr(copychild, "clones", lambda fi, fo: False)
+
+
+def test_a_kernel_copy_that_stops_short_goes_on_the_plain_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
+) -> None:
+    """copy_file_range has answered 0 for readable data on some kernels and file systems: that
+    is not the end of the file (a short copy reads as a sound smaller database)."""
+    monkeypatch.setattr(copychild, "MAP_MAX", 0)
+    monkeypatch.setattr(copychild.os, "copy_file_range", lambda *a: 0)
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    method, done = _copy(reg, tmp_path / "copy")
+    assert method == "read/write" and (tmp_path / "copy").read_bytes() == reg.read_bytes()
+    assert done[-1] == reg.stat().st_size
+    fi, fo = os.open(reg, os.O_RDONLY), os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT)
+    try:  # a registry shorter than its size under the lock (changed without SQLite's locks)
+        with pytest.raises(copychild.Failed, match="shorter than its size") as err:
+            copychild.kernel_copy(fi, fo, reg.stat().st_size + 4096, lambda line: None)
+        assert err.value.code == 7
+    finally:
+        os.close(fi)
+        os.close(fo)
+
+
+def _fake_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """Our copy child replaced by a script that misbehaves as a broken kernel or disk would."""
+    script = tmp_path / "child.py"
+    script.write_text("import os, sys, signal\n" + body)
+    monkeypatch.setattr(snapshot, "CHILD", script)
+
+
+@pytest.mark.parametrize(
+    ("body", "told"),
+    [
+        ("print('size 100000'); print('done 100000'); print('method copy')", "incomplete"),
+        ("print('method copy')", "not a database (the file is empty)"),
+        ("os.kill(os.getpid(), signal.SIGBUS)", "killed by SIGBUS"),
+        (
+            "sys.stderr.write('cannot open it: [Errno 13] Permission denied'); sys.exit(7)",
+            "cannot read the registry",
+        ),
+    ],
+    ids=["short", "empty", "signal", "unreadable"],
+)
+def test_the_parent_never_publishes_what_the_child_did_not_copy_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, told: str
+) -> None:
+    reg = make_registry(tmp_path / "registry.db", 300)
+    _fake_child(tmp_path, monkeypatch, body)
+    out = tmp_path / "b"
+    with pytest.raises(BackupError, match=re.escape(told)) as err:
+        take_backup(reg, out, in_process_max=0)
+    assert not isinstance(err.value, IntegrityFailure)  # a sound registry is never "damaged"
+    assert list(out.iterdir()) == []
+
+
+def test_an_empty_backup_never_verifies_and_recover_skips_it(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """SQLite calls an empty file a sound empty database: as a backup it is a copy gone wrong."""
+    reg = make_registry(tmp_path / "registry.db", 300)
+    out = tmp_path / "b"
+    good = take_backup(reg, out, now=clock)
+    clock.advance(hours=1)
+    add_row(reg)
+    bad = take_backup(reg, out, now=clock)
+    bad.path.write_bytes(b"")  # what a short copy of old would have published
+    meta = json.loads(Path(f"{bad.path}.json").read_text())
+    meta.update(size_bytes=0, sha256=hashlib.sha256(b"").hexdigest())
+    Path(f"{bad.path}.json").write_text(json.dumps(meta))
+    listed = {b.name: b for b in list_backups(reg, out)}
+    result = verify_backup(listed[bad.name], now=clock)
+    assert not result.ok and "not a backup: the file is empty" in result.problems[0]
+    corrupt(reg)
+    restored = recover_registry(reg, out, now=clock)
+    assert restored["restored"] == good.name
+
+
+def test_a_symlinked_large_registry_is_backed_up(tmp_path: Path, clock: FixedClock) -> None:
+    """The configured path is not resolved; the child follows the link as SQLite does."""
+    real = make_registry(tmp_path / "real" / "registry.db", 300)
+    link = tmp_path / "registry.db"
+    link.symlink_to(real)
+    info = take_backup(link, tmp_path / "b", now=clock, in_process_max=0)
+    assert info.path.read_bytes() == real.read_bytes()

@@ -18,7 +18,9 @@ WAL: the backup API in one step in its own read transaction (WAL writers never w
 Protocol on stdout, one line each: `done N` once DST holds the first N bytes of the copy for good
 (the parent hashes them while the rest is copied), then `method NAME` (how it was copied).
 No json here: importing it (with re and enum) took longer than Python's own start.
-Exit codes: 0 copied, 3 busy, 4 damaged, 5 cannot write, 6 replaced.
+Before the copy, `size N`: what the registry holds under the lock (not in WAL mode, where the
+copy is SQLite's own); the parent checks the copy has exactly that many bytes.
+Exit codes: 0 copied, 3 busy, 4 damaged, 5 cannot write, 6 replaced, 7 cannot read.
 """
 
 from __future__ import annotations
@@ -28,14 +30,20 @@ import fcntl
 import mmap
 import os
 import sqlite3
+import struct
 import sys
 from collections.abc import Callable
 
 FICLONE = 0x40049409
+FICLONERANGE = 0x4020940D  # struct file_clone_range {s64 src_fd; u64 src_offset, length, dest}
 MADV_POPULATE_WRITE = 23  # Linux 5.14+; not named by Python 3.11's mmap
 MAP_MAX = 512 * 1024 * 1024  # beyond: the kernel copy (no page cache made up front for it)
 CHUNK = 16 * 1024 * 1024  # a `done` line per chunk: the parent's hash follows this closely
 FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
+SHORT = (
+    "the registry is shorter than its size under SQLite's read lock (something changed it "
+    "without SQLite's locks)"
+)
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)
 
 Report = Callable[[str], None]
@@ -59,9 +67,13 @@ def wal_header(fi: int) -> bool:
 
 
 def clones(fi: int, fo: int) -> bool:
-    """Whether this file system clones: tried before the lock on the empty DST, then undone."""
+    """Whether this file system clones: one block tried before the lock, then undone. Not the
+    whole file: on XFS or btrfs a clone of a large registry holds its writers up in the kernel."""
+    block = max(4096, os.fstat(fo).st_blksize)
+    if os.fstat(fi).st_size < block:
+        return False
     try:
-        fcntl.ioctl(fo, FICLONE, fi)
+        fcntl.ioctl(fo, FICLONERANGE, struct.pack("qQQQ", fi, 0, block, 0))
     except OSError:
         return False
     os.ftruncate(fo, 0)
@@ -95,9 +107,11 @@ def read_into(fi: int, mm: mmap.mmap, size: int, report: Report) -> None:
         while done < size:
             n = os.preadv(fi, [view[done : min(size, done + CHUNK)]], done)
             if n <= 0:
-                raise Failed(4, "the registry ended before its size")
+                raise Failed(7, SHORT)
             done += n
             report(f"done {done}")
+    except OSError as exc:  # only the registry is read here (the map's pages are ready)
+        raise Failed(7, f"reading it failed: [Errno {exc.errno}] {exc.strerror}") from exc
     finally:
         view.release()
 
@@ -107,18 +121,22 @@ def kernel_copy(fi: int, fo: int, size: int, report: Report) -> str:
     try:  # in the kernel, as cp does
         while done < size:
             n = os.copy_file_range(fi, fo, min(size - done, CHUNK), done, done)
-            if n == 0:
+            if n == 0:  # no progress (some kernels and file systems say so): the plain way on
                 break
             done += n
             report(f"done {done}")
-        return "copy"
+        if done == size:
+            return "copy"
     except (OSError, AttributeError) as exc:  # not here (macOS, old kernels): plain
         if getattr(exc, "errno", None) in NO_SPACE:
             raise
     while done < size:
-        chunk = os.pread(fi, min(size - done, 1 << 20), done)
+        try:
+            chunk = os.pread(fi, min(size - done, 1 << 20), done)
+        except OSError as exc:
+            raise Failed(7, f"reading it failed: [Errno {exc.errno}] {exc.strerror}") from exc
         if not chunk:
-            break
+            raise Failed(7, SHORT)
         view = memoryview(chunk)
         while view:
             view = view[os.pwrite(fo, view, done + len(chunk) - len(view)) :]
@@ -129,17 +147,19 @@ def kernel_copy(fi: int, fo: int, size: int, report: Report) -> str:
 
 def copy(src: str, dst: str, timeout: float, report: Report) -> str:
     """Copy the registry `src` into the existing empty file `dst`; how it was copied. Failed."""
-    try:
-        fi = os.open(src, os.O_RDONLY | FLAGS)  # before SQLite opens it: the same file, below
+    try:  # before SQLite opens it: the same file, checked below. It may be a symlink (a
+        # configured path is not resolved); SQLite follows it too.
+        fi = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise Failed(4, str(exc)) from exc
+        raise Failed(7, f"cannot open it: [Errno {exc.errno}] {exc.strerror}") from exc
     fo = -1
     try:
         fo = os.open(dst, os.O_RDWR | FLAGS)
         st = os.fstat(fi)
         mm = None
-        clone = clones(fi, fo)
-        if not clone and not wal_header(fi):
+        wal_hint = wal_header(fi)
+        clone = not wal_hint and clones(fi, fo)
+        if not clone and not wal_hint:
             mm = prepare_map(fo, st.st_size)
         try:
             return _locked_copy(src, dst, timeout, fi, fo, mm, clone, report)
@@ -172,15 +192,15 @@ def _locked_copy(
     except sqlite3.Error as exc:
         text = str(exc)
         raise Failed(3 if "locked" in text or "busy" in text else 4, text) from exc
-    st = os.fstat(fi)
     try:
-        now = os.stat(src)
-    except OSError as exc:
-        raise Failed(6, f"the registry was moved while the backup started ({exc})") from exc
-    if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):
-        raise Failed(6, "the registry was replaced while the backup started")
-    size = st.st_size  # cannot change: no writer gets past our SHARED lock
-    try:
+        st = os.fstat(fi)
+        try:
+            now = os.stat(src)
+        except OSError as exc:
+            raise Failed(6, f"the registry was moved while the backup started ({exc})") from exc
+        if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):
+            raise Failed(6, "the registry was replaced while the backup started")
+        size = st.st_size  # cannot change: no writer gets past our SHARED lock
         if wal:
             conn.execute("COMMIT")
             if mm is not None:  # the mode changed since the header was read
@@ -192,14 +212,21 @@ def _locked_copy(
             out.close()
             report(f"done {os.fstat(fo).st_size}")
             return "backup API"
+        report(f"size {size}")
+        method = ""
         if clone:
-            fcntl.ioctl(fo, FICLONE, fi)
-            method = "clone"
-            report(f"done {size}")
-        elif mm is not None and len(mm) == size:
+            try:
+                fcntl.ioctl(fo, FICLONE, fi)
+                method = "clone"
+                report(f"done {size}")
+            except OSError as exc:  # cloned a block, not this file: copy it
+                if exc.errno in NO_SPACE:
+                    raise
+                os.ftruncate(fo, 0)
+        if not method and mm is not None and len(mm) == size:
             read_into(fi, mm, size, report)
             method = "map"
-        else:
+        elif not method:
             if mm is not None:  # the size changed since DST was made ready
                 os.ftruncate(fo, 0)
             method = kernel_copy(fi, fo, size, report)

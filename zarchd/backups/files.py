@@ -49,6 +49,25 @@ def sha256_and_size(
     return digest.hexdigest(), done
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def not_a_database(path: Path) -> str | None:
+    """Why the file cannot be a backup of a registry, or None: SQLite reads an empty file (or
+    one cut short before its header) as a sound empty database, and a registry with data is
+    never backed up empty (emptiness.py), so such a "backup" is a copy that went wrong."""
+    fd = open_trusted(path, os.O_RDONLY, "the backup")
+    try:
+        head = os.pread(fd, len(SQLITE_HEADER), 0)
+    finally:
+        os.close(fd)
+    if not head:
+        return "the file is empty"
+    if head != SQLITE_HEADER:
+        return "the file does not start with SQLite's header"
+    return None
+
+
 def schema_version(path: Path) -> str | None:
     """7zarch-go's schema version of the file (the most recently applied row, see
     migrations.ledger.schema_version), None when there is none."""

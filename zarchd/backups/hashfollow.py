@@ -4,7 +4,8 @@ The copy child reports how far the copy is (`done N`: the first N bytes are in t
 good); a thread hashes up to there from the page cache while the rest is copied. A large backup's
 hash then costs little after the copy, and the core it used is free for the check.
 Bytes are only read below what was reported, and the hash is only handed out once the whole
-file, at its final size, went through it.
+file, at its final size, went through it. With one CPU the hash waits for the copy instead: it
+would take the CPU from the copy while writers wait for the copy to end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from zarchd.core.fsutil import open_trusted
 CHUNK = 1 << 20
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what this process may use (taskset, cgroups)
+    except AttributeError:  # not on macOS
+        return os.cpu_count() or 1
+
+
 class HashFollower:
     """Use as a context manager; `advance(n)` from the copier, `result(size)` when it is done."""
 
@@ -33,6 +41,7 @@ class HashFollower:
         self._digest = hashlib.sha256()
         self._hashed = 0
         self._thread: threading.Thread | None = None
+        self._follow = _cpus() >= 2
 
     def __enter__(self) -> HashFollower:
         return self
@@ -51,6 +60,8 @@ class HashFollower:
 
     def advance(self, done: int) -> None:
         """The first `done` bytes of the file are written for good."""
+        if not self._follow:
+            return
         with self._cond:
             if done <= self._done:
                 return

@@ -19,6 +19,7 @@ A read-only connection never checkpoints the application's WAL, also not when it
 from __future__ import annotations
 
 import contextlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -86,9 +87,11 @@ def _locked(registry: Path) -> BackupError:
 
 
 def _cannot_write(tmp: Path, text: str) -> BackupError:
+    hint = (
+        "a failing disk?" if "Errno 5]" in text or "I/O" in text else "disk full or no permission?"
+    )
     return BackupError(
-        f"cannot write the backup in {tmp.parent}: {text} "
-        f"(disk full or no permission?); older backups are intact"
+        f"cannot write the backup in {tmp.parent}: {text} ({hint}); older backups are intact"
     )
 
 
@@ -117,18 +120,16 @@ def _in_child(
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    last: list[str] = []
+    told: dict[str, str] = {}  # its last `size`, `done` and `method`
 
-    def read_lines() -> None:  # `done N` as the copy goes, then `method NAME`
+    def read_lines() -> None:  # `size N`, `done N` as the copy goes, then `method NAME`
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.decode(errors="replace").strip()
-            if line.startswith("done "):
-                done = int(line[5:])
-                stage.update(done)
-                copied(done)
-            elif line.startswith("method "):
-                last.append(line[7:])
+            key, _, value = raw.decode(errors="replace").strip().partition(" ")
+            told[key] = value
+            if key == "done":
+                stage.update(int(value))
+                copied(int(value))
 
     reader = threading.Thread(target=read_lines, name="zarchd-copy-out", daemon=True)
     reader.start()
@@ -148,8 +149,19 @@ def _in_child(
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()
     text = err.decode(errors="replace").strip()[-300:]
-    if proc.returncode == 0 and last:
-        return last[-1]
+    if proc.returncode == 0 and "method" in told:
+        _check_complete(registry, tmp, told)
+        return told["method"]
+    if proc.returncode == 7:
+        raise BackupError(
+            f"cannot read the registry {registry}: {text}; no backup taken, older backups "
+            "are intact"
+        )
+    if proc.returncode < 0:
+        raise BackupError(
+            f"the copy of {registry} was killed by {_signal_name(-proc.returncode)} (out of "
+            "memory, or an I/O error on the backup disk?); nothing was published"
+        )
     if proc.returncode == 3:
         raise _locked(registry)
     if proc.returncode == 4:
@@ -159,6 +171,27 @@ def _in_child(
     if proc.returncode == 6:
         raise BackupError(f"{text}; try again")
     raise BackupError(f"the copy of {registry} failed (exit {proc.returncode}): {text}")
+
+
+def _check_complete(registry: Path, tmp: Path, told: dict[str, str]) -> None:
+    """The copy holds every byte the registry had under the lock: the child said `size N` (not
+    in WAL mode), and both its last `done` and the file agree. A short copy would read as a
+    sound, smaller (or empty) database."""
+    if "size" not in told:
+        return
+    want, done, have = int(told["size"]), int(told.get("done") or 0), _size(tmp)
+    if want != done or want != have:
+        raise BackupError(
+            f"the copy of {registry} is incomplete ({have} of {want} bytes); nothing was "
+            "published, older backups are intact"
+        )
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _size(path: Path) -> int:

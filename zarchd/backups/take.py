@@ -104,6 +104,12 @@ def take_backup(
                 for leftover in companions(tmp):
                     leftover.unlink(missing_ok=True)
             size = tmp.stat().st_size
+            wrong = files.not_a_database(tmp)
+            if wrong is not None:  # the registry is not empty: a copy went wrong, never publish
+                raise BackupError(
+                    f"the copy of {registry} is not a database ({wrong}); nothing was "
+                    "published, older backups are intact"
+                )
             full = full or size <= always_full_max
             with Stage(progress, "check"):  # check, sha256 and fsync at once; no progress inside
                 problems, digest = _verify_copy(tmp, full, hashing)

@@ -19,9 +19,14 @@ def integrity_problems(info: BackupInfo, path: Path | None = None) -> list[str]:
     """[] when the backup file (at `path`, by default where it is listed) passes PRAGMA
     integrity_check, else one line naming it."""
     try:
+        empty = files.not_a_database(path or info.path)
+        if empty is not None:  # SQLite's check would pass it as an empty database
+            return [f"{info.name}: not a backup: {empty}"]
         check = check_file(path or info.path, static=True)
-    except RegistryError as exc:  # unreadable: not usable as a backup either
+    except (RegistryError, UnsafePath) as exc:  # unreadable: not usable as a backup either
         return [f"{info.name}: could not be checked: {exc.message}"]
+    except OSError as exc:
+        return [f"{info.name}: could not be checked: {exc.strerror or exc}"]
     if check != ["ok"]:
         return [f"{info.name}: integrity check failed: {'; '.join(check[:3])}"]
     return []
