@@ -17,7 +17,8 @@ from zarchd.core.fsutil import atomic_write_text, open_trusted
 FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
 
 
-@dataclass(frozen=True)
+# slots: a frozen dataclass with slots is built twice as fast (one per listed backup, issue 16).
+@dataclass(frozen=True, slots=True)
 class BackupInfo:
     name: str
     path: Path

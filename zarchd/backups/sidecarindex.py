@@ -68,8 +68,17 @@ class SidecarIndex:
         """The checked content of sidecar `name` when `st` is the file it was read from."""
         with self._lock:
             self._seen.add(name)
-            found = self._load().get(name)
-        if found is None or found[0] != key_of(st):
+            found = (self._entries if self._entries is not None else self._load()).get(name)
+        if found is None:
+            return None
+        # key_of(st) compared field by field: no tuple built per listed backup (issue 16)
+        key = found[0]
+        if (
+            key[0] != st.st_ino
+            or key[1] != st.st_size
+            or key[2] != st.st_mtime_ns
+            or key[3] != st.st_ctime_ns
+        ):
             return None
         return found[1]
 
