@@ -91,9 +91,7 @@ def rule_selections(
     return _selections(_newest_first([b for b in backups if b.verified]), policy, tz)
 
 
-def _selections(
-    good: list[Candidate], policy: RetentionPolicy, tz: tzinfo
-) -> dict[str, list[str]]:
+def _selections(good: list[Candidate], policy: RetentionPolicy, tz: tzinfo) -> dict[str, list[str]]:
     """rule_selections of the verified backups `good`, already newest first."""
     reasons: dict[str, list[str]] = {}
     for i, b in enumerate(good[: max(policy.keep_last, 0)]):
