@@ -203,11 +203,22 @@ def backups(r: BackupsResult) -> str:
     ]
     local_time = timefmt.local_time
     for b, name, schema in zip(items, names, schemas, strict=True):
-        verified = "UNTRUSTED" if b.get("untrusted") else _VERIFIED[escape_all(b.get("verified"))]
+        created, stored, check = b.get("created_at"), b.get("size_bytes"), b.get("check")
+        verified = b.get("verified")
+        # escape_all is not called for what it returns unchanged (printable text, an int,
+        # True/False/None): four calls fewer per row of 10,000
+        if type(created) is not str or not created.isprintable():
+            created = escape_all(created)
+        if type(stored) is not int:
+            stored = escape_all(stored)
+        if type(check) is not str or not check.isprintable():
+            check = escape_all(check)
+        if verified is not None and type(verified) is not bool:
+            verified = escape_all(verified)
+        state = "UNTRUSTED" if b.get("untrusted") else _VERIFIED[verified]
         rows.append(
-            f"{name:<{width}} {local_time(escape_all(b.get('created_at'))):<25} "
-            f"{size(escape_all(b.get('size_bytes'))):>10}  {verified:<9} "
-            f"{schema:<{sw}}  {escape_all(b.get('check')) or '-'}"
+            f"{name:<{width}} {local_time(created):<25} {size(stored):>10}  {state:<9} "
+            f"{schema:<{sw}}  {check or '-'}"
         )
     return "\n".join(rows + ignored)
 
@@ -225,8 +236,15 @@ def prune(r: PruneResult) -> str:
     local_time = timefmt.local_time
     for d, name in zip(decisions, names, strict=True):
         verdict = "keep" if d["keep"] else ("delete" if dry else "deleted")
-        created = local_time(escape_all(d["created_at"])) if d.get("created_at") else "-"
-        shown = size(escape_all(d["size_bytes"])) if "size_bytes" in d else "-"
+        created = "-"
+        if d.get("created_at"):
+            when = d["created_at"]  # escaped unless printable text (as in backups())
+            ok = type(when) is str and when.isprintable()
+            created = local_time(when if ok else escape_all(when))
+        shown = "-"
+        if "size_bytes" in d:
+            stored = d["size_bytes"]
+            shown = size(stored if type(stored) is int else escape_all(stored))
         rows.append(
             f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  "
             f"{', '.join(escape_all(d['reasons']))}"
