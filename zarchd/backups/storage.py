@@ -207,8 +207,10 @@ class LocalDirectory(BackupStore):
         # uses) skips re-parsing the whole path per entry, 10,000 times; `/` where it is absent.
         child = getattr(self.path, "_make_child_relpath", self.path.joinpath)
         trusted = trusted_uids()  # once, not twice per backup
-        parse, index = names.parse, self._index
+        parse, index, suffix = names.parse, self._index, names.SUFFIX
         for name in os.listdir(dir_fd):
+            if not name.endswith(suffix):  # the sidecars, half the names: no call (as parse)
+                continue
             parsed = parse(stem, name)
             if parsed is None:
                 continue

@@ -184,6 +184,11 @@ def backup(r: BackupResult) -> str:
 _VERIFIED = {True: "yes", False: "NO", None: "not ours"}
 
 
+def _escaped(values: list[Any]) -> list[Any]:
+    """escape_all of each value; not called for printable text, which it returns as it is."""
+    return [v if type(v) is str and v.isprintable() else escape_all(v) for v in values]
+
+
 def backups(r: BackupsResult) -> str:
     # Escapes what it prints (render() does not escape the whole listing first): every value
     # read from `r` goes through escape_all, so the text is the same either way.
@@ -194,8 +199,8 @@ def backups(r: BackupsResult) -> str:
     ]
     if not items:
         return "\n".join([f"no backups in {escape_all(r.get('dir'))}", *ignored])
-    names = [escape_all(b["name"]) for b in items]
-    schemas = [escape_all(b.get("schema_version")) or "-" for b in items]
+    names = _escaped([b["name"] for b in items])
+    schemas = [schema or "-" for schema in _escaped([b.get("schema_version") for b in items])]
     width = max(36, *(len(name) for name in names))
     sw = max(6, *(len(schema) for schema in schemas))
     rows = [
@@ -230,7 +235,7 @@ def prune(r: PruneResult) -> str:
     if not decisions:
         return "no backups made by zarchd to consider"
     dry = r.get("dry_run")
-    names = [escape_all(d["name"]) for d in decisions]
+    names = _escaped([d["name"] for d in decisions])
     width = max(len(name) for name in names)
     rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
     local_time = timefmt.local_time
@@ -245,10 +250,9 @@ def prune(r: PruneResult) -> str:
         if "size_bytes" in d:
             stored = d["size_bytes"]
             shown = size(stored if type(stored) is int else escape_all(stored))
-        rows.append(
-            f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  "
-            f"{', '.join(escape_all(d['reasons']))}"
-        )
+        reasons = d["reasons"]
+        reasons = _escaped(reasons) if type(reasons) is list else escape_all(reasons)
+        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {', '.join(reasons)}")
     dropped = sum(1 for d in decisions if not d["keep"])
     kept = escape_all(r.get("kept", len(decisions) - dropped))
     freed = size(escape_all(r.get("freed_bytes", 0)))
