@@ -71,7 +71,7 @@ def test_a_planted_or_forged_index_makes_nothing_ours(tmp_path: Path) -> None:
     body = {
         "format": FORMAT,
         "dir": str(store),
-        "entries": {backup.name: [*record, *(forged.get(f) for f in FIELDS)]},
+        "entries": {backup.name: [*record, {f: forged.get(f) for f in FIELDS}]},
     }
     index.write_text(json.dumps(body))
     assert [b["ours"] for b in _list(registry, store, index)] == [False]
@@ -110,21 +110,45 @@ def test_the_index_keeps_one_slim_record_and_is_used_while_the_stats_match(
     (backup,) = store.glob("*.bak")
     saved = json.loads(index.read_text())
     record = saved["entries"][backup.name]
-    assert len(record) == 4 + len(FIELDS)  # the stats and the listed fields, nothing else
+    # the stats and the listed fields, nothing else
+    assert len(record) == 5 and sorted(record[4]) == sorted(FIELDS)
     assert "source" not in json.dumps(saved)  # e.g. the registry's path: not listed, not kept
     # Proof that a matching record is what answers (so the checks above are about something):
     # the index says not verified, the unchanged sidecar says verified.
-    record[4 + FIELDS.index("verified")] = False
+    record[4]["verified"] = False
     index.write_text(json.dumps(saved))
     assert [b["verified"] for b in _list(registry, store, index)] == [False]
-    # An index of the older format (whole sidecars) is not read: the files answer again.
+    # An index of an older format (whole sidecars; the fields as a list) is not read: the
+    # files answer again.
     st = sidecar_path(backup).stat()
-    old = {
-        "format": "zarchd-sidecar-index/1",
-        "dir": str(store),
-        "entries": {backup.name: [*record[:4], {"verified": False}]},
-    }
     assert [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] == record[:4]
-    index.write_text(json.dumps(old))
-    assert _list(registry, store, index) == plain
-    assert json.loads(index.read_text())["format"] == FORMAT  # rewritten
+    for older in (
+        {"format": "zarchd-sidecar-index/1", "entries": {backup.name: record}},
+        {
+            "format": "zarchd-sidecar-index/2",
+            "entries": {backup.name: [*record[:4], *(record[4][f] for f in FIELDS)]},
+        },
+    ):
+        index.write_text(json.dumps({**older, "dir": str(store)}))
+        assert _list(registry, store, index) == plain
+        assert json.loads(index.read_text())["format"] == FORMAT  # rewritten
+
+
+def test_a_record_of_the_wrong_shape_is_no_answer(tmp_path: Path) -> None:
+    """Records are checked when looked up (not when loaded): any other shape is read again."""
+    registry, store, index = _setup(tmp_path)
+    plain = _list(registry, store, index)
+    (backup,) = store.glob("*.bak")
+    saved = json.loads(index.read_text())
+    good = saved["entries"][backup.name]
+    lying = {**good[4], "verified": False}  # what each bad record would say, if trusted
+    for bad in (
+        [*good[:4], lying, "extra"],  # too long
+        [float(good[0]), *good[1:4], lying],  # a stat that is not an int
+        [*good[:4], [lying]],  # fields that are not an object
+        {"record": [*good[:4], lying]},  # not a list
+    ):
+        saved["entries"][backup.name] = bad
+        index.write_text(json.dumps(saved))
+        assert _list(registry, store, index) == plain  # the sidecar answered, verified
+        assert json.loads(index.read_text())["entries"][backup.name] == good  # rewritten

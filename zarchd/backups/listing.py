@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 from zarchd.backups import names
 from zarchd.backups.meta import BackupInfo, info_from, ours_info
@@ -38,9 +37,15 @@ def list_backups(
         if meta is not None and not parsed.marked and replaced_by_other(store, stored, meta):
             meta = None  # 7zarch-go overwrote our old-style name: its backup now, not ours
         path, ident = stored.location, stored.ident
-        created = _sidecar_time(meta, parsed.local_time, tz) if meta is not None else None
+        created = None
+        if meta is not None:  # the sidecar's time, trusted only when it agrees with the name
+            created = parse_iso(meta.get("created_at"))
+            if created is not None and not created_at_matches_name(
+                created, parsed.local_time, tz, meta.get("utc_offset_s")
+            ):
+                created = None
         if meta is not None and created is not None:  # the common case: ours, time = name
-            info = ours_info(path, meta, created, stored.size, ident)
+            info = ours_info(path, meta, created, stored.size, ident, stored.name)
         elif meta is not None:
             info = BackupInfo(
                 stored.name,
@@ -65,16 +70,6 @@ def list_backups(
 def _name_time(name_local: datetime, tz: tzinfo) -> datetime:
     """When the name says the backup was made (aware UTC)."""
     return name_local.replace(tzinfo=tz).astimezone(UTC)
-
-
-def _sidecar_time(meta: dict[str, Any], name_local: datetime, tz: tzinfo) -> datetime | None:
-    """The sidecar's created_at when it agrees with the name, else None (not trusted)."""
-    created = parse_iso(meta.get("created_at"))
-    if created is None or not created_at_matches_name(
-        created, name_local, tz, meta.get("utc_offset_s")
-    ):
-        return None
-    return created
 
 
 def latest_backup(registry: Path, store: BackupStore | Path) -> BackupInfo | None:

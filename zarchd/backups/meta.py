@@ -17,7 +17,8 @@ from zarchd.core.fsutil import atomic_write_text, open_trusted
 FORMAT = "zarchd-backup/1"  # marks a sidecar as ours; a foreign .json never makes a file deletable
 
 
-@dataclass(frozen=True)
+# slots: a frozen dataclass with slots is built twice as fast (one per listed backup, issue 16).
+@dataclass(frozen=True, slots=True)
 class BackupInfo:
     name: str
     path: Path
@@ -114,11 +115,14 @@ def ours_info(
     created: datetime,
     size: int,
     ident: tuple[int, int] | None = None,
+    name: str | None = None,
 ) -> BackupInfo:
     """Our backup with its sidecar `meta`, whose created_at the caller has already parsed (and
-    checked): listing 10,000 backups parsed each twice (issue 16)."""
+    checked): listing 10,000 backups parsed each twice (issue 16). `name`: backup.name, when
+    the caller has it (pathlib works it out again)."""
+    check = meta.get("check")  # check_of, inline (one call fewer per listed backup)
     return BackupInfo(
-        backup.name,
+        backup.name if name is None else name,
         backup,
         created,
         size,
@@ -128,7 +132,8 @@ def ours_info(
         meta.get("fingerprint"),
         True,
         ident,
-        check=check_of(meta),
+        False,
+        check if check in ("quick", "integrity") else "integrity",
     )
 
 

@@ -9,9 +9,13 @@ scheme that carries one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 
 MAX_OFFSET_S = 18 * 3600  # the widest UTC offset a time zone can have
+_NONE = timedelta(0)
+_SECOND = timedelta(seconds=1)
+# A fixed zone per recorded offset (a machine has a few): listing 10,000 backups checks each.
+_ZONES: dict[int, timezone] = {}
 
 
 def created_at_matches_name(
@@ -21,14 +25,17 @@ def created_at_matches_name(
     time), read either in the UTC offset recorded when the name was made (survives a change of
     the machine's time zone) or in `tz`, the zone now (sidecars without a recorded offset).
     UTC to wall time is never ambiguous, so DST folds and gaps need no special case."""
-    end = name_local + timedelta(seconds=1)
     if (
         isinstance(recorded_offset_s, int)
         and not isinstance(recorded_offset_s, bool)
         and abs(recorded_offset_s) <= MAX_OFFSET_S
     ):
-        utc = created_at.astimezone(UTC).replace(tzinfo=None)
-        if name_local <= utc + timedelta(seconds=recorded_offset_s) < end:
-            return True  # the usual answer, without a time-zone lookup (listing 10,000)
+        zone = _ZONES.get(recorded_offset_s)
+        if zone is None:
+            zone = _ZONES[recorded_offset_s] = timezone(timedelta(seconds=recorded_offset_s))
+        # The usual answer, without a time-zone lookup: the name's second read in the recorded
+        # offset is an instant; the difference of aware times is exact and never overflows.
+        if _NONE <= created_at - name_local.replace(tzinfo=zone) < _SECOND:
+            return True
     wall = created_at.astimezone(tz).replace(tzinfo=None)
-    return name_local <= wall < end
+    return _NONE <= wall - name_local < _SECOND

@@ -11,7 +11,9 @@ content. It is never trusted over the files:
   exactly this name) before it went into the index;
 - it keeps only the fields listing reads (FIELDS), one compact record per sidecar: 5.4 MB of
   JSON for 10,000 backups took 0.07 s to load; a sidecar read from the index gives those
-  fields (absent ones as None, the same to `.get`), never the rest;
+  fields (absent ones as None, the same to `.get`), never the rest. A record is the stats and
+  those fields as a JSON object, which the json module builds in C: loading is json.loads
+  alone, each record checked when it is looked up;
 - the index file lives in zarchd's private state dir, is read only as a regular file of ours
   (never through a symlink), is written atomically, and anything odd in it (another format,
   another directory, damage) just means an empty index: the sidecars are read again.
@@ -31,7 +33,8 @@ from zarchd.core.fsutil import atomic_write_text, open_trusted
 
 log = logging.getLogger(__name__)
 
-FORMAT = "zarchd-sidecar-index/2"  # /1 kept whole sidecars: read as no index (rebuilt)
+# /1 kept whole sidecars, /2 the fields as a list (a Python loop to load): read as no index.
+FORMAT = "zarchd-sidecar-index/3"
 MAX_INDEX = 256 * 1024 * 1024  # ~250 bytes an entry: far more backups than anyone keeps
 # What listing (listing.py, replaced.py, meta.ours_info) reads of a sidecar, in record order.
 FIELDS = (
@@ -44,9 +47,9 @@ FIELDS = (
     "check",
     "size_bytes",
 )
-_RECORD = 4 + len(FIELDS)  # inode, size, mtime, ctime, then FIELDS
-
 _Key = tuple[int, int, int, int]
+# A record as stored and loaded: [inode, size, mtime, ctime, {field: value for FIELDS}].
+_Record = list[Any]
 
 
 def key_of(st: os.stat_result) -> _Key:
@@ -59,7 +62,7 @@ class SidecarIndex:
     def __init__(self, path: Path, directory: Path) -> None:
         self.path = path
         self.directory = str(directory)
-        self._entries: dict[str, tuple[_Key, dict[str, Any]]] | None = None
+        self._entries: dict[str, _Record] | None = None
         self._changed = False
         self._seen: set[str] = set()
         self._lock = threading.Lock()  # the daemon's jobs and its status refresher both list
@@ -68,15 +71,29 @@ class SidecarIndex:
         """The checked content of sidecar `name` when `st` is the file it was read from."""
         with self._lock:
             self._seen.add(name)
-            found = self._load().get(name)
-        if found is None or found[0] != key_of(st):
+            found = (self._entries if self._entries is not None else self._load()).get(name)
+        # The record's shape is checked here, not at load (one Python loop fewer over 10,000),
+        # and its stats field by field against `st` (key_of, without a tuple per backup).
+        if (
+            type(found) is not list
+            or len(found) != 5
+            or type(found[0]) is not int
+            or type(found[1]) is not int
+            or type(found[2]) is not int
+            or type(found[3]) is not int
+            or found[0] != st.st_ino
+            or found[1] != st.st_size
+            or found[2] != st.st_mtime_ns
+            or found[3] != st.st_ctime_ns
+        ):
             return None
-        return found[1]
+        meta = found[4]
+        return meta if type(meta) is dict else None
 
     def remember(self, name: str, st: os.stat_result, meta: dict[str, Any]) -> None:
         slim = {field: meta.get(field) for field in FIELDS}
         with self._lock:
-            self._load()[name] = (key_of(st), slim)
+            self._load()[name] = [*key_of(st), slim]
             self._seen.add(name)
             self._changed = True
 
@@ -92,26 +109,21 @@ class SidecarIndex:
             if not (self._changed or gone):
                 return
             self._changed = False
-            body = {
-                "format": FORMAT,
-                "dir": self.directory,
-                "entries": {
-                    name: [*key, *(meta.get(field) for field in FIELDS)]
-                    for name, (key, meta) in entries.items()
-                },
-            }
+            # A copy taken under the lock: another listing may add records while this one
+            # is written (records are replaced whole, never changed in place).
+            body = {"format": FORMAT, "dir": self.directory, "entries": dict(entries)}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write_text(self.path, json.dumps(body, separators=(",", ":")))
         except OSError as exc:
             log.debug("cannot write the sidecar index %s: %s", self.path, exc)
 
-    def _load(self) -> dict[str, tuple[_Key, dict[str, Any]]]:
+    def _load(self) -> dict[str, _Record]:
         if self._entries is None:
             self._entries = self._read()
         return self._entries
 
-    def _read(self) -> dict[str, tuple[_Key, dict[str, Any]]]:
+    def _read(self) -> dict[str, _Record]:
         try:
             fd = open_trusted(self.path, os.O_RDONLY, "the sidecar index")
         except (OSError, UnsafePath):  # absent, planted: start afresh (rewritten on save)
@@ -129,18 +141,5 @@ class SidecarIndex:
             or not isinstance(data.get("entries"), dict)
         ):
             return {}
-        entries: dict[str, tuple[_Key, dict[str, Any]]] = {}
-        for name, item in data["entries"].items():
-            if (
-                type(item) is list
-                and len(item) == _RECORD
-                and type(item[0]) is int
-                and type(item[1]) is int
-                and type(item[2]) is int
-                and type(item[3]) is int
-            ):
-                entries[name] = (
-                    (item[0], item[1], item[2], item[3]),
-                    dict(zip(FIELDS, item[4:], strict=True)),
-                )
+        entries: dict[str, _Record] = data["entries"]  # each record checked by lookup
         return entries

@@ -10,6 +10,7 @@ gives the same answer, only later.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,18 @@ def parse_fast(args: Sequence[str]) -> tuple[str, dict[str, Any], dict[str, Any]
     return name, params, kwargs
 
 
+def few_collections() -> None:
+    """Let the cyclic garbage collector run rarely in this short-lived process.
+
+    Listing 10,000 backups makes some 200,000 objects that live until zarchctl exits; with the
+    default thresholds the collector went over them again and again: a seventh of a whole
+    `zarchctl prune --dry-run` (issue 16). What is imported by now is frozen (never scanned),
+    and the young generation is collected every 50,000 allocations instead of 700. Memory
+    stays bounded: cycles are still collected, and zarchctl makes few."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     flags, rest = globalopts.split(args)
@@ -66,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if fast is not None:
         from zarchd.cli.runner import execute
 
+        few_collections()
         globalopts.set_current(flags)
         name, params, kwargs = fast
         execute(name, params, **kwargs)

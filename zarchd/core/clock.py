@@ -18,8 +18,19 @@ def iso(moment: datetime | None, *, precise: bool = False) -> str | None:
     (backup metadata: several backups can fall in one second and must still be ordered)."""
     if moment is None:
         return None
-    spec = "microseconds" if precise else "seconds"
-    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+    utc = moment.astimezone(UTC)
+    if precise:
+        return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    # What isoformat(timespec="seconds") gives, in a third of its time: a listing of 10,000
+    # backups formats one per backup (issue 16).
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031 (twice as fast as an f-string)
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+    )
 
 
 def parse_iso(text: object) -> datetime | None:
