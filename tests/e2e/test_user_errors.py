@@ -448,3 +448,22 @@ def test_ctrl_c_during_the_backup_before_a_local_migration_says_interrupted(
     )
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
+
+
+def test_a_reader_that_leaves_early_ends_no_command_in_a_traceback(registry_0005: Path) -> None:
+    """`zarchctl backups | head -1`: the pipe closes under zarchctl (review 2026-11-29)."""
+    env = {**os.environ, "ZARCH_REGISTRY": str(registry_0005)}
+    for args in (["backups"], ["prune", "--dry-run"], ["status"], ["log"]):
+        proc = subprocess.Popen(
+            [*command("zarchctl"), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(timeout=60) != 0, args
+        assert "Traceback" not in err and "Exception ignored" not in err, (args, err)

@@ -11,6 +11,7 @@ gives the same answer, only later.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +74,22 @@ def few_collections() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except BrokenPipeError:  # `zarchctl backups | head`: the reader left; not an error of ours
+        _reader_gone()
+
+
+def _reader_gone() -> None:
+    """Exit quietly, as a program killed by SIGPIPE does (status 141): no traceback, and no
+    "Exception ignored" when Python flushes the dead pipe at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(128 + 13)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     flags, rest = globalopts.split(args)
     fast = parse_fast(rest)
