@@ -53,6 +53,17 @@ def test_rollback_registry_is_read_into_a_map_made_ready_before_the_lock(
     assert done == sorted(done) and done[-1] == size and len(done) == -(-size // (64 * 1024))
 
 
+def test_the_map_is_kept_to_an_eighth_of_the_memory_to_spare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
+) -> None:
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    assert copychild.available_memory() > 0
+    monkeypatch.setattr(copychild, "available_memory", lambda: 8 * reg.stat().st_size - 8)
+    assert _copy(reg, tmp_path / "copy")[0] == "copy"
+    monkeypatch.setattr(copychild, "available_memory", lambda: 8 * reg.stat().st_size)
+    assert _copy(reg, tmp_path / "again")[0] == "map"
+
+
 def test_beyond_the_map_limit_the_kernel_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
 ) -> None:

@@ -80,10 +80,25 @@ def clones(fi: int, fo: int) -> bool:
     return True
 
 
+def available_memory() -> int:
+    """MemAvailable (Linux), else no limit here: a map made ready holds dirty page cache until
+    the parent's fsync, so it is kept to an eighth of what the machine has to spare (past the
+    kernel's dirty limits its zeros would be written out, and its pages faulted again under the
+    lock)."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1 << 62
+
+
 def prepare_map(fo: int, size: int) -> mmap.mmap | None:
     """DST at `size`, its blocks reserved and its pages present and writable; None where the
     system cannot (the kernel copy is used). Out of space is told now, before any lock."""
-    if not 0 < size <= MAP_MAX:
+    if not 0 < size <= min(MAP_MAX, available_memory() // 8):
         return None
     mm = None
     try:
