@@ -84,6 +84,10 @@ WHERE ms BETWEEN 0 AND {MAX_MS}
 
 # 2. Rows whose 12-character prefix would not be unique are left to the Python maker: two rows
 # of one millisecond in the same slot (rowids 1,024 apart), or a prefix a row already has.
+# Usually there is no clash at all: a unique index proves it with one sort (SQLite's index
+# builder, about a fifth cheaper at 1M rows than the GROUP BY below); only when it cannot be
+# built does DROP_CLASHES find and drop the clashing rows.
+NO_CLASHES = f"CREATE UNIQUE INDEX {MS_TABLE}_slot ON {MS_TABLE.split('.')[1]} (ms, {_SLOT})"
 DROP_CLASHES = f"""
 DELETE FROM {MS_TABLE} WHERE (ms, {_SLOT}) IN (
     SELECT ms, {_SLOT} FROM {MS_TABLE} GROUP BY 1, 2 HAVING count(*) > 1
