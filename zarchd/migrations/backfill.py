@@ -63,13 +63,14 @@ class UidMaker:
             ms = nxt
 
 
-def backfill_uids(ctx: StepContext) -> int:
+def backfill_uids(ctx: StepContext, also: tuple[str, ...] = ()) -> int:
     """Give every row without a uid a ULID, reporting progress; returns the count.
 
     One set-based UPDATE computed in SQL (uidsql) fills the rows whose `created` it can read
     exactly; one more UPDATE calling the Python maker fills the rest (rare layouts, crowded
     milliseconds). Both run under the migration's progress handler, which interrupts them past
-    the deadline."""
+    the deadline. `also`: SET assignments the set-based UPDATE makes on its rows as well (the
+    caller makes them on the other rows)."""
     conn = ctx.conn
     total = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
     ctx.check_deadline()
@@ -78,7 +79,7 @@ def backfill_uids(ctx: StepContext) -> int:
     # A stage of its own, counted in rows: the slow part of 0002 on a big registry.
     rows = {"stage": "backfill", "unit": "rows", "of": ctx.migration_id, "total": total}
     ctx.report(phase="start", done=0, **rows)
-    done = _fill_in_sql(ctx, total, rows)
+    done = _fill_in_sql(ctx, total, rows, also)
     if done < total:
         done += _fill_in_python(ctx, total, done, rows)
     ctx.report(phase="end", done=done, **rows)
@@ -91,7 +92,9 @@ def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
     }
 
 
-def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
+def _fill_in_sql(
+    ctx: StepContext, total: int, rows: dict[str, Any], also: tuple[str, ...] = ()
+) -> int:
     conn = ctx.conn
     if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
         return 0  # uidsql builds text from UTF-8 bytes: the Python maker does every row
@@ -123,7 +126,7 @@ def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
             )
             conn.execute(uidsql.DROP_TAKEN_CLASHES)
         ctx.check_deadline()
-        return conn.execute(uidsql.update_sql(REPORT_EVERY)).rowcount
+        return conn.execute(uidsql.update_sql(REPORT_EVERY, also)).rowcount
     except sqlite3.OperationalError:
         if late:
             raise DeadlinePassed(ctx.migration_id) from None

@@ -97,13 +97,15 @@ CREATE_TAKEN = f"CREATE TABLE {TAKEN_TABLE} (prefix TEXT PRIMARY KEY) WITHOUT RO
 DROP_TAKEN_CLASHES = f"DELETE FROM {MS_TABLE} WHERE {PREFIX} IN (SELECT prefix FROM {TAKEN_TABLE})"
 
 
-def update_sql(report_every: int) -> str:
+def update_sql(report_every: int, also: tuple[str, ...] = ()) -> str:
     """3. The UPDATE, walking archives in rowid order (each page written once). It calls
-    PROGRESS_FUNCTION() for about one row in `report_every` (those whose rowid is a multiple)."""
+    PROGRESS_FUNCTION() for about one row in `report_every` (those whose rowid is a multiple).
+    `also`: more SET assignments for the same rows (0002's NULL fills, see fills.py)."""
+    more = "".join(f",\n    {a}" for a in also)
     return f"""
 UPDATE archives
 SET uid = {PREFIX} || hex(randomblob(7))
-          || CASE WHEN rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END
+          || CASE WHEN rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END{more}
 FROM {MS_TABLE}
 WHERE archives.rowid = rid
 """
