@@ -72,14 +72,17 @@ def backfill_uids(ctx: StepContext, also: tuple[str, ...] = ()) -> int:
     the deadline. `also`: SET assignments the set-based UPDATE makes on its rows as well (the
     caller makes them on the other rows)."""
     conn = ctx.conn
-    total = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
+    # One scan for both: how many rows need a uid, and whether any row has one already.
+    total, rows_in_all = conn.execute(
+        f"SELECT count(*) FILTER (WHERE {_NO_UID}), count(*) FROM archives"
+    ).fetchone()
     ctx.check_deadline()
     if total == 0:
         return 0
     # A stage of its own, counted in rows: the slow part of 0002 on a big registry.
     rows = {"stage": "backfill", "unit": "rows", "of": ctx.migration_id, "total": total}
     ctx.report(phase="start", done=0, **rows)
-    done = _fill_in_sql(ctx, total, rows, also)
+    done = _fill_in_sql(ctx, total, rows, also, some_have_uids=rows_in_all > total)
     if done < total:
         done += _fill_in_python(ctx, total, done, rows)
     ctx.report(phase="end", done=done, **rows)
@@ -93,7 +96,12 @@ def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
 
 
 def _fill_in_sql(
-    ctx: StepContext, total: int, rows: dict[str, Any], also: tuple[str, ...] = ()
+    ctx: StepContext,
+    total: int,
+    rows: dict[str, Any],
+    also: tuple[str, ...] = (),
+    *,
+    some_have_uids: bool = True,
 ) -> int:
     conn = ctx.conn
     if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
@@ -118,7 +126,7 @@ def _fill_in_sql(
         ctx.check_deadline()
         if not _proved_no_clashes(conn):
             conn.execute(uidsql.DROP_CLASHES)
-        if conn.execute(f"SELECT 1 FROM archives WHERE NOT ({_NO_UID}) LIMIT 1").fetchone():
+        if some_have_uids:
             conn.execute(uidsql.CREATE_TAKEN)
             conn.executemany(
                 f"INSERT OR IGNORE INTO {uidsql.TAKEN_TABLE} VALUES (?)",
