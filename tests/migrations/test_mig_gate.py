@@ -58,29 +58,39 @@ def test_a_backup_that_fails_its_check_rolls_the_first_step_back(tmp_path: Path)
     assert dump(registry) == before
 
 
-def test_a_step_failing_before_the_gate_still_waits_and_keeps_its_own_error(
-    tmp_path: Path,
-) -> None:
+def _broken_app_migration(tmp_path: Path) -> tuple[Path, Path]:
     registry = make_baseline_registry(tmp_path / "registry.db", rows=3)
     apps = tmp_path / "apps"
     apps.mkdir()
     migrate(registry, load_catalog(None), timeout=30, app_version="t")  # built-ins done
     broken = "-- migrate:up\nCREATE TABLE extra (a);\nINSERT INTO missing VALUES (1);\n"
     write(apps, "0100_broken.sql", broken)
+    return registry, apps
+
+
+@pytest.mark.parametrize("backup_fails", [False, True])
+def test_a_step_failing_before_the_gate_still_waits_for_the_backup(
+    tmp_path: Path, backup_fails: bool
+) -> None:
+    registry, apps = _broken_app_migration(tmp_path)
     waited: list[bool] = []
 
     def backup_first(_pending: list) -> object:
         def wait() -> None:
             waited.append(True)
-            raise IntegrityFailure("the backup failed too")
+            if backup_fails:  # a damaged registry fails both: the backup's error says more
+                raise IntegrityFailure("registry is damaged, no backup taken")
 
         return wait
 
-    with pytest.raises(MigrationError) as caught:
+    expected = IntegrityFailure if backup_fails else MigrationError
+    with pytest.raises(expected) as caught:
         migrate(
             registry, load_catalog(apps), timeout=30, app_version="t", before_apply=backup_first
         )
 
-    assert "no such table: missing" in caught.value.message
+    step_error = caught.value.__context__ if backup_fails else caught.value
+    assert isinstance(step_error, MigrationError)
+    assert "no such table: missing" in step_error.message
     assert waited == [True]  # no backup left half-made behind the error
     assert "extra" not in "".join(dump(registry))

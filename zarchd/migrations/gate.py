@@ -5,15 +5,15 @@ step commits before it has passed.
 raises when it failed. The runner calls it before the first COMMIT, inside that step's
 transaction: a backup that fails its check rolls the step back, and nothing was changed. It is
 called once; on the way out of a run that never got that far the runner still waits for it (no
-backup is left half-made behind a returning migrate), keeping the step's own error.
+backup is left half-made behind a returning migrate). A backup that failed is the error then,
+even when a step failed too: a damaged registry fails both, and the backup's error says what
+to do ("run `zarchctl recover`"); the step's error stays attached as its context.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
-from zarchd.core.errors import ZarchError
 from zarchd.core.progress import Progress, Stage
 
 Wait = Callable[[], None]
@@ -37,8 +37,7 @@ class BackupGate:
 
     def settle(self) -> None:
         """Wait for a backup nobody passed through (the run stopped before its first COMMIT);
-        its failure gives way to the error already on its way out."""
+        raises what it raised."""
         wait, self._wait = self._wait, None
         if wait is not None:
-            with contextlib.suppress(ZarchError):
-                wait()
+            wait()
