@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from benchmarks.common import Row, make_baseline, timed
-from zarchd.backups import take_backup
+from zarchd.backups import begin_backup, finish_in_background
 from zarchd.core.config import MigrationsSection
 from zarchd.core.errors import ZarchError
 from zarchd.migrations import Migration, ddl, load_catalog, migrate
@@ -52,8 +53,15 @@ def run(work: Path, rows: int, repeat: int) -> list[Row]:
             if side == "zarchd":
 
                 def upgrade(reg: Path = reg, d: Path = d) -> None:
-                    def backup_first(_todo: list[Migration]) -> None:
-                        take_backup(reg, d, reason="pre-migrate")
+                    # As the daemon does it: the copy now, its check beside the first step,
+                    # whose COMMIT waits for it.
+                    def backup_first(_todo: list[Migration]) -> Callable[[], None]:
+                        waiting = finish_in_background(begin_backup(reg, d, reason="pre-migrate"))
+
+                        def wait() -> None:
+                            waiting()
+
+                        return wait
 
                     migrate(
                         reg,

@@ -110,3 +110,18 @@ def test_a_utf16_registry_is_filled_by_the_python_maker(tmp_path: Path) -> None:
     uids = [r[0] for r in query(path, "SELECT uid FROM archives")]
     assert len({u[:12] for u in uids}) == 3
     assert all(_ms_of(u) == created_ms("2025-08-14 05:32:31.5") for u in uids)
+
+
+def test_the_update_walks_archives_in_rowid_order(tmp_path: Path) -> None:
+    """Not through the name's index (rows written in name order, all over the table)."""
+    path = _registry(tmp_path / "r.db", ["2024-01-02 03:04:05"])
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
+        conn.execute(uidsql.CREATE_MS)
+        conn.create_function(uidsql.PROGRESS_FUNCTION, 0, lambda: "")
+        plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + uidsql.update_sql(500))]
+    finally:
+        conn.close()
+    assert plan[0].startswith("SCAN ") and "zarchd_uid_ms" in plan[0]
+    assert plan[1].startswith("SEARCH archives USING INTEGER PRIMARY KEY")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -290,11 +291,13 @@ class Operations:
 
     def _backup_first(
         self, progress: Progress, reason: str, job_reason: str = ""
-    ) -> tuple[Callable[[list[migrations.Migration]], None], dict[str, str]]:
-        """The engine's before_apply hook: one backup before the first change; its name kept."""
+    ) -> tuple[Callable[[list[migrations.Migration]], Callable[[], None] | None], dict[str, str]]:
+        """The engine's before_apply hook: one backup before the first change; its name kept.
+        The copy is made in the hook; its check runs beside the first step, whose COMMIT waits
+        for it (the function returned; see migrations/gate.py)."""
         taken: dict[str, str] = {}
 
-        def before_apply(pending: list[migrations.Migration]) -> None:
+        def before_apply(pending: list[migrations.Migration]) -> Callable[[], None] | None:
             # The start line of a migration run (the daemon and zarchctl alike).
             log.info(
                 "applying %d pending migration(s) (%s): %s",
@@ -310,11 +313,53 @@ class Operations:
                     reason,
                 )
                 taken["name"] = same.name
-                return
-            info = self.backup(progress=progress, reason=reason)
-            taken["name"] = info["backup"]["name"]
+                return None
+            return self._begin_backup(progress, reason, taken)
 
         return before_apply, taken
+
+    def _begin_backup(
+        self, progress: Progress, reason: str, taken: dict[str, str]
+    ) -> Callable[[], None]:
+        """backup(), split: the copy now, its check and publication in a thread; the function
+        returned waits for them and records the job (called under the same write lock)."""
+        self._require_registry()
+        self.check_backup_dir()
+        job = contextlib.ExitStack()
+        extra = job.enter_context(self._job("backup", reason=reason))
+        try:
+            empty = self.empty_problem()
+            if empty:  # never a 0-byte "backup" over the good ones
+                raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
+            copied = backups.begin_backup(
+                self.registry,
+                self.store,
+                now=self.now,
+                progress=progress,
+                reason=reason,
+                cancel=self.cancel,
+                full_check_every_s=self.config.backup.full_check_every,
+            )
+        except BaseException:
+            job.__exit__(*sys.exc_info())
+            raise
+        waiting = backups.finish_in_background(copied)
+
+        def wait() -> None:
+            with job:
+                info = waiting()
+                extra["name"] = info.name
+                extra["size_bytes"] = info.size_bytes
+            self.state.update(
+                last_backup={
+                    "name": info.name,
+                    "at": iso(info.created_at),
+                    "fingerprint": info.fingerprint,
+                }
+            )
+            taken["name"] = info.name
+
+        return wait
 
     def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
         """The newest verified backup of ours when the registry has not changed since it was

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from zarchd.db.registry import companions, integrity_check, open_static
 
 __all__ = [  # TEMP_PREFIX and temp_name_pattern moved to temps; imported from here before
     "TEMP_PREFIX",
+    "CopiedBackup",
+    "begin_backup",
     "remove_stale_temps",
     "remove_temp_files",
     "take_backup",
@@ -73,6 +76,127 @@ def take_backup(
     one (0: every backup), else quick_check; copies up to `always_full_max` bytes always get it.
     `in_process_max`: see snapshot.copy_snapshot.
     """
+    return begin_backup(
+        registry,
+        store,
+        now=now,
+        deadline_s=deadline_s,
+        progress=progress,
+        reason=reason,
+        cancel=cancel,
+        full_check_every_s=full_check_every_s,
+        in_process_max=in_process_max,
+        always_full_max=always_full_max,
+    ).finish()
+
+
+class CopiedBackup:
+    """A backup whose copy is made, not yet checked nor published (begin_backup).
+
+    `finish()` checks and publishes it, `discard()` drops it; either releases the temp file,
+    and only one of them runs, once. A copy that is never finished is never a backup: the temp
+    file goes, or, after a crash, the next run's remove_temps takes it.
+    """
+
+    def __init__(
+        self,
+        *,
+        stack: ExitStack,
+        store: BackupStore,
+        tmp: Path,
+        hashing: HashFollower,
+        full: bool,
+        always_full_max: int,
+        token: str | None,
+        source: str,
+        reason: str,
+        existing: list[BackupInfo],
+        started: datetime,
+        stem: str,
+        now: Clock,
+        progress: Progress,
+        cancel: threading.Event | None,
+    ) -> None:
+        self._stack = stack
+        self._store = store
+        self._tmp = tmp
+        self._hashing = hashing
+        self._full = full
+        self._always_full_max = always_full_max
+        self._token = token
+        self._source = source
+        self._reason = reason
+        self._existing = existing
+        self._started = started
+        self._stem = stem
+        self._now = now
+        self._progress = progress
+        self._cancel = cancel
+
+    def finish(self, progress: Progress | None = None) -> BackupInfo:
+        """Check, fsync and publish the copy; IntegrityFailure when the check fails.
+        `progress` replaces the one given to begin_backup (another thread: its own sink)."""
+        store, tmp = self._store, self._tmp
+        try:
+            with self._stack:
+                size = tmp.stat().st_size
+                wrong = files.not_a_database(tmp)
+                if wrong is not None:  # the registry is not empty: a copy went wrong
+                    raise BackupError(
+                        f"the copy of {self._source} is not a database ({wrong}); nothing "
+                        "was published, older backups are intact"
+                    )
+                full = self._full or size <= self._always_full_max
+                # check, sha256 and fsync at once; no progress inside
+                with Stage(self._progress if progress is None else progress, "check"):
+                    problems, digest = _verify_copy(tmp, full, self._hashing)
+                if problems != ["ok"]:
+                    raise IntegrityFailure(
+                        "registry is damaged, no backup taken "
+                        f"({'integrity' if full else 'quick'} check of its copy: "
+                        f"{'; '.join(problems[:3])}); run `zarchctl recover`"
+                    )
+                os.chmod(tmp, 0o600)
+                meta: dict[str, Any] = {
+                    "created_at": iso(self._started, precise=True),
+                    "size_bytes": size,
+                    "sha256": digest,
+                    "schema_version": files.schema_version(tmp),
+                    "fingerprint": self._token,
+                    "source": self._source,
+                    "zarchd_version": __version__,
+                    "reason": self._reason,
+                    "verified": True,
+                    "verified_at": iso(self._now()),
+                    "check": "integrity" if full else "quick",
+                }
+                _check_cancel(self._cancel)
+                name = _publish(store, tmp, self._stem, self._started, meta, self._existing)
+        except OSError as exc:
+            raise BackupError(_os_message(exc, store)) from exc
+        return info_from(store.location(name), meta, self._started, meta["size_bytes"])
+
+    def discard(self) -> None:
+        """Drop the copy unpublished (the change it was to protect will not be made)."""
+        self._stack.close()
+
+
+def begin_backup(
+    registry: Path,
+    store: BackupStore | Path,
+    *,
+    now: Clock = utcnow,
+    deadline_s: float = 600.0,
+    progress: Progress = no_progress,
+    reason: str = "manual",
+    cancel: threading.Event | None = None,
+    full_check_every_s: float = DEFAULT_FULL_CHECK_EVERY_S,
+    in_process_max: int | None = None,
+    always_full_max: int = ALWAYS_FULL_CHECK_MAX,
+) -> CopiedBackup:
+    """The first half of take_backup: the consistent copy of `registry`, made now; the check
+    and publication wait for CopiedBackup.finish (which may run in another thread, e.g. while
+    a migration works on the registry: the copy already holds the state before it)."""
     if not registry.is_file():
         raise BackupError(f"the registry {registry} does not exist; nothing to back up")
     store = as_store(store)
@@ -87,56 +211,47 @@ def take_backup(
     existing = list_backups(registry, store)
     full = full_check_due(existing, started, full_check_every_s)
     token = fingerprint(registry)  # before the copy: a commit during the copy means "changed"
+    stack = ExitStack()
     try:
-        with store.temp_file(stem) as tmp, HashFollower(tmp) as hashing:
-            try:
-                extra = {} if in_process_max is None else {"in_process_max": in_process_max}
-                copy_snapshot(
-                    registry,
-                    tmp,
-                    deadline_s=deadline_s,
-                    progress=progress,
-                    cancel=cancel,
-                    copied=hashing.advance,
-                    **extra,
-                )
-            finally:  # a failed copy leaves its own rollback journal behind
-                for leftover in companions(tmp):
-                    leftover.unlink(missing_ok=True)
-            size = tmp.stat().st_size
-            wrong = files.not_a_database(tmp)
-            if wrong is not None:  # the registry is not empty: a copy went wrong, never publish
-                raise BackupError(
-                    f"the copy of {registry} is not a database ({wrong}); nothing was "
-                    "published, older backups are intact"
-                )
-            full = full or size <= always_full_max
-            with Stage(progress, "check"):  # check, sha256 and fsync at once; no progress inside
-                problems, digest = _verify_copy(tmp, full, hashing)
-            if problems != ["ok"]:
-                raise IntegrityFailure(
-                    f"registry is damaged, no backup taken ({'integrity' if full else 'quick'} "
-                    f"check of its copy: {'; '.join(problems[:3])}); run `zarchctl recover`"
-                )
-            os.chmod(tmp, 0o600)
-            meta: dict[str, Any] = {
-                "created_at": iso(started, precise=True),
-                "size_bytes": size,
-                "sha256": digest,
-                "schema_version": files.schema_version(tmp),
-                "fingerprint": token,
-                "source": str(registry.absolute()),
-                "zarchd_version": __version__,
-                "reason": reason,
-                "verified": True,
-                "verified_at": iso(now()),
-                "check": "integrity" if full else "quick",
-            }
-            _check_cancel(cancel)
-            name = _publish(store, tmp, stem, started, meta, existing)
+        tmp = stack.enter_context(store.temp_file(stem))
+        hashing = stack.enter_context(HashFollower(tmp))  # stops before the temp file goes
+        try:
+            extra = {} if in_process_max is None else {"in_process_max": in_process_max}
+            copy_snapshot(
+                registry,
+                tmp,
+                deadline_s=deadline_s,
+                progress=progress,
+                cancel=cancel,
+                copied=hashing.advance,
+                **extra,
+            )
+        finally:  # a failed copy leaves its own rollback journal behind
+            for leftover in companions(tmp):
+                leftover.unlink(missing_ok=True)
     except OSError as exc:
+        stack.close()
         raise BackupError(_os_message(exc, store)) from exc
-    return info_from(store.location(name), meta, started, meta["size_bytes"])
+    except BaseException:
+        stack.close()
+        raise
+    return CopiedBackup(
+        stack=stack,
+        store=store,
+        tmp=tmp,
+        hashing=hashing,
+        full=full,
+        always_full_max=always_full_max,
+        token=token,
+        source=str(registry.absolute()),
+        reason=reason,
+        existing=existing,
+        started=started,
+        stem=stem,
+        now=now,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def _verify_copy(tmp: Path, full: bool, hashing: HashFollower) -> tuple[list[str], str]:

@@ -63,22 +63,26 @@ class UidMaker:
             ms = nxt
 
 
-def backfill_uids(ctx: StepContext) -> int:
+def backfill_uids(ctx: StepContext, also: tuple[str, ...] = ()) -> int:
     """Give every row without a uid a ULID, reporting progress; returns the count.
 
     One set-based UPDATE computed in SQL (uidsql) fills the rows whose `created` it can read
     exactly; one more UPDATE calling the Python maker fills the rest (rare layouts, crowded
     milliseconds). Both run under the migration's progress handler, which interrupts them past
-    the deadline."""
+    the deadline. `also`: SET assignments the set-based UPDATE makes on its rows as well (the
+    caller makes them on the other rows)."""
     conn = ctx.conn
-    total = conn.execute(f"SELECT count(*) FROM archives WHERE {_NO_UID}").fetchone()[0]
+    # One scan for both: how many rows need a uid, and whether any row has one already.
+    total, rows_in_all = conn.execute(
+        f"SELECT count(*) FILTER (WHERE {_NO_UID}), count(*) FROM archives"
+    ).fetchone()
     ctx.check_deadline()
     if total == 0:
         return 0
     # A stage of its own, counted in rows: the slow part of 0002 on a big registry.
     rows = {"stage": "backfill", "unit": "rows", "of": ctx.migration_id, "total": total}
     ctx.report(phase="start", done=0, **rows)
-    done = _fill_in_sql(ctx, total, rows)
+    done = _fill_in_sql(ctx, total, rows, also, some_have_uids=rows_in_all > total)
     if done < total:
         done += _fill_in_python(ctx, total, done, rows)
     ctx.report(phase="end", done=done, **rows)
@@ -91,7 +95,14 @@ def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
     }
 
 
-def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
+def _fill_in_sql(
+    ctx: StepContext,
+    total: int,
+    rows: dict[str, Any],
+    also: tuple[str, ...] = (),
+    *,
+    some_have_uids: bool = True,
+) -> int:
     conn = ctx.conn
     if conn.execute("PRAGMA encoding").fetchone()[0] != "UTF-8":
         return 0  # uidsql builds text from UTF-8 bytes: the Python maker does every row
@@ -113,8 +124,9 @@ def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
         conn.execute(uidsql.CREATE_MS)
         conn.execute(uidsql.FILL_MS)
         ctx.check_deadline()
-        conn.execute(uidsql.DROP_CLASHES)
-        if conn.execute(f"SELECT 1 FROM archives WHERE NOT ({_NO_UID}) LIMIT 1").fetchone():
+        if not _proved_no_clashes(conn):
+            conn.execute(uidsql.DROP_CLASHES)
+        if some_have_uids:
             conn.execute(uidsql.CREATE_TAKEN)
             conn.executemany(
                 f"INSERT OR IGNORE INTO {uidsql.TAKEN_TABLE} VALUES (?)",
@@ -122,7 +134,7 @@ def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
             )
             conn.execute(uidsql.DROP_TAKEN_CLASHES)
         ctx.check_deadline()
-        return conn.execute(uidsql.update_sql(REPORT_EVERY)).rowcount
+        return conn.execute(uidsql.update_sql(REPORT_EVERY, also)).rowcount
     except sqlite3.OperationalError:
         if late:
             raise DeadlinePassed(ctx.migration_id) from None
@@ -131,6 +143,15 @@ def _fill_in_sql(ctx: StepContext, total: int, rows: dict[str, Any]) -> int:
         conn.create_function(uidsql.PROGRESS_FUNCTION, 0, None)
         for statement in uidsql.CLEAN_UP:
             conn.execute(statement)
+
+
+def _proved_no_clashes(conn: sqlite3.Connection) -> bool:
+    """True when no two rows would share a 12-character prefix (the unique index builds)."""
+    try:
+        conn.execute(uidsql.NO_CLASHES)
+    except sqlite3.IntegrityError:
+        return False
+    return True
 
 
 def _fill_in_python(ctx: StepContext, total: int, done_before: int, rows: dict[str, Any]) -> int:

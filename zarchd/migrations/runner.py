@@ -11,11 +11,13 @@ from typing import TypeVar
 from zarchd.core.errors import MigrationError, NotFound, RegistryError
 from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import connect
+from zarchd.migrations.gate import BackupGate, Wait
 from zarchd.migrations.model import MigrateResult, Migration
 from zarchd.migrations.status import read_status
 from zarchd.migrations.transaction import run_step
 
-BeforeApply = Callable[[list[Migration]], None]
+# May return a function that waits for the backup it started (see gate.py).
+BeforeApply = Callable[[list[Migration]], Wait | None]
 T = TypeVar("T")
 
 
@@ -32,7 +34,8 @@ def migrate(
     """Apply every catalog migration not recorded in `registry`, in catalog order.
 
     A missing registry is created (mode 0600) with the full schema. `before_apply(pending)` runs
-    once before the first change, only when the file existed (it takes the safety backup). With
+    once before the first change, only when the file existed (it takes the safety backup; what
+    it returns is waited for before the first COMMIT, see gate.py). With
     nothing pending nothing is written: the file stays byte-for-byte the same. `applied` in the
     result lists every migration recorded by this call; `skipped_present` those whose effect
     was already there and were only recorded.
@@ -49,42 +52,59 @@ def migrate(
         version = status.schema_version
         if not todo:
             return MigrateResult(schema_version=version)
-        if existed and before_apply is not None:
-            before_apply(todo)
-        result = MigrateResult()
-        # Counted in migrations: their inner work (rows, statements) has no common unit.
-        stage = Stage(
-            progress, "migrate", total=len(todo), unit="migrations", of=todo[0].id
-        ).start()
-        for index, migration in enumerate(todo):
-            stage.of = migration.id
-            stage.update(index)
-            outcome = run_step(
-                conn,
-                migration,
-                up=True,
-                timeout=timeout,
-                app_version=app_version,
-                progress=progress,
-                version_before=version,
+        gate = BackupGate(before_apply(todo) if existed and before_apply is not None else None)
+        try:
+            return _apply_all(
+                registry, conn, catalog, todo, version, timeout, app_version, gate, progress
             )
-            if not outcome.ran:
-                continue  # another migrator applied it while we waited for the lock
-            version = migration.id
-            result.applied.append(
-                {
-                    "id": migration.id,
-                    "name": migration.name,
-                    "duration_s": round(outcome.duration_s, 6),
-                }
-            )
-            if outcome.found_present:
-                result.skipped_present.append(migration.id)
-        stage.end()
-        result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
-        return result
+        finally:
+            gate.settle()
     finally:
         conn.close()
+
+
+def _apply_all(
+    registry: Path,
+    conn: sqlite3.Connection,
+    catalog: list[Migration],
+    todo: list[Migration],
+    version: str | None,
+    timeout: float,
+    app_version: str,
+    gate: BackupGate,
+    progress: Progress,
+) -> MigrateResult:
+    result = MigrateResult()
+    # Counted in migrations: their inner work (rows, statements) has no common unit.
+    stage = Stage(progress, "migrate", total=len(todo), unit="migrations", of=todo[0].id).start()
+    for index, migration in enumerate(todo):
+        stage.of = migration.id
+        stage.update(index)
+        outcome = run_step(
+            conn,
+            migration,
+            up=True,
+            timeout=timeout,
+            app_version=app_version,
+            progress=progress,
+            version_before=version,
+            gate=gate,
+        )
+        if not outcome.ran:
+            continue  # another migrator applied it while we waited for the lock
+        version = migration.id
+        result.applied.append(
+            {
+                "id": migration.id,
+                "name": migration.name,
+                "duration_s": round(outcome.duration_s, 6),
+            }
+        )
+        if outcome.found_present:
+            result.skipped_present.append(migration.id)
+    stage.end()
+    result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
+    return result
 
 
 def rollback(
@@ -123,8 +143,11 @@ def rollback(
                 )
         if not targets:
             return MigrateResult(schema_version=status.schema_version)
-        if before_apply is not None:
-            before_apply([by_id[i] for i in targets])
+        gate = BackupGate(before_apply([by_id[i] for i in targets]) if before_apply else None)
+        try:
+            gate.pass_through(progress)  # rollbacks are rare: no overlap, the backup first
+        finally:
+            gate.settle()
         result = MigrateResult()
         version: str | None = status.schema_version
         stage = Stage(

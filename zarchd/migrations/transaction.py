@@ -15,6 +15,7 @@ from zarchd.db.registry import integrity_check, quote_ident
 from zarchd.migrations import ledger, limits
 from zarchd.migrations.builtins import BY_ID, verify
 from zarchd.migrations.context import DeadlinePassed, StepContext
+from zarchd.migrations.gate import BackupGate
 from zarchd.migrations.model import Migration
 from zarchd.migrations.sqltext import split_statements
 
@@ -37,6 +38,7 @@ def run_step(
     app_version: str,
     progress: Progress,
     version_before: str | None,
+    gate: BackupGate | None = None,
 ) -> StepOutcome:
     foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
     if foreign_keys:
@@ -50,6 +52,7 @@ def run_step(
             app_version=app_version,
             progress=progress,
             version_before=version_before,
+            gate=gate,
         )
     finally:
         if foreign_keys:
@@ -65,6 +68,7 @@ def _in_transaction(
     app_version: str,
     progress: Progress,
     version_before: str | None,
+    gate: BackupGate | None = None,
 ) -> StepOutcome:
     verb = "migration" if up else "rollback of"
     try:
@@ -105,8 +109,14 @@ def _in_transaction(
         problems = _validate(ctx, migration, up, schema_before=schema_before)
         if problems:
             raise MigrationError("validation failed: " + "; ".join(problems))
+        if gate is not None and not gate.open:
+            _wait_for_backup(conn, gate, progress)
         conn.execute("COMMIT")
         return StepOutcome(ran=True, found_present=ctx.found_present, duration_s=duration)
+    except _BackupFailed as failed:
+        raise type(failed.error)(
+            f"{failed.error.message}; {verb} {migration.id} was rolled back, nothing was changed"
+        ) from failed.error
     except Exception as exc:
         _rollback(conn)  # handler removed first: a ROLLBACK must not be interrupted
         if timed_out or isinstance(exc, DeadlinePassed):
@@ -128,6 +138,25 @@ def _in_transaction(
         raise
     finally:
         conn.set_progress_handler(None, 0)
+
+
+def _wait_for_backup(conn: sqlite3.Connection, gate: BackupGate, progress: Progress) -> None:
+    """The backup's check ran beside this step; nothing commits before it passed. Its failure
+    is its own error (a BackupError, an IntegrityFailure), raised after the rollback."""
+    conn.set_progress_handler(None, 0)  # the wait is the backup's, not this step's work
+    try:
+        gate.pass_through(progress)
+    except ZarchError as exc:
+        _rollback(conn)
+        raise _BackupFailed(exc) from exc
+
+
+class _BackupFailed(Exception):
+    """Carries the backup's error past the step's own error handling, unchanged."""
+
+    def __init__(self, error: ZarchError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _execute(ctx: StepContext, migration: Migration, up: bool) -> None:

@@ -29,61 +29,77 @@ _SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]:[0
 _SLOT = "((rid % 1024) + 1024) % 1024"  # the row's place in its millisecond (rowids may be < 0)
 
 
-# Every pair of base32 characters, in order, as a BLOB: one substr() gives 10 bits of a uid. A
-# BLOB because substr() of TEXT walks the string from its start to count characters (on this
-# 2,048-character literal that was 16 s for 1M rows); of a BLOB it indexes bytes. Only used on a
-# UTF-8 database, where those bytes concatenate to the same text.
-_PAIRS = "X'" + "".join(a + b for a in ALPHABET for b in ALPHABET).encode().hex().upper() + "'"
+# Every triple of base32 characters, in order, as a BLOB: one substr() gives 15 bits of a uid
+# (four give the 12-character prefix; pairs took six, and their concatenations, 0.25 s more at
+# 1M rows). A BLOB because substr() of TEXT walks the string from its start to count
+# characters (on a 2,048-character literal that was 16 s for 1M rows); of a BLOB it indexes
+# bytes. Only used on a UTF-8 database, where those bytes concatenate to the same text.
+_TRIPLES = (
+    "X'"
+    + "".join(a + b + c for a in ALPHABET for b in ALPHABET for c in ALPHABET).encode().hex()
+    + "'"
+)
 
 
-def _pairs(value: str, count: int) -> str:
-    """`2 * count` base32 characters of the integer expression `value`, most significant
+def _triples(value: str, count: int) -> str:
+    """`3 * count` base32 characters of the integer expression `value`, most significant
     first."""
     return " || ".join(
-        f"substr({_PAIRS}, ((({value}) >> {10 * (count - 1 - k)}) % 1024) * 2 + 1, 2)"
+        f"substr({_TRIPLES}, ((({value}) >> {15 * (count - 1 - k)}) % 32768) * 3 + 1, 3)"
         for k in range(count)
     )
 
 
-PREFIX = f"{_pairs('ms', 5)} || {_pairs(_SLOT, 1)}"
+# The prefix encodes the 60-bit number ms * 1024 + slot: 10 characters of time, 2 of slot.
+PREFIX = _triples(f"ms * 1024 + {_SLOT}", 4)
 
 # 1. Each readable row's millisecond, once (one scan in rowid order). Layouts: no zone (UTC),
 # "Z" or "+-HH:MM", an optional fraction of any length (its first 3 digits are the ms, as
 # created_ms truncates). Days past the 28th and hour 24 must survive a round trip through Unix
 # seconds (datetime() alone echoes "2023-02-29" back; Python refuses it).
+# The table's CHECK keeps a millisecond out of ULID range out (INSERT OR IGNORE skips the row, as
+# a NULL from unixepoch() is skipped by NOT NULL): a WHERE on the computed `ms` evaluated the
+# whole expression twice.
 CREATE_MS = f"""
-CREATE TABLE {MS_TABLE} (rid INTEGER PRIMARY KEY, ms INTEGER NOT NULL)
-"""
-FILL_MS = f"""
-INSERT INTO {MS_TABLE} (rid, ms)
-SELECT rid, ms FROM (
-    SELECT rid,
-           unixepoch(head || zone) * 1000
-           + CASE WHEN rest = zone THEN 0
-                  -- the fraction's digits (zone cut off), padded: ".5Z" is 500 ms, not 5
-                  ELSE CAST(substr(substr(rest, 2, length(rest) - 1 - length(zone)) || '000',
-                                   1, 3) AS INTEGER) END AS ms
-    FROM (
-        SELECT rowid AS rid, substr(created, 1, 19) AS head, substr(created, 20) AS rest,
-               CASE WHEN length(created) = 19 THEN ''
-                    WHEN created GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN substr(created, -6)
-                    WHEN created GLOB '*Z' THEN 'Z'
-                    WHEN created GLOB '*[0-9]' THEN '' END AS zone
-        FROM archives
-        WHERE {_NO_UID} AND typeof(created) = 'text' AND created GLOB '{_SHAPE}'
-    )
-    WHERE zone IS NOT NULL
-      AND (rest = zone
-           OR (rest GLOB '.[0-9]*'
-               AND NOT substr(rest, 2, length(rest) - 1 - length(zone)) GLOB '*[^0-9]*'))
-      AND ((substr(head, 9, 2) <= '28' AND substr(head, 12, 2) < '24')
-           OR datetime(unixepoch(head), 'unixepoch') = replace(head, 'T', ' '))
+CREATE TABLE {MS_TABLE} (
+    rid INTEGER PRIMARY KEY,
+    ms INTEGER NOT NULL CHECK (ms BETWEEN 0 AND {MAX_MS})
 )
-WHERE ms BETWEEN 0 AND {MAX_MS}
+"""
+# `parts` is MATERIALIZED: flattened into the outer query, each use of `zone`, `rest` and `head`
+# re-evaluated its CASE and substr() (about a third of this statement's time at 1M rows).
+FILL_MS = f"""
+INSERT OR IGNORE INTO {MS_TABLE} (rid, ms)
+WITH parts AS MATERIALIZED (
+    SELECT rowid AS rid, substr(created, 1, 19) AS head, substr(created, 20) AS rest,
+           CASE WHEN length(created) = 19 THEN ''
+                WHEN created GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN substr(created, -6)
+                WHEN created GLOB '*Z' THEN 'Z'
+                WHEN created GLOB '*[0-9]' THEN '' END AS zone
+    FROM archives
+    WHERE {_NO_UID} AND typeof(created) = 'text' AND created GLOB '{_SHAPE}'
+)
+SELECT rid,
+       unixepoch(head || zone) * 1000
+       + CASE WHEN rest = zone THEN 0
+              -- the fraction's digits (zone cut off), padded: ".5Z" is 500 ms, not 5
+              ELSE CAST(substr(substr(rest, 2, length(rest) - 1 - length(zone)) || '000',
+                               1, 3) AS INTEGER) END
+FROM parts
+WHERE zone IS NOT NULL
+  AND (rest = zone
+       OR (rest GLOB '.[0-9]*'
+           AND NOT substr(rest, 2, length(rest) - 1 - length(zone)) GLOB '*[^0-9]*'))
+  AND ((substr(head, 9, 2) <= '28' AND substr(head, 12, 2) < '24')
+       OR datetime(unixepoch(head), 'unixepoch') = replace(head, 'T', ' '))
 """
 
 # 2. Rows whose 12-character prefix would not be unique are left to the Python maker: two rows
 # of one millisecond in the same slot (rowids 1,024 apart), or a prefix a row already has.
+# Usually there is no clash at all: a unique index proves it with one sort (SQLite's index
+# builder, about a fifth cheaper at 1M rows than the GROUP BY below); only when it cannot be
+# built does DROP_CLASHES find and drop the clashing rows.
+NO_CLASHES = f"CREATE UNIQUE INDEX {MS_TABLE}_slot ON {MS_TABLE.split('.')[1]} (ms, {_SLOT})"
 DROP_CLASHES = f"""
 DELETE FROM {MS_TABLE} WHERE (ms, {_SLOT}) IN (
     SELECT ms, {_SLOT} FROM {MS_TABLE} GROUP BY 1, 2 HAVING count(*) > 1
@@ -93,15 +109,20 @@ CREATE_TAKEN = f"CREATE TABLE {TAKEN_TABLE} (prefix TEXT PRIMARY KEY) WITHOUT RO
 DROP_TAKEN_CLASHES = f"DELETE FROM {MS_TABLE} WHERE {PREFIX} IN (SELECT prefix FROM {TAKEN_TABLE})"
 
 
-def update_sql(report_every: int) -> str:
-    """3. The UPDATE, walking archives in rowid order (each page written once). It calls
-    PROGRESS_FUNCTION() for about one row in `report_every` (those whose rowid is a multiple)."""
+def update_sql(report_every: int, also: tuple[str, ...] = ()) -> str:
+    """3. The UPDATE, walking archives in rowid order (each page written once: `+rid` keeps the
+    planner from walking archives through its smallest index, the name's, which wrote the rows
+    in name order, all over the table; 2.4x slower on 300k rows whose names are not in rowid
+    order). It calls
+    PROGRESS_FUNCTION() for about one row in `report_every` (those whose rowid is a multiple).
+    `also`: more SET assignments for the same rows (0002's NULL fills, see fills.py)."""
+    more = "".join(f",\n    {a}" for a in also)
     return f"""
 UPDATE archives
 SET uid = {PREFIX} || hex(randomblob(7))
-          || CASE WHEN rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END
+          || CASE WHEN rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END{more}
 FROM {MS_TABLE}
-WHERE archives.rowid = rid
+WHERE archives.rowid = +rid
 """
 
 
