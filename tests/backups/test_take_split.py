@@ -25,7 +25,7 @@ def test_the_copy_holds_the_registry_as_it_was_when_begun(
     store = tmp_path / "backups"
     copied = begin_backup(reg, store, now=clock, reason="pre-migrate")
     add_row(reg)  # a change after the copy (a migration's step) is not in the backup
-    info = finish_in_background(copied)()
+    info = finish_in_background(copied).result()
     assert max_id(info.path) == 300 and max_id(reg) == 301
     meta = json.loads((store / (info.name + ".json")).read_text())
     assert meta["reason"] == "pre-migrate" and meta["verified"] is True
@@ -48,7 +48,7 @@ def test_a_damaged_copy_fails_in_the_waiting_thread_and_is_not_published(
     reg = make_registry(tmp_path / "registry.db", 300)
     corrupt(reg)
     store = tmp_path / "backups"
-    wait = finish_in_background(begin_backup(reg, store, now=clock))
+    future = finish_in_background(begin_backup(reg, store, now=clock))
     with pytest.raises(IntegrityFailure, match="no backup taken"):
-        wait()
+        future.result()
     assert _entries(store) == []

@@ -24,8 +24,9 @@ def test_the_first_commit_waits_for_the_backup_and_the_rest_follow(tmp_path: Pat
     seen: list[list[str]] = []
 
     def backup_first(_pending: list) -> object:
-        def wait() -> None:  # called inside the first step, before its COMMIT
+        def wait(_limit: float | None) -> bool:  # inside the first step, before its COMMIT
             seen.append(_committed(registry))
+            return True
 
         return wait
 
@@ -43,7 +44,7 @@ def test_a_backup_that_fails_its_check_rolls_the_first_step_back(tmp_path: Path)
     before = dump(registry)
 
     def backup_first(_pending: list) -> object:
-        def wait() -> None:
+        def wait(_limit: float | None) -> bool:
             raise IntegrityFailure("registry is damaged, no backup taken (quick check: bad)")
 
         return wait
@@ -76,10 +77,11 @@ def test_a_step_failing_before_the_gate_still_waits_for_the_backup(
     waited: list[bool] = []
 
     def backup_first(_pending: list) -> object:
-        def wait() -> None:
+        def wait(_limit: float | None) -> bool:
             waited.append(True)
             if backup_fails:  # a damaged registry fails both: the backup's error says more
                 raise IntegrityFailure("registry is damaged, no backup taken")
+            return True
 
         return wait
 
@@ -94,3 +96,45 @@ def test_a_step_failing_before_the_gate_still_waits_for_the_backup(
     assert "no such table: missing" in step_error.message
     assert waited == [True]  # no backup left half-made behind the error
     assert "extra" not in "".join(dump(registry))
+
+
+def test_a_backup_still_being_checked_never_keeps_writers_out(tmp_path: Path) -> None:
+    """The first step holds the write lock at its COMMIT only briefly (HOLD_S) for a backup
+    still being checked: then it is rolled back, the backup waited for without the lock (a
+    writer gets in meanwhile), and the step run again (review 2, finding 1)."""
+    import sqlite3
+
+    from zarchd.migrations.transaction import HOLD_S
+
+    registry = make_baseline_registry(tmp_path / "registry.db", rows=3)
+    calls: list[float | None] = []
+    writer_got_in: list[bool] = []
+
+    def backup_first(_pending: list) -> object:
+        def wait(limit: float | None) -> bool:
+            calls.append(limit)
+            if limit is not None:
+                return False  # the check is still running
+            app = sqlite3.connect(registry, timeout=0.1)  # unlocked now: 7zarch-go writes
+            app.execute(
+                "INSERT INTO archives (name, path, size, created) "
+                "VALUES ('during.7z', '/d', 1, '2024-01-01 00:00:00')"
+            )
+            app.commit()
+            app.close()
+            writer_got_in.append(True)
+            return True
+
+        return wait
+
+    result = migrate(
+        registry, load_catalog(None), timeout=30, app_version="t", before_apply=backup_first
+    )
+    assert calls == [HOLD_S, None] and writer_got_in == [True]
+    assert result.schema_version == "0005_search_index" and len(recorded(registry)) == 5
+    conn = sqlite3.connect(registry)
+    # the row written while the step was rolled back got its uid from the step run again
+    assert conn.execute(
+        "SELECT uid IS NOT NULL FROM archives WHERE name = 'during.7z'"
+    ).fetchone() == (1,)
+    conn.close()

@@ -9,6 +9,7 @@ lock, so inside the daemon two never run at once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import sqlite3
@@ -65,6 +66,7 @@ from zarchd.core.errors import (
 from zarchd.core.progress import Progress, no_progress
 from zarchd.db.lock import GuardedRLock
 from zarchd.db.registry import check_file, connect, journal_path
+from zarchd.migrations.gate import Wait as BackupWait
 
 log = logging.getLogger(__name__)
 # Refused requests (bad usage, unmet precondition, another writer): the caller's answer, kept
@@ -291,13 +293,25 @@ class Operations:
 
     def _backup_first(
         self, progress: Progress, reason: str, job_reason: str = ""
-    ) -> tuple[Callable[[list[migrations.Migration]], Callable[[], None] | None], dict[str, str]]:
+    ) -> tuple[
+        Callable[[list[migrations.Migration]], BackupWait | None],
+        dict[str, str],
+        Callable[[], None],
+    ]:
         """The engine's before_apply hook: one backup before the first change; its name kept.
         The copy is made in the hook; its check runs beside the first step, whose COMMIT waits
-        for it (the function returned; see migrations/gate.py)."""
+        for it (the function returned; see migrations/gate.py). The third: call it once the
+        engine returned (no transaction open): the backup's job is recorded then (its log line,
+        state and hooks: status, run from a hook, must not read a registry locked by us)."""
         taken: dict[str, str] = {}
+        later: list[Callable[[], None]] = []
 
-        def before_apply(pending: list[migrations.Migration]) -> Callable[[], None] | None:
+        def settle() -> None:
+            for record in later:
+                record()
+            later.clear()
+
+        def before_apply(pending: list[migrations.Migration]) -> BackupWait | None:
             # The start line of a migration run (the daemon and zarchctl alike).
             log.info(
                 "applying %d pending migration(s) (%s): %s",
@@ -314,15 +328,18 @@ class Operations:
                 )
                 taken["name"] = same.name
                 return None
-            return self._begin_backup(progress, reason, taken)
+            wait, record = self._begin_backup(progress, reason, taken)
+            later.append(record)
+            return wait
 
-        return before_apply, taken
+        return before_apply, taken, settle
 
     def _begin_backup(
         self, progress: Progress, reason: str, taken: dict[str, str]
-    ) -> Callable[[], None]:
-        """backup(), split: the copy now, its check and publication in a thread; the function
-        returned waits for them and records the job (called under the same write lock)."""
+    ) -> tuple[BackupWait, Callable[[], None]]:
+        """backup(), split: the copy now, its check and publication in a thread. Returns the
+        wait for them (see migrations/gate.py) and the recording of the job, to be called once
+        the engine is done (under the same write lock; it waits for the backup too)."""
         self._require_registry()
         self.check_backup_dir()
         job = contextlib.ExitStack()
@@ -343,13 +360,22 @@ class Operations:
         except BaseException:
             job.__exit__(*sys.exc_info())
             raise
-        waiting = backups.finish_in_background(copied)
+        future = backups.finish_in_background(copied)
 
-        def wait() -> None:
-            with job:
-                info = waiting()
-                extra["name"] = info.name
-                extra["size_bytes"] = info.size_bytes
+        def wait(limit: float | None) -> bool:
+            if not concurrent.futures.wait([future], timeout=limit).done:
+                return False
+            taken["name"] = future.result().name  # or raises the backup's error
+            return True
+
+        def record() -> None:
+            try:
+                with job:  # records a failure too, then raises it: said already by the engine
+                    info = future.result()
+                    extra["name"] = info.name
+                    extra["size_bytes"] = info.size_bytes
+            except ZarchError:
+                return
             self.state.update(
                 last_backup={
                     "name": info.name,
@@ -357,9 +383,8 @@ class Operations:
                     "fingerprint": info.fingerprint,
                 }
             )
-            taken["name"] = info.name
 
-        return wait
+        return wait, record
 
     def _backup_of_unchanged_registry(self) -> backups.BackupInfo | None:
         """The newest verified backup of ours when the registry has not changed since it was
@@ -658,18 +683,21 @@ class Operations:
                 f"cannot create the registry directory {self.registry.parent}: "
                 f"{exc.strerror or exc}"
             ) from exc
-        before_apply, taken = self._backup_first(progress, "pre-migrate", reason)
+        before_apply, taken, settle = self._backup_first(progress, "pre-migrate", reason)
         store = self.store  # as it is now: a reload may change it meanwhile
         started = time.monotonic()
         try:
-            result = migrations.migrate(
-                self.registry,
-                catalog,
-                timeout=self.config.migrations.timeout,
-                app_version=self.app_version(),
-                progress=progress,
-                before_apply=before_apply,
-            )
+            try:
+                result = migrations.migrate(
+                    self.registry,
+                    catalog,
+                    timeout=self.config.migrations.timeout,
+                    app_version=self.app_version(),
+                    progress=progress,
+                    before_apply=before_apply,
+                )
+            finally:
+                settle()  # the backup's job, now that no transaction is open
         except ZarchError as exc:
             message = exc.message
             if taken:
@@ -708,15 +736,18 @@ class Operations:
         self._require_registry()
         catalog = self.catalog()
         with self.write_lock, self._job("rollback", to=to) as extra:
-            before_apply, taken = self._backup_first(progress, "pre-rollback")
-            result = migrations.rollback(
-                self.registry,
-                catalog,
-                to,
-                timeout=self.config.migrations.timeout,
-                progress=progress,
-                before_apply=before_apply,
-            )
+            before_apply, taken, settle = self._backup_first(progress, "pre-rollback")
+            try:
+                result = migrations.rollback(
+                    self.registry,
+                    catalog,
+                    to,
+                    timeout=self.config.migrations.timeout,
+                    progress=progress,
+                    before_apply=before_apply,
+                )
+            finally:
+                settle()
             extra["reverted"] = [a["id"] for a in result.applied]
             return {
                 "reverted": cast(list[MigrationRunJson], result.applied),

@@ -20,6 +20,8 @@ from zarchd.migrations.model import Migration
 from zarchd.migrations.sqltext import split_statements
 
 PROGRESS_STEPS = 1000  # VM instructions between deadline checks
+# How long a step holds the write lock at its COMMIT for the backup beside it (gate.py).
+HOLD_S = 0.5
 
 
 @dataclass
@@ -44,16 +46,21 @@ def run_step(
     if foreign_keys:
         conn.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: do it first
     try:
-        return _in_transaction(
-            conn,
-            migration,
-            up=up,
-            timeout=timeout,
-            app_version=app_version,
-            progress=progress,
-            version_before=version_before,
-            gate=gate,
-        )
+        for _ in range(2):  # once more when it was rolled back to wait for the backup
+            try:
+                return _in_transaction(
+                    conn,
+                    migration,
+                    up=up,
+                    timeout=timeout,
+                    app_version=app_version,
+                    progress=progress,
+                    version_before=version_before,
+                    gate=gate,
+                )
+            except _StepAgain:
+                continue  # the backup passed meanwhile: the gate is open now
+        raise AssertionError("a step is run again at most once")  # pragma: no cover
     finally:
         if foreign_keys:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -113,6 +120,8 @@ def _in_transaction(
             _wait_for_backup(conn, gate, progress)
         conn.execute("COMMIT")
         return StepOutcome(ran=True, found_present=ctx.found_present, duration_s=duration)
+    except _StepAgain:
+        raise
     except _BackupFailed as failed:
         raise type(failed.error)(
             f"{failed.error.message}; {verb} {migration.id} was rolled back, nothing was changed"
@@ -142,13 +151,23 @@ def _in_transaction(
 
 def _wait_for_backup(conn: sqlite3.Connection, gate: BackupGate, progress: Progress) -> None:
     """The backup's check ran beside this step; nothing commits before it passed. Its failure
-    is its own error (a BackupError, an IntegrityFailure), raised after the rollback."""
+    is its own error (a BackupError, an IntegrityFailure), raised after the rollback. Under the
+    write lock only HOLD_S: longer, the step is rolled back and run again after the backup
+    (_StepAgain), so writers wait for the step's work, never for the backup's check too."""
     conn.set_progress_handler(None, 0)  # the wait is the backup's, not this step's work
     try:
+        if gate.pass_through(progress, HOLD_S):
+            return
+        _rollback(conn)
         gate.pass_through(progress)
     except ZarchError as exc:
         _rollback(conn)
         raise _BackupFailed(exc) from exc
+    raise _StepAgain
+
+
+class _StepAgain(Exception):
+    """The step was rolled back to wait for the backup without the lock: run it again."""
 
 
 class _BackupFailed(Exception):
