@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from zarchd import backups, migrations
-from zarchd.app import joblog, remote_restore, remote_view
+from zarchd.app import joblog
 from zarchd.app.prunesummary import prune_result
 from zarchd.app.results import (
     BackupJson,
@@ -46,7 +46,6 @@ from zarchd.app.results import (
 )
 from zarchd.app.state import HISTORY_LIMIT, State
 from zarchd.backups.choose import choose_backup
-from zarchd.backups.restore_to import restore_to
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -463,6 +462,8 @@ class Operations:
         if before is not None and moment is None:
             raise UsageError(f"--before {before}: expected an ISO 8601 time with its offset")
         if to is not None:  # a copy to look at: no lock, no job, nothing of the registry's
+            from zarchd.backups.restore_to import restore_to  # not needed by listing: see above
+
             info = choose_backup(self.registry, self.store, name, moment)
             copied = restore_to(
                 self.registry, self.store, info, Path(to), force=force, progress=progress
@@ -493,6 +494,10 @@ class Operations:
         if remote is None:
             raise UsageError("--host goes with --from REMOTE")
         self.check_backup_dir()
+        # Imported here, as in the other remote and restore verbs: listing and pruning need
+        # none of it, and it costs their start-up ~15 ms (issue 16).
+        from zarchd.app import remote_restore
+
         if to is not None:  # a copy to look at, as a local --to: no lock, no job, no registry
             copied = remote_restore.restore_from_remote(
                 self.config, self.store, name, remote, host, to, now=self.now, progress=progress
@@ -508,9 +513,13 @@ class Operations:
             return cast(RestoreResult, result)
 
     def remote_list(self, remote: str | None = None) -> RemoteListResult:
+        from zarchd.app import remote_view
+
         return remote_view.remote_list(self.config, remote)
 
     def remote_fleet(self, remote: str | None = None) -> RemoteFleetResult:
+        from zarchd.app import remote_view
+
         return remote_view.remote_fleet(self.config, remote, now=self.now)
 
     def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
@@ -544,6 +553,8 @@ class Operations:
         progress: Progress,
     ) -> tuple[Path, str] | None:
         """recover: no local backup verifies, so the newest checked copy on a remote."""
+        from zarchd.app import remote_restore
+
         return remote_restore.recover_fallback(
             self.config, self.store, self.registry, mode, stack, self.now, progress, skipped
         )
