@@ -91,3 +91,35 @@ def test_lazy_package_names_are_the_functions_whatever_is_imported_first() -> No
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_finished_listing_ends_without_teardown_but_runs_atexit(
+    tmp_path: Path, registry_0005: Path
+) -> None:
+    # The process ends by os._exit after a read-only fast-path command: a module global's
+    # __del__ (the teardown) never runs, the atexit handlers (logging, coverage) still do, and
+    # every line written is there (flushed first).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZARCH_", "COVERAGE_"))}
+    env.update(HOME=str(tmp_path), ZARCH_REGISTRY=str(registry_0005))
+    code = (
+        "import atexit, os, sys\n"
+        "class Teardown:\n"
+        "    def __del__(self, write=os.write):\n"
+        "        write(2, b'torn down\\n')\n"
+        "sys.witness = Teardown()  # not in a cycle: freed by the teardown, if there is one\n"
+        "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
+        "sys.argv = ['zarchctl', *sys.argv[1:]]\n"
+        "from zarchd.cli.ctl_entry import main\n"
+        "main()\n"
+    )
+    for args in (["backups", "--local"], ["--json", "prune", "--dry-run", "--local"]):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stderr == "atexit ran\n", args
+        assert proc.stdout.endswith("\n") and proc.stdout.strip(), args
+    proc = subprocess.run(  # a command that writes keeps the ordinary exit
+        [sys.executable, "-c", code, "prune", "--local"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stderr.endswith("torn down\n"), proc.stderr[-2000:]
