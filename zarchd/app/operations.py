@@ -46,6 +46,7 @@ from zarchd.app.results import (
 )
 from zarchd.app.state import HISTORY_LIMIT, State
 from zarchd.backups.choose import choose_backup
+from zarchd.backups.meta import BackupInfo
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -371,6 +372,18 @@ class Operations:
 
     def backups(self, last: int | None = None) -> BackupsResult:
         """Every listed backup, oldest first; `last` keeps only the newest N of them."""
+        where, items, ignored = self.listed_backups(last)
+        return {
+            "dir": where,
+            "backups": [cast(BackupJson, b.to_json()) for b in items],
+            "ignored": cast(list[IgnoredJson], ignored),
+        }
+
+    def listed_backups(
+        self, last: int | None = None
+    ) -> tuple[str, list[BackupInfo], list[dict[str, str]]]:
+        """`backups`' answer before it becomes JSON (the directory, the records, what was
+        ignored): `zarchctl backups --local` prints its text straight from the records."""
         if last is not None and last < 1:
             raise UsageError(f"--last {last}: expected a count of at least 1")
         self.check_backup_dir()
@@ -378,11 +391,7 @@ class Operations:
         items = backups.list_backups(self.registry, self.store, ignored)
         if last is not None:
             items = items[-last:]
-        return {
-            "dir": str(self.store),
-            "backups": [cast(BackupJson, b.to_json()) for b in items],
-            "ignored": cast(list[IgnoredJson], ignored),
-        }
+        return str(self.store), items, ignored
 
     def prune(
         self, *, dry_run: bool = False, progress: Progress = no_progress, reason: str = "manual"
