@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,14 +17,22 @@ import pytest
 from tests.app.conftest import make_ops
 from tests.inprocess import FixedClock
 from zarchd.app.operations import Operations
+from zarchd.app.prunesummary import freed, in_listing_order
 from zarchd.cli import ctl_entry, render
 from zarchd.cli import runner as cli_runner
 from zarchd.cli.progress_view import ProgressView
-from zarchd.cli.records_text import Text, backups_text
+from zarchd.cli.records_text import Text, backups_text, prune_dry_run_text
+from zarchd.core.config import RetentionPolicy
 
 
 def _text_both_ways(ops: Operations, last: int | None = None) -> tuple[str, str]:
     return backups_text(*ops.listed_backups(last)), render.render("backups", ops.backups(last))
+
+
+def _prune_both_ways(ops: Operations) -> tuple[str, str]:
+    ordered, by_name = in_listing_order(*ops.prune_preview())
+    fast = prune_dry_run_text(ordered, by_name, freed(ordered, by_name))
+    return fast, render.render("prune", ops.prune(dry_run=True))
 
 
 @pytest.fixture
@@ -70,6 +80,26 @@ def test_the_records_text_is_the_json_text(
     assert "UNTRUSTED" in fast and "not ours" in fast
     assert "quick" in fast and "\x1b" not in fast and "\u202e" not in fast
     assert "+1030" in fast and "+1100" in fast  # both sides of the change, in local time
+    # prune --dry-run of the same directory: a default policy, then the newest only
+    fast, slow = _prune_both_ways(ops)
+    assert fast == slow and "would keep" in fast
+    ops.config = replace(
+        ops.config,
+        retention=RetentionPolicy(
+            keep_last=1, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0
+        ),
+    )
+    conn = sqlite3.connect(ops.registry)  # a changed registry: a backup of a file of its own
+    with conn:
+        conn.execute(
+            "INSERT INTO archives (uid, name, path, size, created) VALUES ('u', 'a', 'p', 1, 'c')"
+        )
+    conn.close()
+    clock.advance(minutes=1)
+    ops.backup()
+    fast, slow = _prune_both_ways(ops)
+    assert fast == slow and "delete " in fast and "not made by zarchd" in fast
+    assert ", free 0 B" not in fast  # the older file goes with all its names
 
 
 def test_backups_local_prints_the_records_text(
@@ -87,6 +117,12 @@ def test_backups_local_prints_the_records_text(
     assert not isinstance(answer, Text)  # --json and the daemon still get the answer itself
     ctl_entry.main(["backups", "--local", "--config", str(config)])
     assert capsys.readouterr().out == render.render("backups", answer) + "\n" == text + "\n"
+    dry = {"dry_run": True}
+    text = cli_runner.run_local(cfg, "prune", dry, quiet, text=True)
+    assert isinstance(text, Text)
+    ctl_entry.main(["prune", "--dry-run", "--local", "--config", str(config)])
+    expected = render.render("prune", cli_runner.run_local(cfg, "prune", dry, quiet))
+    assert capsys.readouterr().out == expected + "\n" == text + "\n"
 
 
 def test_ignored_files_and_an_empty_listing_read_the_same(

@@ -47,6 +47,7 @@ from zarchd.app.results import (
 from zarchd.app.state import HISTORY_LIMIT, State
 from zarchd.backups.choose import choose_backup
 from zarchd.backups.meta import BackupInfo
+from zarchd.backups.retention import Decision
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -396,21 +397,13 @@ class Operations:
     def prune(
         self, *, dry_run: bool = False, progress: Progress = no_progress, reason: str = "manual"
     ) -> PruneResult:
+        if dry_run:
+            return prune_result(True, *self.prune_preview(), [])
         self.check_backup_dir()
         with self.write_lock:
             ignored: list[dict[str, str]] = []
             listed = backups.list_backups(self.registry, self.store, ignored)  # listed once
             listing = (listed, ignored)
-            if dry_run:
-                decisions = backups.prune(
-                    self.registry,
-                    self.store,
-                    self.config.retention,
-                    now=self.now,
-                    dry_run=True,
-                    listing=listing,
-                )
-                return prune_result(True, decisions, listed, [])
             with self._job("prune", reason=reason) as extra:
                 decisions = backups.prune(
                     self.registry, self.store, self.config.retention, now=self.now, listing=listing
@@ -419,6 +412,23 @@ class Operations:
                 result = prune_result(False, decisions, listed, deleted)
                 extra["freed_bytes"] = result["freed_bytes"]  # a file shared by names: once
             return result
+
+    def prune_preview(self) -> tuple[list[Decision], list[BackupInfo]]:
+        """`prune --dry-run`'s answer before it becomes JSON: the decisions and the listing they
+        were made on (`zarchctl prune --dry-run --local` prints its text straight from them)."""
+        self.check_backup_dir()
+        with self.write_lock:
+            ignored: list[dict[str, str]] = []
+            listed = backups.list_backups(self.registry, self.store, ignored)  # listed once
+            decisions = backups.prune(
+                self.registry,
+                self.store,
+                self.config.retention,
+                now=self.now,
+                dry_run=True,
+                listing=(listed, ignored),
+            )
+            return decisions, listed
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""

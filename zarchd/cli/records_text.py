@@ -1,4 +1,4 @@
-"""`zarchctl backups --local`'s text made straight from the listing's records.
+"""`zarchctl backups --local` and `prune --dry-run --local`: text straight from the records.
 
 Through the daemon the listing arrives as JSON and cli/render.py turns it into text. In this
 process the records are at hand: going through JSON made each created_at an ISO string only to
@@ -9,7 +9,7 @@ the same table (render.backups_table), the same escaping of whatever a directory
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -57,3 +57,37 @@ def backups_text(where: str, items: Sequence[BackupRecord], ignored: list[dict[s
         # created_at is aware: the local time iso() and parse_iso() would give, to the second
         cells.append((wall(b.created_at.astimezone()), size(b.size_bytes), state, check or "-"))
     return Text(render.backups_table(names, schemas, cells, lines))
+
+
+class DecisionRecord(Protocol):
+    """What the text reads of a retention decision (backups.retention.Decision)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def keep(self) -> bool: ...
+    @property
+    def reasons(self) -> list[str]: ...
+
+
+def prune_dry_run_text(
+    ordered: Sequence[DecisionRecord], by_name: Mapping[str, BackupRecord], freed: int
+) -> Text:
+    """`prune --dry-run`'s text: `ordered` the decisions in listing order, `by_name` the listed
+    backups, `freed` the bytes deleting would free (app/prunesummary.py makes all three)."""
+    if not ordered:
+        return Text("no backups made by zarchd to consider")
+    names = render.escaped([d.name for d in ordered])
+    wall, size, escaped = timefmt.wall_text, render.size, render.escaped
+    cells = []
+    for d in ordered:
+        info = by_name.get(d.name)
+        created = shown = "-"
+        if info is not None:  # the created text of its iso() time, as render.prune's
+            created, shown = wall(info.created_at.astimezone()), size(info.size_bytes)
+        verdict = "keep" if d.keep else "delete"
+        cells.append((verdict, created, shown, ", ".join(escaped(list(d.reasons)))))
+    dropped = sum(1 for d in ordered if not d.keep)
+    return Text(
+        render.prune_table(True, names, cells, len(ordered) - dropped, dropped, size(freed))
+    )

@@ -251,10 +251,9 @@ def prune(r: PruneResult) -> str:
         return "no backups made by zarchd to consider"
     dry = r.get("dry_run")
     names = escaped([d["name"] for d in decisions])
-    width = max(len(name) for name in names)
-    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    cells = []
     local_time = timefmt.local_time
-    for d, name in zip(decisions, names, strict=True):
+    for d in decisions:
         verdict = "keep" if d["keep"] else ("delete" if dry else "deleted")
         created = "-"
         if d.get("created_at"):
@@ -267,10 +266,28 @@ def prune(r: PruneResult) -> str:
             shown = size(stored if type(stored) is int else escape_all(stored))
         reasons = d["reasons"]
         reasons = escaped(reasons) if type(reasons) is list else escape_all(reasons)
-        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {', '.join(reasons)}")
+        cells.append((verdict, created, shown, ", ".join(reasons)))
     dropped = sum(1 for d in decisions if not d["keep"])
     kept = escape_all(r.get("kept", len(decisions) - dropped))
     freed = size(escape_all(r.get("freed_bytes", 0)))
+    return prune_table(dry, names, cells, kept, dropped, freed)
+
+
+def prune_table(
+    dry: object,
+    names: list[str],
+    cells: list[tuple[str, str, str, str]],
+    kept: object,
+    dropped: int,
+    freed: str,
+) -> str:
+    """The `prune` table of escaped names and each row's action, created, size and reasons
+    text, and its totals: one layout for the daemon's JSON answer and for --dry-run --local's
+    records (cli/records_text.py)."""
+    width = max(len(name) for name in names)
+    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    for name, (verdict, created, shown, why) in zip(names, cells, strict=True):
+        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {why}")
     if dry:
         rows.append(f"would keep {kept}, delete {dropped}, free {freed} (dry run: nothing deleted)")
     else:

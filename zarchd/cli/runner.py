@@ -69,6 +69,12 @@ def run_local(
         from zarchd.cli.records_text import backups_text
 
         return backups_text(*ops.listed_backups(**params))
+    if text and command == "prune" and params.get("dry_run"):
+        from zarchd.app.prunesummary import freed, in_listing_order
+        from zarchd.cli.records_text import prune_dry_run_text
+
+        ordered, by_name = in_listing_order(*ops.prune_preview())
+        return prune_dry_run_text(ordered, by_name, freed(ordered, by_name))
     return dispatch.run_local(ops, command, params, progress)
 
 
