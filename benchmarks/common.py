@@ -64,10 +64,6 @@ class Row:
 def isolated_env(home: Path) -> dict[str, str]:
     """The caller's environment without ZARCH_* and XDG_*, with a private HOME and XDG dirs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZARCH_", "XDG_", "COVERAGE_"))}
-    # A caller's PYTHONDONTWRITEBYTECODE would make every measured zarchctl compile zarchd from
-    # source (~80 ms of a `zarchctl backups`), which no installed zarchd does: the warm-up
-    # writes the .pyc files, as pip does at install.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["HOME"] = str(home)
     env["PYTHONPATH"] = str(ROOT)
     for var, sub in (
