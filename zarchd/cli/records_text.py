@@ -11,30 +11,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from zarchd.cli import render, timefmt
 from zarchd.core.textsafe import escape_all
 
+if TYPE_CHECKING:  # annotations only: the runner imports this module on status' path too
 
-class BackupRecord(Protocol):
-    """What the text reads of a listed backup (backups.meta.BackupInfo; cli/ never imports the
-    backups layer, docs/ARCHITECTURE.md)."""
+    class BackupRecord(Protocol):
+        """What the text reads of a listed backup (backups.meta.BackupInfo; cli/ never imports the
+        backups layer, docs/ARCHITECTURE.md)."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...  # aware
-    @property
-    def size_bytes(self) -> int: ...
-    @property
-    def verified(self) -> bool | None: ...
-    @property
-    def schema_version(self) -> str | None: ...
-    @property
-    def untrusted(self) -> bool: ...
-    @property
-    def check(self) -> str | None: ...
+        @property
+        def name(self) -> str: ...
+        @property
+        def created_at(self) -> datetime: ...  # aware
+        @property
+        def size_bytes(self) -> int: ...
+        @property
+        def verified(self) -> bool | None: ...
+        @property
+        def schema_version(self) -> str | None: ...
+        @property
+        def untrusted(self) -> bool: ...
+        @property
+        def check(self) -> str | None: ...
+
+    class DecisionRecord(Protocol):
+        """What the text reads of a retention decision (backups.retention.Decision)."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def keep(self) -> bool: ...
+        @property
+        def reasons(self) -> list[str]: ...
 
 
 class Text(str):
@@ -57,17 +68,6 @@ def backups_text(where: str, items: Sequence[BackupRecord], ignored: list[dict[s
         # created_at is aware: the local time iso() and parse_iso() would give, to the second
         cells.append((wall(b.created_at.astimezone()), size(b.size_bytes), state, check or "-"))
     return Text(render.backups_table(names, schemas, cells, lines))
-
-
-class DecisionRecord(Protocol):
-    """What the text reads of a retention decision (backups.retention.Decision)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def keep(self) -> bool: ...
-    @property
-    def reasons(self) -> list[str]: ...
 
 
 def prune_dry_run_text(
