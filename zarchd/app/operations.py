@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from zarchd import backups, migrations
-from zarchd.app import joblog, remote_restore, remote_view
+from zarchd.app import joblog
 from zarchd.app.prunesummary import prune_result
 from zarchd.app.results import (
     BackupJson,
@@ -48,7 +48,8 @@ from zarchd.app.results import (
 )
 from zarchd.app.state import HISTORY_LIMIT, State
 from zarchd.backups.choose import choose_backup
-from zarchd.backups.restore_to import restore_to
+from zarchd.backups.meta import BackupInfo
+from zarchd.backups.retention import Decision
 from zarchd.backups.storage import BackupStore, LocalDirectory
 from zarchd.core.appversion import app_version
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
@@ -442,6 +443,18 @@ class Operations:
 
     def backups(self, last: int | None = None) -> BackupsResult:
         """Every listed backup, oldest first; `last` keeps only the newest N of them."""
+        where, items, ignored = self.listed_backups(last)
+        return {
+            "dir": where,
+            "backups": [cast(BackupJson, b.to_json()) for b in items],
+            "ignored": cast(list[IgnoredJson], ignored),
+        }
+
+    def listed_backups(
+        self, last: int | None = None
+    ) -> tuple[str, list[BackupInfo], list[dict[str, str]]]:
+        """`backups`' answer before it becomes JSON (the directory, the records, what was
+        ignored): `zarchctl backups --local` prints its text straight from the records."""
         if last is not None and last < 1:
             raise UsageError(f"--last {last}: expected a count of at least 1")
         self.check_backup_dir()
@@ -449,30 +462,18 @@ class Operations:
         items = backups.list_backups(self.registry, self.store, ignored)
         if last is not None:
             items = items[-last:]
-        return {
-            "dir": str(self.store),
-            "backups": [cast(BackupJson, b.to_json()) for b in items],
-            "ignored": cast(list[IgnoredJson], ignored),
-        }
+        return str(self.store), items, ignored
 
     def prune(
         self, *, dry_run: bool = False, progress: Progress = no_progress, reason: str = "manual"
     ) -> PruneResult:
+        if dry_run:
+            return prune_result(True, *self.prune_preview(), [])
         self.check_backup_dir()
         with self.write_lock:
             ignored: list[dict[str, str]] = []
             listed = backups.list_backups(self.registry, self.store, ignored)  # listed once
             listing = (listed, ignored)
-            if dry_run:
-                decisions = backups.prune(
-                    self.registry,
-                    self.store,
-                    self.config.retention,
-                    now=self.now,
-                    dry_run=True,
-                    listing=listing,
-                )
-                return prune_result(True, decisions, listed, [])
             with self._job("prune", reason=reason) as extra:
                 decisions = backups.prune(
                     self.registry, self.store, self.config.retention, now=self.now, listing=listing
@@ -481,6 +482,23 @@ class Operations:
                 result = prune_result(False, decisions, listed, deleted)
                 extra["freed_bytes"] = result["freed_bytes"]  # a file shared by names: once
             return result
+
+    def prune_preview(self) -> tuple[list[Decision], list[BackupInfo]]:
+        """`prune --dry-run`'s answer before it becomes JSON: the decisions and the listing they
+        were made on (`zarchctl prune --dry-run --local` prints its text straight from them)."""
+        self.check_backup_dir()
+        with self.write_lock:
+            ignored: list[dict[str, str]] = []
+            listed = backups.list_backups(self.registry, self.store, ignored)  # listed once
+            decisions = backups.prune(
+                self.registry,
+                self.store,
+                self.config.retention,
+                now=self.now,
+                dry_run=True,
+                listing=(listed, ignored),
+            )
+            return decisions, listed
 
     def verify(self, name: str | None = None, *, progress: Progress = no_progress) -> VerifyResult:
         """Re-hash and integrity-check backups (verification results are written to sidecars)."""
@@ -533,6 +551,8 @@ class Operations:
         if before is not None and moment is None:
             raise UsageError(f"--before {before}: expected an ISO 8601 time with its offset")
         if to is not None:  # a copy to look at: no lock, no job, nothing of the registry's
+            from zarchd.backups.restore_to import restore_to  # not needed by listing: see above
+
             info = choose_backup(self.registry, self.store, name, moment)
             copied = restore_to(
                 self.registry, self.store, info, Path(to), force=force, progress=progress
@@ -563,6 +583,10 @@ class Operations:
         if remote is None:
             raise UsageError("--host goes with --from REMOTE")
         self.check_backup_dir()
+        # Imported here, as in the other remote and restore verbs: listing and pruning need
+        # none of it, and it costs their start-up ~15 ms (issue 16).
+        from zarchd.app import remote_restore
+
         if to is not None:  # a copy to look at, as a local --to: no lock, no job, no registry
             copied = remote_restore.restore_from_remote(
                 self.config, self.store, name, remote, host, to, now=self.now, progress=progress
@@ -578,9 +602,13 @@ class Operations:
             return cast(RestoreResult, result)
 
     def remote_list(self, remote: str | None = None) -> RemoteListResult:
+        from zarchd.app import remote_view
+
         return remote_view.remote_list(self.config, remote)
 
     def remote_fleet(self, remote: str | None = None) -> RemoteFleetResult:
+        from zarchd.app import remote_view
+
         return remote_view.remote_fleet(self.config, remote, now=self.now)
 
     def recover(self, *, progress: Progress = no_progress) -> RestoreResult:
@@ -614,6 +642,8 @@ class Operations:
         progress: Progress,
     ) -> tuple[Path, str] | None:
         """recover: no local backup verifies, so the newest checked copy on a remote."""
+        from zarchd.app import remote_restore
+
         return remote_restore.recover_fallback(
             self.config, self.store, self.registry, mode, stack, self.now, progress, skipped
         )

@@ -16,9 +16,7 @@ def prune_result(
 ) -> PruneResult:
     """`listed` is the listing taken before pruning (oldest first): it gives the order, each
     backup's time and size. Names it lacks (files of other users) come last, as decided."""
-    position = {b.name: i for i, b in enumerate(listed)}
-    by_name = {b.name: b for b in listed}
-    ordered = sorted(decisions, key=lambda d: position.get(d.name, len(position)))
+    ordered, by_name = in_listing_order(decisions, listed)
     rows: list[DecisionJson] = []
     for d in ordered:
         row: DecisionJson = {"name": d.name, "keep": d.keep, "reasons": list(d.reasons)}
@@ -34,23 +32,36 @@ def prune_result(
         "decisions": rows,
         "deleted": [r["name"] for r in dropped if r["name"] in gone],
         "kept": len(rows) - len(dropped),
-        "freed_bytes": _freed(dropped, rows, by_name),
+        "freed_bytes": freed(ordered, by_name),
     }
 
 
-def _freed(
-    dropped: list[DecisionJson], rows: list[DecisionJson], by_name: dict[str, BackupInfo]
-) -> int:
-    """Identical backups share one file (hard links): its space comes back only when every name
-    of it goes, and it is counted once."""
-    kept = {by_name[r["name"]].ident for r in rows if r["keep"] and r["name"] in by_name}
+def in_listing_order(
+    decisions: Sequence[Decision], listed: Sequence[BackupInfo]
+) -> tuple[list[Decision], dict[str, BackupInfo]]:
+    """The decisions in `listed`'s order (names it lacks last, as decided), and each listed
+    backup by name."""
+    position = {b.name: i for i, b in enumerate(listed)}
+    ordered = sorted(decisions, key=lambda d: position.get(d.name, len(position)))
+    return ordered, {b.name: b for b in listed}
+
+
+def freed(decisions: Sequence[Decision], by_name: dict[str, BackupInfo]) -> int:
+    """The bytes the dropped backups free. Identical backups share one file (hard links): its
+    space comes back only when every name of it goes, and it is counted once."""
+    kept = {by_name[d.name].ident for d in decisions if d.keep and d.name in by_name}
     seen: set[tuple[int, int]] = set()
     total = 0
-    for r in dropped:
-        ident = by_name[r["name"]].ident if r["name"] in by_name else None
+    for d in decisions:
+        if d.keep:
+            continue
+        info = by_name.get(d.name)
+        if info is None:  # not listed (a file of another user): nothing to count
+            continue
+        ident = info.ident
         if ident is not None and (ident in kept or ident in seen):
             continue
         if ident is not None:
             seen.add(ident)
-        total += r.get("size_bytes", 0)
+        total += info.size_bytes
     return total

@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zarchd.backups.files import sha256_file
-
 if TYPE_CHECKING:  # storage imports nothing of this module; only the types are needed here
     from zarchd.backups.storage import BackupStore, StoredBackup
 
@@ -37,6 +35,9 @@ def replaced_by_other(store: BackupStore, stored: StoredBackup, meta: dict[str, 
             return is_sqlite_file(path)
     if stored.sidecar_mtime_ns is None or stored.mtime_ns <= stored.sidecar_mtime_ns:
         return False  # not written after its sidecar
+    # Imported here: files pulls in the migration ledger, and this runs only for a backup in doubt
+    from zarchd.backups.files import sha256_file
+
     try:
         with store.open(stored.name) as path:
             return sha256_file(path) != meta.get("sha256") and is_sqlite_file(path)

@@ -10,6 +10,7 @@ gives the same answer, only later.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -75,9 +76,25 @@ def few_collections() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     try:
-        _main(argv)
+        finished = _main(argv)
+        if finished and argv is None:  # the process's own command line: nothing runs after us
+            _exit_now()
     except BrokenPipeError:  # `zarchctl backups | head`: the reader left; not an error of ours
         _reader_gone()
+
+
+def _exit_now() -> None:
+    """End the process once a read-only fast-path command has succeeded, without the teardown.
+
+    Listing 10,000 backups leaves some 200,000 objects that a normal exit frees one by one:
+    10-20 ms for nothing (issue 16). What must happen still does: the output is flushed here
+    (a reader gone is the BrokenPipeError main() handles), and the atexit handlers run
+    (logging's flush, a coverage measurement's save). Every file such a command opened is
+    closed by then; the sidecar index is written by an atomic replace inside the command."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(0)
 
 
 def _reader_gone() -> None:
@@ -89,7 +106,8 @@ def _reader_gone() -> None:
     sys.exit(128 + 13)
 
 
-def _main(argv: Sequence[str] | None) -> None:
+def _main(argv: Sequence[str] | None) -> bool:
+    """Run the command; True when it was a read-only one on the fast path and succeeded."""
     args = list(sys.argv[1:] if argv is None else argv)
     flags, rest = globalopts.split(args)
     fast = parse_fast(rest)
@@ -99,11 +117,12 @@ def _main(argv: Sequence[str] | None) -> None:
         few_collections()
         globalopts.set_current(flags)
         name, params, kwargs = fast
-        execute(name, params, **kwargs)
-        return
+        execute(name, params, **kwargs)  # SystemExit unless it succeeded
+        return not COMMANDS[name].needs_writer_lock(params)
     from zarchd.cli.zarchctl import app  # the full parser (it takes the global flags out again)
 
     app(args=args, prog_name="zarchctl")
+    return False
 
 
 if __name__ == "__main__":

@@ -181,10 +181,10 @@ def backup(r: BackupResult) -> str:
     )
 
 
-_VERIFIED = {True: "yes", False: "NO", None: "not ours"}
+VERIFIED = {True: "yes", False: "NO", None: "not ours"}
 
 
-def _escaped(values: list[Any]) -> list[Any]:
+def escaped(values: list[Any]) -> list[Any]:
     """escape_all of each value; not called for printable text, which it returns as it is."""
     return [v if type(v) is str and v.isprintable() else escape_all(v) for v in values]
 
@@ -193,21 +193,14 @@ def backups(r: BackupsResult) -> str:
     # Escapes what it prints (render() does not escape the whole listing first): every value
     # read from `r` goes through escape_all, so the text is the same either way.
     items = r.get("backups", [])
-    ignored = [
-        f"ignored: {escape_all(i.get('name'))}: {escape_all(i.get('reason'))}"
-        for i in r.get("ignored") or []
-    ]
+    ignored = ignored_lines(r.get("ignored"))
     if not items:
         return "\n".join([f"no backups in {escape_all(r.get('dir'))}", *ignored])
-    names = _escaped([b["name"] for b in items])
-    schemas = [schema or "-" for schema in _escaped([b.get("schema_version") for b in items])]
-    width = max(36, *(len(name) for name in names))
-    sw = max(6, *(len(schema) for schema in schemas))
-    rows = [
-        f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} {'schema':<{sw}}  check"
-    ]
+    names = escaped([b["name"] for b in items])
+    schemas = [schema or "-" for schema in escaped([b.get("schema_version") for b in items])]
+    cells = []
     local_time = timefmt.local_time
-    for b, name, schema in zip(items, names, schemas, strict=True):
+    for b in items:
         created, stored, check = b.get("created_at"), b.get("size_bytes"), b.get("check")
         verified = b.get("verified")
         # escape_all is not called for what it returns unchanged (printable text, an int,
@@ -220,10 +213,32 @@ def backups(r: BackupsResult) -> str:
             check = escape_all(check)
         if verified is not None and type(verified) is not bool:
             verified = escape_all(verified)
-        state = "UNTRUSTED" if b.get("untrusted") else _VERIFIED[verified]
+        state = "UNTRUSTED" if b.get("untrusted") else VERIFIED[verified]
+        cells.append((local_time(created), size(stored), state, check or "-"))
+    return backups_table(names, schemas, cells, ignored)
+
+
+def ignored_lines(ignored: list[Any] | None) -> list[str]:
+    return [
+        f"ignored: {escape_all(i.get('name'))}: {escape_all(i.get('reason'))}"
+        for i in ignored or []
+    ]
+
+
+def backups_table(
+    names: list[str], schemas: list[str], cells: list[tuple[str, str, str, str]], ignored: list[str]
+) -> str:
+    """The `backups` table of escaped names and schemas, and each row's created, size, state and
+    check text: one layout for the daemon's JSON answer and for --local's records
+    (cli/records_text.py)."""
+    width = max(36, *(len(name) for name in names))
+    sw = max(6, *(len(schema) for schema in schemas))
+    rows = [
+        f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} {'schema':<{sw}}  check"
+    ]
+    for name, schema, (created, shown, state, check) in zip(names, schemas, cells, strict=True):
         rows.append(
-            f"{name:<{width}} {local_time(created):<25} {size(stored):>10}  {state:<9} "
-            f"{schema:<{sw}}  {check or '-'}"
+            f"{name:<{width}} {created:<25} {shown:>10}  {state:<9} {schema:<{sw}}  {check}"
         )
     return "\n".join(rows + ignored)
 
@@ -235,11 +250,10 @@ def prune(r: PruneResult) -> str:
     if not decisions:
         return "no backups made by zarchd to consider"
     dry = r.get("dry_run")
-    names = _escaped([d["name"] for d in decisions])
-    width = max(len(name) for name in names)
-    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    names = escaped([d["name"] for d in decisions])
+    cells = []
     local_time = timefmt.local_time
-    for d, name in zip(decisions, names, strict=True):
+    for d in decisions:
         verdict = "keep" if d["keep"] else ("delete" if dry else "deleted")
         created = "-"
         if d.get("created_at"):
@@ -251,11 +265,29 @@ def prune(r: PruneResult) -> str:
             stored = d["size_bytes"]
             shown = size(stored if type(stored) is int else escape_all(stored))
         reasons = d["reasons"]
-        reasons = _escaped(reasons) if type(reasons) is list else escape_all(reasons)
-        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {', '.join(reasons)}")
+        reasons = escaped(reasons) if type(reasons) is list else escape_all(reasons)
+        cells.append((verdict, created, shown, ", ".join(reasons)))
     dropped = sum(1 for d in decisions if not d["keep"])
     kept = escape_all(r.get("kept", len(decisions) - dropped))
     freed = size(escape_all(r.get("freed_bytes", 0)))
+    return prune_table(dry, names, cells, kept, dropped, freed)
+
+
+def prune_table(
+    dry: object,
+    names: list[str],
+    cells: list[tuple[str, str, str, str]],
+    kept: object,
+    dropped: int,
+    freed: str,
+) -> str:
+    """The `prune` table of escaped names and each row's action, created, size and reasons
+    text, and its totals: one layout for the daemon's JSON answer and for --dry-run --local's
+    records (cli/records_text.py)."""
+    width = max(len(name) for name in names)
+    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    for name, (verdict, created, shown, why) in zip(names, cells, strict=True):
+        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {why}")
     if dry:
         rows.append(f"would keep {kept}, delete {dropped}, free {freed} (dry run: nothing deleted)")
     else:

@@ -17,6 +17,7 @@ from typing import Any
 from zarchd.app.commands import COMMANDS, PING_TIMEOUT_S, answer_timeout, failed
 from zarchd.cli import globalopts, render, samereg
 from zarchd.cli.progress_view import ProgressView
+from zarchd.cli.records_text import Text
 from zarchd.core.config import Config, ControlSection, load_config, socket_path
 from zarchd.core.errors import (
     EXIT_FAILED,
@@ -40,7 +41,11 @@ def load(config_path: Path | None, socket: Path | None) -> Config:
     return cfg
 
 
-def run_local(cfg: Config, command: str, params: dict[str, Any], progress: ProgressView) -> Any:
+def run_local(
+    cfg: Config, command: str, params: dict[str, Any], progress: ProgressView, text: bool = False
+) -> Any:
+    """The command's result, run in this process; with `text` (what a person reads will be
+    printed) `backups` answers with its finished text instead (cli/records_text.py)."""
     # Imported here: the registry code costs ~100 ms that a socket round trip does not need.
     from zarchd.app import dispatch
     from zarchd.app.operations import Operations
@@ -60,6 +65,16 @@ def run_local(cfg: Config, command: str, params: dict[str, Any], progress: Progr
         with WriterLock(cfg.registry_path, role="zarchctl --local"):
             ops.remove_leftovers()
             return dispatch.run_local(ops, command, params, progress)
+    if text and command == "backups":
+        from zarchd.cli.records_text import backups_text
+
+        return backups_text(*ops.listed_backups(**params))
+    if text and command == "prune" and params.get("dry_run"):
+        from zarchd.app.prunesummary import freed, in_listing_order
+        from zarchd.cli.records_text import prune_dry_run_text
+
+        ordered, by_name = in_listing_order(*ops.prune_preview())
+        return prune_dry_run_text(ordered, by_name, freed(ordered, by_name))
     return dispatch.run_local(ops, command, params, progress)
 
 
@@ -148,7 +163,11 @@ def execute(
         )
         if not local and command != "ping" and samereg.named_explicitly(config_path):
             samereg.check_same_registry(cfg)  # never act silently on the daemon's other registry
-        result = (run_local if local else run_remote)(cfg, command, params, progress)
+        if local:
+            text = not json_out and not flags.quiet
+            result = run_local(cfg, command, params, progress, text=text)
+        else:
+            result = run_remote(cfg, command, params, progress)
         if local and command == "status":
             result["daemon"]["note"] = local_status_note(cfg)
     except ZarchError as exc:
@@ -170,7 +189,7 @@ def execute(
     if json_out:
         print(json.dumps(result, indent=2, default=str))
     elif not flags.quiet:  # -q: the exit status (and errors on stderr) only
-        print(render.render(command, result))
+        print(result if isinstance(result, Text) else render.render(command, result))
     if failed(command, result):
         raise SystemExit(EXIT_FAILED)
 
