@@ -3,6 +3,7 @@ change typed into the sqlite3 CLI after a `.backup`."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -55,11 +56,14 @@ def run(work: Path, rows: int, repeat: int) -> list[Row]:
                 def upgrade(reg: Path = reg, d: Path = d) -> None:
                     # As the daemon does it: the copy now, its check beside the first step,
                     # whose COMMIT waits for it.
-                    def backup_first(_todo: list[Migration]) -> Callable[[], None]:
-                        waiting = finish_in_background(begin_backup(reg, d, reason="pre-migrate"))
+                    def backup_first(_todo: list[Migration]) -> Callable[[float | None], bool]:
+                        future = finish_in_background(begin_backup(reg, d, reason="pre-migrate"))
 
-                        def wait() -> None:
-                            waiting()
+                        def wait(limit: float | None) -> bool:
+                            if not concurrent.futures.wait([future], timeout=limit).done:
+                                return False
+                            future.result()
+                            return True
 
                         return wait
 

@@ -9,7 +9,6 @@ lock, so inside the daemon two never run at once.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
 import sqlite3
@@ -364,6 +363,8 @@ class Operations:
         future = backups.finish_in_background(copied)
 
         def wait(limit: float | None) -> bool:
+            import concurrent.futures  # not at start-up: listing never gets here (issue 16)
+
             if not concurrent.futures.wait([future], timeout=limit).done:
                 return False
             taken["name"] = future.result().name  # or raises the backup's error
