@@ -125,3 +125,37 @@ def test_the_update_walks_archives_in_rowid_order(tmp_path: Path) -> None:
         conn.close()
     assert plan[0].startswith("SCAN ") and "zarchd_uid_ms" in plan[0]
     assert plan[1].startswith("SEARCH archives USING INTEGER PRIMARY KEY")
+
+
+def test_columns_named_like_the_temp_tables_do_not_stop_0002(tmp_path: Path) -> None:
+    """An application column `ms` or `rid` on archives made the UPDATE ambiguous (review 2)."""
+    path = _registry(tmp_path / "r.db", ["2025-08-14 05:32:31.5", "2025-08-14 05:32:32"])
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE archives ADD COLUMN ms INTEGER")
+    conn.execute("ALTER TABLE archives ADD COLUMN rid INTEGER")
+    conn.commit()
+    conn.close()
+    migrate(path, load_catalog(None), timeout=30, app_version="t")
+    uids = [r[0] for r in query(path, "SELECT uid FROM archives ORDER BY id")]
+    assert _ms_of(uids[0]) == created_ms("2025-08-14 05:32:31.5") and len(set(uids)) == 2
+
+
+def test_a_lower_case_uid_already_there_keeps_its_prefix_to_itself(tmp_path: Path) -> None:
+    """7zarch-go matches a prefix ignoring case: a new uid must not differ from an existing
+    lower-case one only in case (review 2)."""
+    created = "2024-01-02 03:04:05.250Z"
+    path = _registry(tmp_path / "r.db", [created] * 2)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
+    slot = 2 % 1024  # the slot the SQL gives row id 2
+    prefix = ""
+    value = created_ms(created) * 1024 + slot  # type: ignore[operator]
+    for _ in range(12):
+        prefix = ALPHABET[value % 32] + prefix
+        value //= 32
+    conn.execute("UPDATE archives SET uid = ? WHERE id = 1", (prefix.lower() + "0" * 14,))
+    conn.commit()
+    conn.close()
+    migrate(path, load_catalog(None), timeout=30, app_version="t")
+    uids = [r[0] for r in query(path, "SELECT uid FROM archives ORDER BY id")]
+    assert len({u[:12].upper() for u in uids}) == 2, uids

@@ -90,8 +90,12 @@ def backfill_uids(ctx: StepContext, also: tuple[str, ...] = ()) -> int:
 
 
 def _existing_prefixes(conn: sqlite3.Connection) -> set[str]:
+    """Upper case: ours are, and 7zarch-go matches a prefix ignoring case (`show 01hx...`)."""
     return {
-        r[0] for r in conn.execute(f"SELECT substr(uid, 1, 12) FROM archives WHERE NOT ({_NO_UID})")
+        r[0]
+        for r in conn.execute(
+            f"SELECT upper(substr(uid, 1, 12)) FROM archives WHERE NOT ({_NO_UID})"
+        )
     }
 
 

@@ -52,6 +52,8 @@ def _triples(value: str, count: int) -> str:
 
 # The prefix encodes the 60-bit number ms * 1024 + slot: 10 characters of time, 2 of slot.
 PREFIX = _triples(f"ms * 1024 + {_SLOT}", 4)
+_Q = MS_TABLE.split(".")[1] + "."
+_PREFIX_Q = _triples(f"{_Q}ms * 1024 + {_SLOT.replace('rid', _Q + 'rid')}", 4)
 
 # 1. Each readable row's millisecond, once (one scan in rowid order). Layouts: no zone (UTC),
 # "Z" or "+-HH:MM", an optional fraction of any length (its first 3 digits are the ms, as
@@ -117,12 +119,13 @@ def update_sql(report_every: int, also: tuple[str, ...] = ()) -> str:
     PROGRESS_FUNCTION() for about one row in `report_every` (those whose rowid is a multiple).
     `also`: more SET assignments for the same rows (0002's NULL fills, see fills.py)."""
     more = "".join(f",\n    {a}" for a in also)
+    # Every name of the temp table qualified: archives may have columns called `ms` or `rid`.
     return f"""
 UPDATE archives
-SET uid = {PREFIX} || hex(randomblob(7))
-          || CASE WHEN rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END{more}
+SET uid = {_PREFIX_Q} || hex(randomblob(7))
+          || CASE WHEN {_Q}rid % {report_every} = 0 THEN {PROGRESS_FUNCTION}() ELSE '' END{more}
 FROM {MS_TABLE}
-WHERE archives.rowid = +rid
+WHERE archives.rowid = +{_Q}rid
 """
 
 
