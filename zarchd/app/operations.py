@@ -334,6 +334,20 @@ class Operations:
 
         return before_apply, taken, settle
 
+    def _backup_args(self, progress: Progress, reason: str) -> dict[str, Any]:
+        """take_backup's and begin_backup's options, once the registry is known not to be
+        empty (never a 0-byte "backup" over the good ones)."""
+        empty = self.empty_problem()
+        if empty:
+            raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
+        return {
+            "now": self.now,
+            "progress": progress,
+            "reason": reason,
+            "cancel": self.cancel,
+            "full_check_every_s": self.config.backup.full_check_every,
+        }
+
     def _begin_backup(
         self, progress: Progress, reason: str, taken: dict[str, str]
     ) -> tuple[BackupWait, Callable[[], None]]:
@@ -345,17 +359,8 @@ class Operations:
         job = contextlib.ExitStack()
         extra = job.enter_context(self._job("backup", reason=reason))
         try:
-            empty = self.empty_problem()
-            if empty:  # never a 0-byte "backup" over the good ones
-                raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
             copied = backups.begin_backup(
-                self.registry,
-                self.store,
-                now=self.now,
-                progress=progress,
-                reason=reason,
-                cancel=self.cancel,
-                full_check_every_s=self.config.backup.full_check_every,
+                self.registry, self.store, **self._backup_args(progress, reason)
             )
         except BaseException:
             job.__exit__(*sys.exc_info())
@@ -412,17 +417,8 @@ class Operations:
             if not force and backups.fingerprint(self.registry) == self._last_fingerprint():
                 return {"skipped": True, "reason": "unchanged since the last backup"}
             with self._job("backup", reason=reason) as extra:
-                empty = self.empty_problem()
-                if empty:  # never a 0-byte "backup" over the good ones
-                    raise IntegrityFailure(f"registry is damaged, no backup taken: {empty}")
                 info = backups.take_backup(
-                    self.registry,
-                    self.store,
-                    now=self.now,
-                    progress=progress,
-                    reason=reason,
-                    cancel=self.cancel,
-                    full_check_every_s=self.config.backup.full_check_every,
+                    self.registry, self.store, **self._backup_args(progress, reason)
                 )
                 extra["name"] = info.name
                 extra["size_bytes"] = info.size_bytes

@@ -9,10 +9,10 @@ migration catalog, subprocess and concurrent.futures) cost it ~20 ms of start-up
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from zarchd.backups.prune import prune
+from zarchd.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from zarchd.backups.background import finish_in_background
@@ -53,13 +53,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [

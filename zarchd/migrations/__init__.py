@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from zarchd.core.lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from zarchd.migrations import drift
     from zarchd.migrations.model import (
@@ -43,15 +45,13 @@ _LAZY = {
 }
 
 
+_lazy = lazy_attributes(__name__, _LAZY, globals())
+
+
 def __getattr__(name: str) -> Any:
     if name == "drift":
         return importlib.import_module("zarchd.migrations.drift")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+    return _lazy(name)
 
 
 __all__ = [
