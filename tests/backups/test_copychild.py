@@ -314,3 +314,107 @@ def test_a_symlinked_large_registry_is_backed_up(tmp_path: Path, clock: FixedClo
     link.symlink_to(real)
     info = take_backup(link, tmp_path / "b", now=clock, in_process_max=0)
     assert info.path.read_bytes() == real.read_bytes()
+
+
+def test_the_ways_a_copy_ends_told_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main()'s protocol and exit codes, and each fallback, without a child process (the child
+    runs with -I -S, out of the coverage's sight)."""
+    import errno
+
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    dst = tmp_path / "copy"
+    dst.write_bytes(b"")
+    fi, fo = os.open(reg, os.O_RDONLY), os.open(dst, os.O_RDWR)
+    can_clone = copychild.clones(fi, fo)  # ext4 cannot; XFS and btrfs can
+    os.close(fi)
+    os.close(fo)
+    assert copychild.main([str(reg), str(dst), "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"size {reg.stat().st_size}"
+    assert lines[-1] == ("method clone" if can_clone else "method map")
+    assert copychild.main([str(tmp_path / "missing.db"), str(dst), "1"]) == 7
+    assert "cannot open it" in capsys.readouterr().err
+    with pytest.raises(copychild.Failed) as err:  # no temp file to write into
+        copychild.copy(str(reg), str(tmp_path / "no" / "copy"), 1.0, print)
+    assert err.value.code == 5
+    fi, fo = os.open(reg, os.O_RDONLY), os.open(dst, os.O_RDWR)
+    tiny = tmp_path / "tiny"
+    tiny.write_bytes(b"x" * 100)
+    fd_dir = os.open(tmp_path, os.O_RDONLY)
+    try:
+        small = os.open(tiny, os.O_RDONLY)
+        assert copychild.clones(small, fo) is False  # under one block: never tried
+        os.close(small)
+        monkeypatch.setattr(copychild, "MADV_POPULATE_WRITE", 999)  # an advice the kernel lacks
+        assert copychild.prepare_map(fo, 8192) is None and os.fstat(fo).st_size == 0
+        monkeypatch.undo()
+        mm = copychild.prepare_map(fo, reg.stat().st_size + 4096)
+        assert mm is not None
+        with pytest.raises(copychild.Failed, match="shorter than its size"):
+            copychild.read_into(fi, mm, len(mm), print)
+        with pytest.raises(copychild.Failed, match="reading it failed"):  # EISDIR
+            copychild.read_into(fd_dir, mm, len(mm), print)
+        mm.close()
+        os.ftruncate(fo, 0)
+        monkeypatch.setattr(copychild.os, "copy_file_range", _raises(errno.EXDEV))
+        assert copychild.kernel_copy(fi, fo, reg.stat().st_size, lambda line: None) == (
+            "read/write"
+        )
+        assert dst.read_bytes() == reg.read_bytes()
+        with pytest.raises(copychild.Failed, match="reading it failed"):
+            copychild.kernel_copy(fd_dir, fo, 100, lambda line: None)
+        monkeypatch.setattr(copychild.os, "copy_file_range", _raises(errno.ENOSPC))
+        with pytest.raises(OSError, match="No space"):
+            copychild.kernel_copy(fi, fo, 100, lambda line: None)
+        monkeypatch.undo()
+        os.ftruncate(fo, 0)  # a clone that fails under the lock: copied instead
+        method = copychild._locked_copy(str(reg), str(dst), 1.0, fi, fo, None, True, print)
+        assert method == ("clone" if can_clone else "copy")
+        assert dst.read_bytes() == reg.read_bytes()
+        other = make_registry(tmp_path / "other.db", 10)
+        with pytest.raises(copychild.Failed, match="replaced") as replaced:
+            copychild._locked_copy(str(other), str(dst), 1.0, fi, fo, None, False, print)
+        assert replaced.value.code == 6
+    finally:
+        for fd in (fi, fo, fd_dir):
+            os.close(fd)
+
+
+def _raises(code: int) -> object:
+    def fail(*_args: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    return fail
+
+
+def test_busy_damaged_and_a_mode_changed_to_wal_in_this_process(tmp_path: Path) -> None:
+    reg = make_registry(tmp_path / "registry.db", 300)
+    dst = tmp_path / "copy"
+    holder = sqlite3.connect(reg, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(copychild.Failed) as busy:
+            _copy(reg, dst)
+        assert busy.value.code == 3
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database" * 1000)
+    with pytest.raises(copychild.Failed) as damaged:
+        _copy(bad, dst)
+    assert damaged.value.code == 4
+    wal = make_registry(tmp_path / "wal.db", 300, wal=True)
+    dst.write_bytes(b"")
+    fi, fo = os.open(wal, os.O_RDONLY), os.open(dst, os.O_RDWR)
+    try:  # DST was made ready as for a rollback-journal registry: the WAL way empties it first
+        mm = copychild.prepare_map(fo, wal.stat().st_size)
+        assert mm is not None
+        method = copychild._locked_copy(str(wal), str(dst), 1.0, fi, fo, mm, False, print)
+        mm.close()
+    finally:
+        os.close(fi)
+        os.close(fo)
+    assert method == "backup API" and max_id(dst) == 300
