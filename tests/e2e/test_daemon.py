@@ -318,8 +318,11 @@ def test_sigterm_during_a_stuck_backup_stops_within_10s(
         holder.execute("ROLLBACK")
         holder.close()
         _, err = client.communicate(timeout=30)
-        assert client.returncode == 1, err  # failed: the daemon closed before answering
-        assert "closed the connection before answering" in err and "Traceback" not in err
+        assert client.returncode == 1, err  # failed: the daemon stopped before it was done
+        # Two answers are right, and which one comes is a race: the daemon closes before
+        # answering, or its copy sees the stop first and says so (1 in 4 runs on a busy machine).
+        told = ("closed the connection before answering", "backup cancelled: zarchd is stopping")
+        assert any(t in err for t in told) and "Traceback" not in err, err
         assert not d.socket.exists()
     with Daemon(tmp_path, registry_0005, config=QUIET) as d:
         d.start()  # the next start removes what the abandoned backup left
