@@ -149,7 +149,7 @@ class CopiedBackup:
                 full = self._full or size <= self._always_full_max
                 # check, sha256 and fsync at once; no progress inside
                 with Stage(self._progress if progress is None else progress, "check"):
-                    problems, digest = _verify_copy(tmp, full, self._hashing)
+                    problems, digest = _verify_copy(tmp, size, full, self._hashing)
                 if problems != ["ok"]:
                     raise IntegrityFailure(
                         "registry is damaged, no backup taken "
@@ -254,11 +254,10 @@ def begin_backup(
     )
 
 
-def _verify_copy(tmp: Path, full: bool, hashing: HashFollower) -> tuple[list[str], str]:
-    """(problems of the check, sha256) of the copy, fsynced: the three in parallel (SQLite and
-    hashlib release the GIL; the file is still in the page cache). The hash mostly followed
-    the copy already (hashfollow.py)."""
-    size = tmp.stat().st_size
+def _verify_copy(tmp: Path, size: int, full: bool, hashing: HashFollower) -> tuple[list[str], str]:
+    """(problems of the check, sha256 of its `size` bytes) of the copy, fsynced: the three in
+    parallel (SQLite and hashlib release the GIL; the file is still in the page cache). The
+    hash mostly followed the copy already (hashfollow.py)."""
     with ThreadPoolExecutor(2, thread_name_prefix="zarchd-verify") as pool:
         synced = pool.submit(fsync_in_steps, tmp)  # writers never queue behind all of it
         hashed = pool.submit(hashing.result, size)
