@@ -55,6 +55,11 @@ class Failed(Exception):
         self.code = code
 
 
+def errno_text(exc: OSError) -> str:
+    """`[Errno 5] Input/output error`: the parent tells disk errors apart by it."""
+    return f"[Errno {exc.errno}] {exc.strerror}"
+
+
 def uri(path: str) -> str:
     p = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     return "file:" + p + "?mode=ro"
@@ -126,7 +131,7 @@ def read_into(fi: int, mm: mmap.mmap, size: int, report: Report) -> None:
             done += n
             report(f"done {done}")
     except OSError as exc:  # only the registry is read here (the map's pages are ready)
-        raise Failed(7, f"reading it failed: [Errno {exc.errno}] {exc.strerror}") from exc
+        raise Failed(7, f"reading it failed: {errno_text(exc)}") from exc
     finally:
         view.release()
 
@@ -149,7 +154,7 @@ def kernel_copy(fi: int, fo: int, size: int, report: Report) -> str:
         try:
             chunk = os.pread(fi, min(size - done, 1 << 20), done)
         except OSError as exc:
-            raise Failed(7, f"reading it failed: [Errno {exc.errno}] {exc.strerror}") from exc
+            raise Failed(7, f"reading it failed: {errno_text(exc)}") from exc
         if not chunk:
             raise Failed(7, SHORT)
         view = memoryview(chunk)
@@ -166,7 +171,7 @@ def copy(src: str, dst: str, timeout: float, report: Report) -> str:
         # configured path is not resolved); SQLite follows it too.
         fi = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise Failed(7, f"cannot open it: [Errno {exc.errno}] {exc.strerror}") from exc
+        raise Failed(7, f"cannot open it: {errno_text(exc)}") from exc
     fo = -1
     try:
         fo = os.open(dst, os.O_RDWR | FLAGS)
@@ -182,7 +187,7 @@ def copy(src: str, dst: str, timeout: float, report: Report) -> str:
             if mm is not None:
                 mm.close()
     except OSError as exc:
-        raise Failed(5, f"[Errno {exc.errno}] {exc.strerror}") from exc
+        raise Failed(5, errno_text(exc)) from exc
     finally:
         if fo >= 0:
             os.close(fo)
