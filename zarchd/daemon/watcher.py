@@ -78,6 +78,25 @@ def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
     return tuple(token)
 
 
+def _extra_token(files: set[str], dirs: set[str]) -> tuple[tuple[str, int, int, int], ...]:
+    """(path, inode, size, mtime) of each version file and each `*.sql` in the migration dirs:
+    what a new, edited or removed migration changes. Stats and listings only."""
+    paths = set(files)
+    for directory in dirs:
+        with contextlib.suppress(OSError):  # gone: its files simply drop out of the token
+            paths.update(os.path.join(directory, n) for n in os.listdir(directory))
+    token = []
+    for path in sorted(paths):
+        if path not in files and not path.endswith(".sql"):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        token.append((path, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(token)
+
+
 def _abs(path: Path) -> str:
     return os.path.abspath(os.fspath(path))
 
@@ -121,6 +140,9 @@ class RegistryWatcher:
         # the guard's rescan: the registry's stat as last seen, and whether an event came since
         self._token: tuple[tuple[int, int, int], ...] | None = None
         self._event_seen = False
+        # the same for the version file and the migration files
+        self._extra_token: tuple[tuple[str, int, int, int], ...] | None = None
+        self._extra_seen = False
         self._guard_wake = threading.Event()
         self._guard_stop = threading.Event()
         self._guard: threading.Thread | None = None
@@ -279,6 +301,20 @@ class RegistryWatcher:
             log.info("the registry changed with no file event seen (events lost?): rescanned")
             self._on_registry_change("modified")
         self._token = token
+        if self._on_extra_change is not None:
+            self._rescan_extra()
+
+    def _rescan_extra(self) -> None:
+        """The same for the app's version file and migration files: a new migration whose
+        events were lost would otherwise wait for the next restart."""
+        assert self._on_extra_change is not None
+        token = _extra_token(self._extra_files, self._extra_dirs)
+        seen, self._extra_seen = self._extra_seen, False
+        if self._extra_token is not None and token != self._extra_token and not seen:
+            changed = sorted(set(token) ^ set(self._extra_token))
+            log.info("%s changed with no file event seen (events lost?): rescanned", changed[0][0])
+            self._on_extra_change(Path(changed[0][0]))
+        self._extra_token = token
 
     def _route_extra(self, kind: str, src: str, dest: str) -> None:
         assert self._on_extra_change is not None
@@ -288,4 +324,5 @@ class RegistryWatcher:
             and path.endswith(".sql")
             and os.path.dirname(path) in self._extra_dirs
         ):
+            self._extra_seen = True
             self._on_extra_change(Path(path))
