@@ -232,3 +232,33 @@ def test_off_the_main_thread_no_handler_is_installed() -> None:
     worker.start()
     worker.join(5)
     assert seen == [False] and signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_migration_added_during_start_up_is_applied(root: Path, clock: FixedClock) -> None:
+    """A migration file written after the start-up migration looked, but before the watch on
+    the migrations dir existed, made no event: the daemon compares what it saw then with what
+    the watch starts on, and migrates again (CI once missed this: `zarchd run` answers ping
+    during its start-up, before the watch)."""
+    from tests.conftest import make_baseline_registry
+
+    registry = make_baseline_registry(root / "reg" / "registry.db", rows=20)
+    mig = root / "mig"
+    mig.mkdir()
+    cfg, path = config_in(root, registry, QUIET + f'[migrations]\ndir = "{mig}"\n')
+    d = DaemonThread(cfg, config_path=path, now=clock)
+    start_up = d.daemon.auto_migrate
+
+    def then_a_new_file(reason: str) -> None:
+        start_up(reason)
+        if reason == "start":  # after its look at the catalog, before the watcher starts
+            (mig / "0100_tags.sql").write_text(
+                "-- depends: 0005_search_index\n-- migrate:up\n"
+                "ALTER TABLE archives ADD COLUMN tags TEXT;\n"
+            )
+
+    d.daemon.auto_migrate = then_a_new_file  # type: ignore[method-assign]
+    with d:
+        wait_for(
+            lambda: d.call("status")["registry"]["schema_version"] == "0100_tags",
+            what="the migration added during start-up",
+        )

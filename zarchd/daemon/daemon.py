@@ -35,7 +35,7 @@ from zarchd.daemon import signals
 from zarchd.daemon.alerts import Alerts
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
-from zarchd.daemon.watcher import RegistryWatcher
+from zarchd.daemon.watcher import InputsToken, RegistryWatcher, inputs_token
 from zarchd.db.lock import WriterLock
 
 log = logging.getLogger("zarchd")
@@ -132,6 +132,7 @@ class Daemon:
         server = ControlServer(cfg.socket_path, self.handle)
         server.start()
         self.server = server  # only a started server is ours to stop (and its socket to remove)
+        inputs = inputs_token(*_watched_inputs(cfg))
         with self.notifier.extending("applying pending migrations before start"):
             self.auto_migrate("start")
         if self._stopping:  # SIGTERM during a long start-up migration
@@ -158,18 +159,24 @@ class Daemon:
         )
         self.status_cache.start()
         self._start_watcher()
+        self._inputs_changed_since(inputs)
         if self.remotes:  # after the catch-up backup was scheduled: its upload is queued too
             self.remotes.start()
         self.notifier.ready(self._status_line())
         self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
 
+    def _inputs_changed_since(self, before: InputsToken) -> None:
+        """A migration file (or app version) that came between the start-up migration's look
+        and the watch's start had no event to tell it: compare, and migrate again if so."""
+        now = self.watcher.inputs_token if self.watcher else None
+        if now is not None and now != before:
+            changed = sorted(set(now) ^ set(before))
+            self.on_extra_change(Path(changed[0][0]))
+
     def _start_watcher(self, cfg: Config | None = None) -> None:
         cfg = cfg or self.config
-        extra_files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
-        extra_dirs = (
-            [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
-        )
+        extra_files, extra_dirs = _watched_inputs(cfg)
         watcher = RegistryWatcher(
             cfg.registry_path,
             self.on_registry_change,
@@ -560,6 +567,13 @@ class Daemon:
         else:
             line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
         return line + (" (paused)" if self.paused else "")
+
+
+def _watched_inputs(cfg: Config) -> tuple[list[Path], list[Path]]:
+    """The app's version file and migrations dir: what decides which migrations are pending."""
+    files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
+    dirs = [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
+    return files, dirs
 
 
 def _make_dir(path: Path, what: str) -> None:

@@ -78,7 +78,16 @@ def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
     return tuple(token)
 
 
-def _extra_token(files: set[str], dirs: set[str]) -> tuple[tuple[str, int, int, int], ...]:
+InputsToken = tuple[tuple[str, int, int, int], ...]
+
+
+def inputs_token(files: Sequence[Path], dirs: Sequence[Path]) -> InputsToken:
+    """What the version files and migration dirs hold now (see _extra_token): the daemon
+    compares the token its start-up migration saw with the watcher's first one."""
+    return _extra_token({_abs(p) for p in files}, {_abs(p) for p in dirs})
+
+
+def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
     """(path, inode, size, mtime) of each version file and each `*.sql` in the migration dirs:
     what a new, edited or removed migration changes. Stats and listings only."""
     paths = set(files)
@@ -141,7 +150,7 @@ class RegistryWatcher:
         self._token: tuple[tuple[int, int, int], ...] | None = None
         self._event_seen = False
         # the same for the version file and the migration files
-        self._extra_token: tuple[tuple[str, int, int, int], ...] | None = None
+        self._extra_token: InputsToken | None = None
         self._extra_seen = False
         self._guard_wake = threading.Event()
         self._guard_stop = threading.Event()
@@ -181,12 +190,20 @@ class RegistryWatcher:
                 f"fs.inotify.max_user_watches / max_user_instances)"
             ) from None
         self._observer = observer
+        if self._on_extra_change is not None:  # from here on, events or the rescan tell
+            self._extra_token = _extra_token(self._extra_files, self._extra_dirs)
         self._guard_stop.clear()
         self._guard = threading.Thread(
             target=self._guard_loop, name="zarchd-watch-guard", daemon=True
         )
         self._guard.start()
         log.info("watching %s", ", ".join(sorted(dirs)))
+
+    @property
+    def inputs_token(self) -> InputsToken | None:
+        """The version files' and migration files' state as of the watch's start (or the last
+        rescan): a change made before the watch existed is told by comparing with it."""
+        return self._extra_token
 
     def stop(self, timeout: float = 5.0) -> None:
         observer, self._observer = self._observer, None
