@@ -35,7 +35,13 @@ from zarchd.daemon import signals
 from zarchd.daemon.alerts import Alerts
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
-from zarchd.daemon.watcher import InputsToken, RegistryWatcher, inputs_token
+from zarchd.daemon.watcher import (
+    InputsToken,
+    RegistryToken,
+    RegistryWatcher,
+    inputs_token,
+    registry_token,
+)
 from zarchd.db.lock import WriterLock
 
 log = logging.getLogger("zarchd")
@@ -137,6 +143,7 @@ class Daemon:
             self.auto_migrate("start")
         if self._stopping:  # SIGTERM during a long start-up migration
             return
+        seen = registry_token(registry)  # a write from here until the watch exists: see below
         now = self.now()
         last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
         if last_backup is None:
@@ -159,19 +166,26 @@ class Daemon:
         )
         self.status_cache.start()
         self._start_watcher()
-        self._inputs_changed_since(inputs)
+        self._changed_since(seen, inputs)
         if self.remotes:  # after the catch-up backup was scheduled: its upload is queued too
             self.remotes.start()
         self.notifier.ready(self._status_line())
         self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
 
-    def _inputs_changed_since(self, before: InputsToken) -> None:
-        """A migration file (or app version) that came between the start-up migration's look
-        and the watch's start had no event to tell it: compare, and migrate again if so."""
-        now = self.watcher.inputs_token if self.watcher else None
-        if now is not None and now != before:
-            changed = sorted(set(now) ^ set(before))
+    def _changed_since(self, registry: RegistryToken, inputs: InputsToken) -> None:
+        """What changed before the watch existed made no event: a write to the registry after
+        the start-up migration (a change backup is due), a migration file (or app version)
+        after that migration's look at them (migrate again). Compared with the watch's first
+        look."""
+        if self.watcher is None:
+            return
+        if self.watcher.registry_token != registry:
+            log.info("the registry changed while zarchd was starting")
+            self.on_registry_change("modified")
+        now = self.watcher.inputs_token
+        if now is not None and now != inputs:
+            changed = sorted(set(now) ^ set(inputs))
             self.on_extra_change(Path(changed[0][0]))
 
     def _start_watcher(self, cfg: Config | None = None) -> None:

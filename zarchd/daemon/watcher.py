@@ -65,7 +65,15 @@ def _dir_identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if os.path.isdir(path) else None
 
 
-def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
+RegistryToken = tuple[tuple[int, int, int], ...]
+
+
+def registry_token(registry: Path) -> RegistryToken:
+    """The registry's stats as the watcher's rescan sees them (see _stat_token)."""
+    return _stat_token(_abs(registry))
+
+
+def _stat_token(registry: str) -> RegistryToken:
     """What a commit changes in the registry and its -wal/-journal: (inode, size, mtime) each."""
     token = []
     for path in (registry, *(registry + suffix for suffix in COMPANION_SUFFIXES)):
@@ -147,7 +155,7 @@ class RegistryWatcher:
         self._handler = _Handler(self)
         self._guard_interval = guard_interval
         # the guard's rescan: the registry's stat as last seen, and whether an event came since
-        self._token: tuple[tuple[int, int, int], ...] | None = None
+        self._token: RegistryToken | None = None
         self._event_seen = False
         # the same for the version file and the migration files
         self._extra_token: InputsToken | None = None
@@ -190,7 +198,10 @@ class RegistryWatcher:
                 f"fs.inotify.max_user_watches / max_user_instances)"
             ) from None
         self._observer = observer
-        if self._on_extra_change is not None:  # from here on, events or the rescan tell
+        # From here on, events or the rescan tell of changes; the daemon compares these first
+        # looks with what it saw before the watch existed.
+        self._token = _stat_token(self._registry)
+        if self._on_extra_change is not None:
             self._extra_token = _extra_token(self._extra_files, self._extra_dirs)
         self._guard_stop.clear()
         self._guard = threading.Thread(
@@ -198,6 +209,12 @@ class RegistryWatcher:
         )
         self._guard.start()
         log.info("watching %s", ", ".join(sorted(dirs)))
+
+    @property
+    def registry_token(self) -> RegistryToken | None:
+        """The registry's stats (its -wal and -journal too) as of the watch's start (or the
+        last rescan)."""
+        return self._token
 
     @property
     def inputs_token(self) -> InputsToken | None:
