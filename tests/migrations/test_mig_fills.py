@@ -48,11 +48,46 @@ def _plan(path: Path) -> tuple[list[str], list[str]]:
         conn.close()
 
 
-def test_indexed_columns_keep_their_own_update_the_rest_ride_along(tmp_path: Path) -> None:
+def _add_rows(path: Path, count: int, destination: str | None) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO archives (name, path, size, created, destination) VALUES (?, '/x', 1, "
+            "'2024-01-02 03:04:05', ?)",
+            [(f"more-{i}.7z", destination) for i in range(count)],
+        )
+    conn.close()
+
+
+def test_indexed_columns_keep_their_own_update_when_few_rows_need_it(tmp_path: Path) -> None:
     # An index on the rowid alias covers no fill column.
-    folded, separate = _plan(_registry(tmp_path / "r.db", "CREATE INDEX idx_id ON archives(id)"))
+    path = _registry(tmp_path / "r.db", "CREATE INDEX idx_id ON archives(id)")
+    _add_rows(path, 10, "s3")  # 3 NULL destinations in 13 rows: under REBUILD_SHARE
+    folded, separate = _plan(path)
     assert separate == ["destination"]  # idx_dest; the name's UNIQUE index is not a fill
     assert sorted(folded) == ["checksum", "managed", "metadata", "profile", "status", "uploaded"]
+
+
+def test_a_mostly_null_indexed_column_rides_along_and_its_index_is_made_again(
+    tmp_path: Path,
+) -> None:
+    """At 1M rows with 80 % NULL destinations the separate UPDATE (maintaining idx_dest row by
+    row) cost 1.3 s, the fold plus a fresh build of the index 0.4 s."""
+    path = _registry(tmp_path / "r.db")
+    _add_rows(path, 3, "s3")  # 3 NULL destinations in 6 rows
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE archives ADD COLUMN status TEXT")
+    plan = plan_fills(conn, _FILLS_0002)
+    conn.close()
+    assert "destination" in [f.column for f in plan.folded] and plan.separate == ()
+    assert plan.drops() == ['DROP INDEX "idx_dest"']
+    assert plan.recreates() == ["CREATE INDEX idx_dest ON archives(destination)"]
+    sql = "SELECT sql FROM sqlite_master WHERE name = 'idx_dest'"
+    before = query(path, sql)
+    migrate(path, load_catalog(None), timeout=60, app_version="t")
+    assert query(path, sql) == before  # the same index, made again by its own SQL
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]  # its entries match the rows
+    assert query(path, "SELECT count(*) FROM archives WHERE destination = ''") == [(3,)]
 
 
 @pytest.mark.parametrize(
