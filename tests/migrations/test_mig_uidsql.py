@@ -71,7 +71,7 @@ def test_sql_reads_a_time_exactly_as_created_ms_or_not_at_all(tmp_path: Path) ->
     conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
     conn.execute(uidsql.CREATE_MS)
     conn.execute(uidsql.FILL_MS)
-    read = dict(conn.execute(f"SELECT rid, ms FROM {uidsql.MS_TABLE}").fetchall())
+    read = dict(conn.execute(f"SELECT rid, num >> 10 FROM {uidsql.MS_TABLE}").fetchall())
     conn.close()
     for i, value in enumerate(CREATED):
         if i + 1 in read:
@@ -129,11 +129,13 @@ def test_the_update_walks_archives_in_rowid_order(tmp_path: Path) -> None:
 
 
 def test_columns_named_like_the_temp_tables_do_not_stop_0002(tmp_path: Path) -> None:
-    """An application column `ms` or `rid` on archives made the UPDATE ambiguous (review 2)."""
+    """An application column `ms`, `num` or `rid` on archives made the UPDATE ambiguous
+    (review 2)."""
     path = _registry(tmp_path / "r.db", ["2025-08-14 05:32:31.5", "2025-08-14 05:32:32"])
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE archives ADD COLUMN ms INTEGER")
     conn.execute("ALTER TABLE archives ADD COLUMN rid INTEGER")
+    conn.execute("ALTER TABLE archives ADD COLUMN num INTEGER")
     conn.commit()
     conn.close()
     migrate(path, load_catalog(None), timeout=30, app_version="t")
