@@ -162,3 +162,16 @@ def test_a_lower_case_uid_already_there_keeps_its_prefix_to_itself(tmp_path: Pat
     migrate(path, load_catalog(None), timeout=30, app_version="t")
     uids = [r[0] for r in query(path, "SELECT uid FROM archives ORDER BY id")]
     assert len({u[:12].upper() for u in uids}) == 2, uids
+
+
+def test_the_times_are_read_in_one_pass_each_row_computed_once(tmp_path: Path) -> None:
+    """`parts` is a co-routine: neither flattened (each use of `zone` re-evaluated its CASE)
+    nor MATERIALIZED (every row written to a table first)."""
+    conn = sqlite3.connect(_registry(tmp_path / "r.db", ["2024-01-02 03:04:05"]))
+    try:
+        conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
+        conn.execute(uidsql.CREATE_MS)
+        plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + uidsql.FILL_MS)]
+    finally:
+        conn.close()
+    assert plan == ["CO-ROUTINE parts", "SCAN archives", "SCAN parts"]
