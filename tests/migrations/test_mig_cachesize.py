@@ -13,7 +13,7 @@ MIB = 1 << 20
 
 
 def test_the_cache_covers_the_registry_and_what_a_step_adds() -> None:
-    assert cache_bytes(200 * MIB, 24_000 * MIB) == 250 * MIB
+    assert cache_bytes(200 * MIB, 24_000 * MIB) == 400 * MIB
 
 
 def test_a_small_machine_bounds_the_cache_not_the_registry() -> None:

@@ -7,11 +7,11 @@ against 0.22 s from the cache at 1M rows); the backfill's temp tables (about 40 
 spill to a temp file. SQLite allocates cache pages only as it fills them, so the size is a
 ceiling, not an allocation.
 
-The bounds: never more than the registry (plus a quarter for what a step adds: new indexes,
-grown rows), nor a quarter of the memory the machine has available (the rest stays with
-7zarch-go, the backup's check beside the first step, and the OS page cache that holds the
-file anyway), nor 1 GiB; the temp cache at most a quarter of that. On a small machine (200 MB
-available) that is 50 MB: slower, never out of memory.
+The bounds: never more than twice the registry (what a step may add: 0002 gives every row a
+uid and builds two indexes; a 226 MB registry ends at 439 MB), nor a quarter of the memory the
+machine has available (the rest stays with 7zarch-go, the backup's check beside the first step,
+and the OS page cache that holds the file anyway), nor 1 GiB; the temp cache at most a quarter
+of that. On a small machine (200 MB available) that is 50 MB: slower, never out of memory.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _UNKNOWN_AVAILABLE = 256 << 20  # no way to ask (not Linux, no sysconf): assume 
 
 def cache_bytes(registry_bytes: int, available_bytes: int) -> int:
     """The main cache's ceiling for a registry of `registry_bytes` (see the module docstring)."""
-    wanted = registry_bytes + registry_bytes // 4
+    wanted = 2 * registry_bytes
     return max(DEFAULT_BYTES, min(wanted, available_bytes // SHARE_OF_AVAILABLE, MAX_BYTES))
 
 
