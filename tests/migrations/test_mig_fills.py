@@ -3,17 +3,19 @@ row ends without a NULL 7zarch-go cannot scan whichever way its uid came."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BASELINE_ARCHIVES
+from zarchd.core.errors import MigrationError
 from zarchd.migrations import load_catalog, migrate
 from zarchd.migrations.builtins import _FILLS_0002
 from zarchd.migrations.fills import plan_fills
 
-from .conftest import query
+from .conftest import dump, query
 
 _COLUMNS = "checksum, profile, destination, metadata, uploaded, managed, status"
 
@@ -115,3 +117,26 @@ def test_every_row_ends_without_nulls_however_its_uid_came(tmp_path: Path, extra
         ("", "", "", "", 1, 0, "present", 26),
         ("", "", "", "", 0, 0, "present", 26),
     ]
+
+
+def test_a_failure_after_the_index_was_dropped_rolls_it_back(tmp_path: Path) -> None:
+    """The dropped index is part of 0002's transaction: when 0002 fails (here the index itself
+    cannot be made again: its NULLs became equal ''), it is back as it was, and so is every
+    row."""
+    path = _registry(tmp_path / "r.db", "CREATE UNIQUE INDEX idx_udest ON archives(destination)")
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX idx_dest")  # idx_udest alone covers destination
+    conn.commit()
+    conn.close()
+    catalog = load_catalog(None)
+    migrate(path, [m for m in catalog if m.id == "0001_baseline"], timeout=60, app_version="t")
+    shutil.copyfile(path, tmp_path / "plan.db")
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    conn.execute("ALTER TABLE archives ADD COLUMN status TEXT")
+    assert plan_fills(conn, _FILLS_0002).drops() == ['DROP INDEX "idx_udest"']  # the new path
+    conn.close()
+    before = dump(path)
+    with pytest.raises(MigrationError, match=r"0002_identity_and_status.*UNIQUE"):
+        migrate(path, catalog, timeout=60, app_version="t")
+    assert dump(path) == before
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]
