@@ -133,7 +133,7 @@ def test_a_failure_after_the_index_was_dropped_rolls_it_back(tmp_path: Path) -> 
     shutil.copyfile(path, tmp_path / "plan.db")
     conn = sqlite3.connect(tmp_path / "plan.db")
     conn.execute("ALTER TABLE archives ADD COLUMN status TEXT")
-    assert plan_fills(conn, _FILLS_0002).drops() == ['DROP INDEX "idx_udest"']  # the new path
+    assert 'DROP INDEX "idx_udest"' in plan_fills(conn, _FILLS_0002).drops()  # the new path
     conn.close()
     before = dump(path)
     with pytest.raises(MigrationError, match=r"0002_identity_and_status.*UNIQUE"):
