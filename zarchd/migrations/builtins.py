@@ -78,7 +78,7 @@ def _up_0002(ctx: StepContext) -> None:
     fills = plan_fills(conn, _FILLS_0002)
     for statement in fills.drops():
         conn.execute(statement)
-    filled = backfill_uids(ctx, also=fills.assignments())
+    filled = backfill_uids(ctx, also=fills.assignments(), column_new=added[0])
     filled += _fill_nulls(conn, fills.statements())
     for statement in fills.recreates():
         conn.execute(statement)
