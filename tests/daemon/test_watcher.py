@@ -324,3 +324,87 @@ def test_a_migration_edit_no_event_reported_is_found_by_the_rescan(
         assert seen.extra == [mig]
     finally:
         watcher.stop()
+
+
+def _migrations_watcher(layout: dict[str, Path], seen: Seen, **kw: object) -> RegistryWatcher:
+    return RegistryWatcher(
+        layout["registry"],
+        seen.registry,
+        extra_dirs=[layout["migrations"]],
+        on_extra_change=seen.extra_change,
+        guard_interval=0.1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_an_event_for_one_migration_does_not_hide_a_lost_one(
+    layout: dict[str, Path], tmp_path: Path
+) -> None:
+    """Review: one 'an event came' flag for the whole directory let a new file's event hide an
+    edit of another file whose events were lost (through a hard link elsewhere here)."""
+    b = layout["migrations"] / "0102_b.sql"
+    b.write_text("-- migrate:up\nSELECT 1;\n")
+    alias = tmp_path / "alias.sql"
+    os.link(b, alias)
+    seen = Seen()
+    watcher = _migrations_watcher(layout, seen)
+    watcher.start()
+    try:
+        (layout["migrations"] / "0101_a.sql").write_text("-- migrate:up\nSELECT 1;\n")
+        with open(alias, "a") as fh:  # no event in the watched directory
+            fh.write("SELECT 2;\n")
+        assert seen.wait(lambda: b in seen.extra), f"the edit of {b.name} was never told"
+    finally:
+        watcher.stop()
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(
+    layout: dict[str, Path], tmp_path: Path
+) -> None:
+    """`cp -p` or `tar x` put the old mtime back on an edited file: the ctime still moves."""
+    b = layout["migrations"] / "0102_b.sql"
+    b.write_text("-- migrate:up\nSELECT 1;\n")
+    alias = tmp_path / "alias.sql"
+    os.link(b, alias)
+    before = os.stat(b)
+    seen = Seen()
+    watcher = _migrations_watcher(layout, seen)
+    watcher.start()
+    try:
+        alias.write_text("-- migrate:up\nSELECT 2;\n")  # the same size
+        os.utime(alias, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert os.stat(b).st_size == before.st_size
+        assert seen.wait(lambda: b in seen.extra), "the edit was never told"
+    finally:
+        watcher.stop()
+
+
+def test_a_failing_callback_does_not_end_the_guard(layout: dict[str, Path], tmp_path: Path) -> None:
+    """Review: an exception from a callback ended the guard thread (no more rescans, and the
+    registry directory's watch never re-armed). Now it is logged and the guard goes on: the
+    change it could not hand over is told again at the next look."""
+    b = layout["migrations"] / "0102_b.sql"
+    b.write_text("-- migrate:up\nSELECT 1;\n")
+    alias = tmp_path / "alias.sql"
+    os.link(b, alias)
+    calls: list[Path] = []
+
+    def failing(path: Path) -> None:
+        calls.append(path)
+        raise RuntimeError("boom")
+
+    watcher = RegistryWatcher(
+        layout["registry"],
+        lambda kind: None,
+        extra_dirs=[layout["migrations"]],
+        on_extra_change=failing,
+        guard_interval=0.05,
+    )
+    watcher.start()
+    try:
+        with open(alias, "a") as fh:  # only the rescan can tell it
+            fh.write("SELECT 2;\n")
+        wait_for(lambda: len(calls) >= 2, what="a second look after the first call failed")
+        assert watcher._guard is not None and watcher._guard.is_alive()
+    finally:
+        watcher.stop()

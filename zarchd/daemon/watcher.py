@@ -86,7 +86,7 @@ def _stat_token(registry: str) -> RegistryToken:
     return tuple(token)
 
 
-InputsToken = tuple[tuple[str, int, int, int], ...]
+InputsToken = tuple[tuple[str, int, int, int, int, int], ...]
 
 
 def inputs_token(files: Sequence[Path], dirs: Sequence[Path]) -> InputsToken:
@@ -96,21 +96,21 @@ def inputs_token(files: Sequence[Path], dirs: Sequence[Path]) -> InputsToken:
 
 
 def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
-    """(path, inode, size, mtime) of each version file and each `*.sql` in the migration dirs:
-    what a new, edited or removed migration changes. Stats and listings only."""
+    """(path, device, inode, size, mtime, ctime) of each version file and each `*.sql` in the
+    migration dirs: what a new, edited or removed migration changes (ctime too: `cp -p` or
+    `tar x` restore an edited file's mtime). Stats and listings only, never an open()."""
     paths = set(files)
     for directory in dirs:
-        with contextlib.suppress(OSError):  # gone: its files simply drop out of the token
-            paths.update(os.path.join(directory, n) for n in os.listdir(directory))
+        # gone: its files simply drop out of the token
+        with contextlib.suppress(OSError), os.scandir(directory) as entries:
+            paths.update(e.path for e in entries if e.name.endswith(".sql"))
     token = []
     for path in sorted(paths):
-        if path not in files and not path.endswith(".sql"):
-            continue
         try:
             st = os.stat(path)
         except OSError:
             continue
-        token.append((path, st.st_ino, st.st_size, st.st_mtime_ns))
+        token.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(token)
 
 
@@ -159,7 +159,7 @@ class RegistryWatcher:
         self._event_seen = False
         # the same for the version file and the migration files
         self._extra_token: InputsToken | None = None
-        self._extra_seen = False
+        self._extra_seen: set[str] = set()  # paths whose events reached on_extra_change
         self._guard_wake = threading.Event()
         self._guard_stop = threading.Event()
         self._guard: threading.Thread | None = None
@@ -248,21 +248,28 @@ class RegistryWatcher:
             self._guard_wake.clear()
             if self._guard_stop.is_set():
                 return
-            current = _dir_identity(self._reg_dir)
-            if current is not None and current == self._reg_dir_id and self._reg_watch_alive():
-                self._rescan()
-                continue
-            if not lost:
-                log.warning(
-                    "the registry's directory %s was %s: watch lost; polling for it every %.1f s",
-                    self._reg_dir,
-                    "deleted" if current is None else "replaced",
-                    self._guard_interval,
-                )
-                self._drop_reg_watch()
-                lost = True
-            if current is not None and self._rearm(current):
-                lost = False
+            try:
+                lost = self._guard_once(lost)
+            except Exception:  # never let a callback end the guard (and its re-arming)
+                log.exception("the file watch's guard failed; it goes on")
+
+    def _guard_once(self, lost: bool) -> bool:
+        """One look: rescan, or notice the registry's directory lost and re-arm its watch.
+        Returns whether the watch is (still) lost."""
+        current = _dir_identity(self._reg_dir)
+        if current is not None and current == self._reg_dir_id and self._reg_watch_alive():
+            self._rescan()
+            return False
+        if not lost:
+            log.warning(
+                "the registry's directory %s was %s: watch lost; polling for it every %.1f s",
+                self._reg_dir,
+                "deleted" if current is None else "replaced",
+                self._guard_interval,
+            )
+            self._drop_reg_watch()
+            lost = True
+        return not (current is not None and self._rearm(current))
 
     def _reg_watch_alive(self) -> bool:
         # watchdog's inotify emitter ends itself when its directory is deleted; the inode number
@@ -343,11 +350,20 @@ class RegistryWatcher:
         events were lost would otherwise wait for the next restart."""
         assert self._on_extra_change is not None
         token = _extra_token(self._extra_files, self._extra_dirs)
-        seen, self._extra_seen = self._extra_seen, False
-        if self._extra_token is not None and token != self._extra_token and not seen:
-            changed = sorted(set(token) ^ set(self._extra_token))
-            log.info("%s changed with no file event seen (events lost?): rescanned", changed[0][0])
-            self._on_extra_change(Path(changed[0][0]))
+        seen, self._extra_seen = self._extra_seen, set()
+        if self._extra_token is not None and token != self._extra_token:
+            # Told whatever events came: an event for one file says nothing of another whose
+            # events were lost, and an event may arrive after this look (a second request is
+            # merged by the scheduler, or finds nothing pending). Deletions and renames away
+            # are never routed as events, so they are told here.
+            changed = sorted({e[0] for e in set(token) ^ set(self._extra_token)})
+            unseen = [p for p in changed if p not in seen]
+            log.log(
+                logging.INFO if unseen else logging.DEBUG,
+                "%s changed: checking migrations",
+                (unseen or changed)[0],
+            )
+            self._on_extra_change(Path((unseen or changed)[0]))
         self._extra_token = token
 
     def _route_extra(self, kind: str, src: str, dest: str) -> None:
@@ -358,5 +374,5 @@ class RegistryWatcher:
             and path.endswith(".sql")
             and os.path.dirname(path) in self._extra_dirs
         ):
-            self._extra_seen = True
+            self._extra_seen.add(path)
             self._on_extra_change(Path(path))
