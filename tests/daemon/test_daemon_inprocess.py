@@ -291,3 +291,32 @@ def test_a_write_during_start_up_gets_its_change_backup(root: Path, clock: Fixed
             lambda: len(d.call("backups", {})["backups"]) == 2,
             what="the change backup of the write made during start-up",
         )
+
+
+def test_work_queued_behind_the_stop_is_refused_not_left_waiting(
+    root: Path, clock: FixedClock
+) -> None:
+    """The stop takes the write lock so nothing writes after it; a job still queued (a
+    backup's prune) waited on it for ever, and a daemon run in a thread then kept its process
+    from exiting (seen as a hung test run). Now it is refused (Cancelled)."""
+    from zarchd.core.errors import Cancelled
+
+    registry = _registry(root)
+    cfg, path = config_in(root, registry, QUIET)
+    with DaemonThread(cfg, config_path=path, now=clock) as d:
+        ops = d.daemon.ops
+        assert ops is not None
+    outcome: list[BaseException | None] = []
+
+    def late_prune() -> None:
+        try:
+            ops.prune(reason="late")
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    late = threading.Thread(target=late_prune, daemon=True)
+    late.start()
+    late.join(5)
+    assert outcome, "the late job still waits on the lock the stop took"
+    assert isinstance(outcome[0], Cancelled), outcome

@@ -29,7 +29,14 @@ from zarchd.control.server import ControlServer
 from zarchd.core import logsetup
 from zarchd.core.clock import Clock, iso, parse_iso, utcnow
 from zarchd.core.config import Config, load_config, may_create_registry
-from zarchd.core.errors import ConfigError, LockHeld, RegistryError, UsageError, ZarchError
+from zarchd.core.errors import (
+    Cancelled,
+    ConfigError,
+    LockHeld,
+    RegistryError,
+    UsageError,
+    ZarchError,
+)
 from zarchd.core.progress import Progress
 from zarchd.daemon import signals
 from zarchd.daemon.alerts import Alerts
@@ -280,6 +287,12 @@ class Daemon:
         if self.ops:
             self.ops.cancel.set()
             finished = self.ops.write_lock.acquire(timeout=max(0.1, deadline - time.monotonic()))
+            if finished:
+                # Work still queued behind the lock (a backup's prune) is refused from now on,
+                # not left waiting on a lock nobody releases: a daemon run in a thread would
+                # keep its process from ever exiting.
+                self.ops.write_lock.guard = _refuse_after_stop
+                self.ops.write_lock.release()
         if self.server:
             self.server.stop(timeout=max(0.5, deadline - time.monotonic()))
         if self.remotes:  # a running transfer is stopped; its entry stays queued
@@ -348,6 +361,8 @@ class Daemon:
             # Operations logs each job's start and end (zarchd.app.joblog): nothing more here.
             self.ops.prune(reason=reason)
             self._ping("success", f"backup ({reason}) written: {result['backup']['name']}")
+        except Cancelled:
+            return  # zarchd is stopping: no failure to report
         except ZarchError as exc:
             # logged by Operations with its duration, and recorded as the last error
             self._ping("fail", f"backup ({reason}) failed: {exc.message}")
@@ -581,6 +596,10 @@ class Daemon:
         else:
             line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
         return line + (" (paused)" if self.paused else "")
+
+
+def _refuse_after_stop() -> None:
+    raise Cancelled("zarchd is stopping; nothing was written")
 
 
 def _watched_inputs(cfg: Config) -> tuple[list[Path], list[Path]]:
