@@ -140,3 +140,41 @@ def test_a_failure_after_the_index_was_dropped_rolls_it_back(tmp_path: Path) -> 
         migrate(path, catalog, timeout=60, app_version="t")
     assert dump(path) == before
     assert query(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_statistics_of_an_analyzed_registry_are_kept(tmp_path: Path) -> None:
+    """Review R4: a rebuilt index lost its sqlite_stat1 rows (the planner's statistics 7zarch-go
+    may rely on); with statistics present nothing is folded and they stay."""
+    path = _registry(tmp_path / "r.db")
+    _add_rows(path, 3, "s3")  # would be folded: 3 NULL destinations in 6 rows
+    conn = sqlite3.connect(path)
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    sql = "SELECT idx FROM sqlite_stat1 WHERE tbl = 'archives' ORDER BY idx"
+    before = query(path, sql)
+    assert ("idx_dest",) in before
+    migrate(path, load_catalog(None), timeout=60, app_version="t")
+    after = {r[0] for r in query(path, sql)}
+    assert {r[0] for r in before} <= after
+
+
+def test_a_without_rowid_archives_table_fails_cleanly(tmp_path: Path) -> None:
+    """Review R4: its primary key's index has no sqlite_master row, and reading its SQL raised
+    a TypeError (a traceback); 0002 now fails as before: a MigrationError, rolled back."""
+    path = tmp_path / "r.db"
+    conn = sqlite3.connect(path)
+    table = BASELINE_ARCHIVES.replace(" AUTOINCREMENT", "").strip() + " WITHOUT ROWID"
+    conn.execute(table)
+    with conn:
+        conn.execute(
+            "INSERT INTO archives (id, name, path, size, created) "
+            "VALUES (1, 'a.7z', '/a', 1, '2024-01-02 03:04:05')"
+        )
+    conn.close()
+    rows = "SELECT * FROM archives"
+    before = query(path, rows)
+    with pytest.raises(MigrationError, match=r"0002.*rolled back"):
+        migrate(path, load_catalog(None), timeout=60, app_version="t")
+    assert query(path, rows) == before  # 0001 (the ledger) committed, 0002 rolled back
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]

@@ -108,8 +108,8 @@ def _indexes(conn: sqlite3.Connection) -> list[_Index] | None:
     triggers = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'archives'"
     ).fetchone()[0]
-    if triggers:
-        return None
+    if triggers or _has_statistics(conn):
+        return None  # a rebuilt index would lose its ANALYZE rows (sqlite_stat1)
     found = []
     for _seq, name, _unique, _origin, partial in conn.execute("PRAGMA index_list(archives)"):
         if partial:
@@ -120,11 +120,25 @@ def _indexes(conn: sqlite3.Connection) -> list[_Index] | None:
                 return None
             if column is not None:  # None: the rowid itself (-1)
                 columns.add(column)
-        sql = conn.execute(
+        row = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
-        ).fetchone()[0]
-        found.append(_Index(name, frozenset(columns), sql))
+        ).fetchone()
+        # No row: a WITHOUT ROWID table's primary key; like a constraint's index (no SQL),
+        # never dropped.
+        found.append(_Index(name, frozenset(columns), row[0] if row else None))
     return found
+
+
+def _has_statistics(conn: sqlite3.Connection) -> bool:
+    """Whether ANALYZE left statistics for archives' indexes."""
+    exists = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+    ).fetchone()[0]
+    if not exists:
+        return False
+    return bool(
+        conn.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'archives'").fetchone()[0]
+    )
 
 
 def _nulls(conn: sqlite3.Connection, column: str) -> int:

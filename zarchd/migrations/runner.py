@@ -11,8 +11,7 @@ from typing import TypeVar
 from zarchd.core.errors import MigrationError, NotFound, RegistryError
 from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import connect
-from zarchd.migrations import ledger, limits
-from zarchd.migrations.cachesize import size_caches
+from zarchd.migrations import ledger
 from zarchd.migrations.gate import BackupGate, Wait
 from zarchd.migrations.model import MigrateResult, Migration
 from zarchd.migrations.status import read_status
@@ -77,7 +76,6 @@ def _apply_all(
     progress: Progress,
 ) -> MigrateResult:
     result = MigrateResult()
-    size_caches(conn, limits.registry_bytes(conn))
     # Counted in migrations: their inner work (rows, statements) has no common unit.
     stage = Stage(progress, "migrate", total=len(todo), unit="migrations", of=todo[0].id).start()
     for index, migration in enumerate(todo):
@@ -152,7 +150,6 @@ def rollback(
         finally:
             gate.settle()
         result = MigrateResult()
-        size_caches(conn, limits.registry_bytes(conn))
         version: str | None = status.schema_version
         stage = Stage(
             progress, "rollback", total=len(targets), unit="migrations", of=targets[0]
