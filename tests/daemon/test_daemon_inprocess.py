@@ -320,3 +320,22 @@ def test_work_queued_behind_the_stop_is_refused_not_left_waiting(
     late.join(5)
     assert outcome, "the late job still waits on the lock the stop took"
     assert isinstance(outcome[0], Cancelled), outcome
+
+
+def test_an_unexpected_migration_error_at_start_does_not_stop_the_daemon(
+    root: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R4: an error that is not zarchd's own (MemoryError) in the start-up migration
+    ended `zarchd run` (and, restarted by systemd, in a loop: no more backups). The step was
+    rolled back; the daemon goes on guarding the registry at its old schema."""
+    from tests.conftest import make_baseline_registry
+    from zarchd.app.operations import Operations
+
+    def out_of_memory(self: Operations, **_: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(Operations, "migrate", out_of_memory)
+    registry = make_baseline_registry(root / "reg" / "registry.db", rows=5)
+    cfg, path = config_in(root, registry, QUIET)
+    with DaemonThread(cfg, config_path=path, now=clock) as d:
+        assert d.call("status")["registry"]["pending"]  # still at its old schema, and up

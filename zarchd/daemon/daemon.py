@@ -413,8 +413,12 @@ class Daemon:
                 )
             return
         # Operations logs the start ("applying N pending migration(s)") and the outcome.
-        with contextlib.suppress(ZarchError):
+        try:
             self.ops.migrate(reason=reason)
+        except ZarchError:
+            pass
+        except Exception:  # e.g. MemoryError: the step was rolled back; backups go on
+            log.exception("migration (%s) failed unexpectedly; zarchd goes on guarding", reason)
 
     def on_registry_change(self, kind: str) -> None:
         assert self.scheduler is not None
