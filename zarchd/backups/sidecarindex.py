@@ -72,23 +72,18 @@ class SidecarIndex:
         with self._lock:
             self._seen.add(name)
             found = (self._entries if self._entries is not None else self._load()).get(name)
-        # The record's shape is checked here, not at load (one Python loop fewer over 10,000),
-        # and its stats field by field against `st` (key_of, without a tuple per backup).
-        if (
-            type(found) is not list
-            or len(found) != 5
-            or type(found[0]) is not int
-            or type(found[1]) is not int
-            or type(found[2]) is not int
-            or type(found[3]) is not int
-            or found[0] != st.st_ino
-            or found[1] != st.st_size
-            or found[2] != st.st_mtime_ns
-            or found[3] != st.st_ctime_ns
-        ):
-            return None
-        meta = found[4]
-        return meta if type(meta) is dict else None
+        return answer(found, st)
+
+    def records(self) -> dict[str, Any]:
+        """Every record by sidecar name, for a listing that checks each one with answer() and
+        says which it used with saw(): one call for 10,000 backups instead of a lookup each."""
+        with self._lock:
+            return self._load()
+
+    def saw(self, seen: list[str]) -> None:
+        """The sidecars a listing found the records of (the rest are dropped on save)."""
+        with self._lock:
+            self._seen.update(seen)
 
     def remember(self, name: str, st: os.stat_result, meta: dict[str, Any]) -> None:
         slim = {field: meta.get(field) for field in FIELDS}
@@ -143,3 +138,24 @@ class SidecarIndex:
             return {}
         entries: dict[str, _Record] = data["entries"]  # each record checked by lookup
         return entries
+
+
+def answer(found: object, st: os.stat_result) -> dict[str, Any] | None:
+    """The checked content a record `found` holds when `st` is the file it was read from."""
+    # The record's shape is checked here, not at load (one Python loop fewer over 10,000),
+    # and its stats field by field against `st` (key_of, without a tuple per backup).
+    if (
+        type(found) is not list
+        or len(found) != 5
+        or type(found[0]) is not int
+        or type(found[1]) is not int
+        or type(found[2]) is not int
+        or type(found[3]) is not int
+        or found[0] != st.st_ino
+        or found[1] != st.st_size
+        or found[2] != st.st_mtime_ns
+        or found[3] != st.st_ctime_ns
+    ):
+        return None
+    meta = found[4]
+    return meta if type(meta) is dict else None
