@@ -96,6 +96,16 @@ def test_one_pass_lists_what_the_general_path_lists(
     assert _listing(registry, LocalDirectory(bdir, index)) == general  # read, and remembered
     assert json.loads(index.read_text())["entries"]  # so the next listing has records to use
     assert _listing(registry, LocalDirectory(bdir, index)) == general  # from the records
+    # ... which now also say whose created_at agrees with the name in its recorded offset
+    # (never for a time the machine's zone decided, nor for one that disagrees)
+    records = json.loads(index.read_text())["entries"]
+    agreeing = {name for name, record in records.items() if len(record) == 6}
+    assert "registry-20200104-000000-zarchd.bak" in records  # no recorded offset
+    assert "registry-20200103-000000-zarchd.bak" in records  # a time not of its name
+    # the real ones under marked names (an old-style name is always checked: 7zarch-go may
+    # have overwritten it)
+    assert agreeing == {n for n in records if n[9:13] == "2026" and "-zarchd" in n}
+    assert _listing(registry, LocalDirectory(bdir, index)) == general  # with that said
     assert _listing(registry, ThroughScan(bdir, index)) == general
 
 
@@ -118,3 +128,24 @@ def test_a_record_is_used_only_for_its_own_unchanged_sidecar(
     assert [b["verified"] for n, b in listed.items() if n != first.name and b["ours"]] == [
         False
     ] * (sum(1 for b in listed.values() if b["ours"]) - 1)
+
+
+def test_a_remembered_agreement_ends_with_the_sidecar_it_was_made_of(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Regression: the index remembers that a sidecar's created_at agrees with its backup's name;
+    a sidecar rewritten since (a future-dated one planted by its owner) is checked afresh."""
+    registry = make_registry(tmp_path / "reg" / "registry.db", rows=20)
+    bdir = tmp_path / "bak"
+    real = take_backup(registry, bdir, now=clock).path
+    index = tmp_path / "state" / "sidecar-index.json"
+    for _ in range(2):  # read, then found to agree (and remembered)
+        assert [b["untrusted"] for b in _listing(registry, LocalDirectory(bdir, index))[0]] == [
+            False
+        ]
+    assert len(json.loads(index.read_text())["entries"][real.name]) == 6
+    meta = json.loads(sidecar_path(real).read_text())
+    sidecar_path(real).write_text(json.dumps({**meta, "created_at": "2099-01-01T00:00:00Z"}))
+    (listed,) = _listing(registry, LocalDirectory(bdir, index))[0]
+    assert listed["untrusted"] and not listed["ours"]
+    assert len(json.loads(index.read_text())["entries"][real.name]) == 5  # read again

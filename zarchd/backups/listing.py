@@ -9,9 +9,9 @@ from stat import S_ISREG
 
 from zarchd.backups import names
 from zarchd.backups.meta import BackupInfo, info_from, ours_info
-from zarchd.backups.namecheck import created_at_matches_name
+from zarchd.backups.namecheck import created_at_matches_name, in_recorded_offset
 from zarchd.backups.replaced import replaced_by_other
-from zarchd.backups.sidecarindex import answer
+from zarchd.backups.sidecarindex import agreed, answer
 from zarchd.backups.storage import BackupStore, LocalDirectory, StoredBackup, as_store, dir_problem
 from zarchd.core.clock import parse_iso
 from zarchd.core.errors import BackupError, NotFound, UnsafePath
@@ -115,8 +115,15 @@ def _list_local(
             if not name.endswith(suffix):  # the sidecars, half the names: no call
                 continue
             m = match(name)
-            parts = names.name_parts(m) if m else None
-            if parts is None:
+            if m is None:
+                continue
+            marked = m.group(7) is not None
+            record = records.get(name) if marked else None
+            # A record that says its created_at agrees with this name (agreed()) spares
+            # reading the name's time; any other name is read first: no date, no backup.
+            known = record is not None and agreed(record)
+            parts = None if known else names.name_parts(m)
+            if parts is None and not known:
                 continue
             try:
                 st = lstat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -124,9 +131,7 @@ def _list_local(
                 continue
             if not regular(st.st_mode):  # symlinks, dirs: not ours to read or delete
                 continue
-            local, seq, marked = parts
-            record = records.get(name) if marked and st.st_uid in trusted else None
-            if record is not None:
+            if record is not None and st.st_uid in trusted:
                 try:
                     side = lstat(name + names.SIDECAR, dir_fd=dir_fd, follow_symlinks=False)
                 except OSError:
@@ -137,17 +142,30 @@ def _list_local(
                     else None
                 )
                 created = parse_iso(meta.get("created_at")) if meta is not None else None
-                if (
-                    meta is not None
-                    and created is not None
-                    and created_at_matches_name(created, local, tz, meta.get("utc_offset_s"))
-                ):
-                    used.append(name)
-                    ident = (st.st_dev, st.st_ino)
-                    info = ours_info(child(name), meta, created, st.st_size, ident, name)
-                    found.append(((created, seq, name), info))
+                if meta is not None and created is not None:
+                    if parts is None:  # agreed() when it was recorded; the sidecar is unchanged
+                        agrees = True
+                    else:
+                        offset = meta.get("utc_offset_s")
+                        agrees = created_at_matches_name(created, parts[0], tz, offset)
+                        if (
+                            agrees
+                            and index is not None
+                            and in_recorded_offset(created, parts[0], offset)
+                        ):  # true in any time zone: remembered (not when `tz` decided)
+                            index.agrees(name, record)
+                    if agrees:
+                        used.append(name)
+                        seq = m.group(8)
+                        ident = (st.st_dev, st.st_ino)
+                        info = ours_info(child(name), meta, created, st.st_size, ident, name)
+                        found.append(((created, int(seq) if seq else 0, name), info))
+                        continue
+            if parts is None:
+                parts = names.name_parts(m)
+                if parts is None:
                     continue
-            parsed = names.ParsedName(name, local, seq, marked)
+            parsed = names.ParsedName(name, *parts)
             _add(found, store, store.entry(dir_fd, name, parsed, st, trusted), parsed, tz, ignored)
         if index is not None:
             index.saw(used)
