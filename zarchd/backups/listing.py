@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, tzinfo
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISREG
 
@@ -36,7 +37,7 @@ def list_backups(
             parsed = stored.parsed or names.parse(stem, stored.name)
             if parsed is not None:
                 _add(found, store, stored, parsed, tz, ignored)
-    found.sort(key=lambda pair: pair[0])
+    found.sort(key=itemgetter(0))  # (time, -N sequence, name): no Python call per backup
     return [info for _, info in found]
 
 
