@@ -14,6 +14,7 @@ import pytest
 from tests.backups.conftest import FixedClock, make_registry
 from zarchd.backups import list_backups, take_backup
 from zarchd.backups.names import sidecar_path
+from zarchd.backups.sidecarindex import AT, SIZE
 from zarchd.backups.storage import LocalDirectory
 
 NOBODY = 65534
@@ -99,7 +100,7 @@ def test_one_pass_lists_what_the_general_path_lists(
     # ... which now also say whose created_at agrees with the name in its recorded offset
     # (never for a time the machine's zone decided, nor for one that disagrees)
     records = json.loads(index.read_text())["entries"]
-    agreeing = {name for name, record in records.items() if len(record) == 6}
+    agreeing = {name for name, record in records.items() if len(record) == SIZE + 1}
     assert "registry-20200104-000000-zarchd.bak" in records  # no recorded offset
     assert "registry-20200103-000000-zarchd.bak" in records  # a time not of its name
     # the real ones under marked names (an old-style name is always checked: 7zarch-go may
@@ -118,7 +119,7 @@ def test_a_record_is_used_only_for_its_own_unchanged_sidecar(
     saved = json.loads(index.read_text())
     # Every record says "not verified" now; only the sidecars left unchanged may answer so.
     for record in saved["entries"].values():
-        record[4]["verified"] = False
+        record[AT["verified"]] = False
     index.write_text(json.dumps(saved))
     (first, *_) = sorted(bdir.glob("registry-2026*-zarchd.bak"))  # the real backup
     side = sidecar_path(first)
@@ -143,9 +144,9 @@ def test_a_remembered_agreement_ends_with_the_sidecar_it_was_made_of(
         assert [b["untrusted"] for b in _listing(registry, LocalDirectory(bdir, index))[0]] == [
             False
         ]
-    assert len(json.loads(index.read_text())["entries"][real.name]) == 6
+    assert len(json.loads(index.read_text())["entries"][real.name]) == SIZE + 1
     meta = json.loads(sidecar_path(real).read_text())
     sidecar_path(real).write_text(json.dumps({**meta, "created_at": "2099-01-01T00:00:00Z"}))
     (listed,) = _listing(registry, LocalDirectory(bdir, index))[0]
     assert listed["untrusted"] and not listed["ours"]
-    assert len(json.loads(index.read_text())["entries"][real.name]) == 5  # read again
+    assert len(json.loads(index.read_text())["entries"][real.name]) == SIZE  # read again

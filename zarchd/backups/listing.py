@@ -9,10 +9,10 @@ from pathlib import Path
 from stat import S_ISREG
 
 from zarchd.backups import names
-from zarchd.backups.meta import BackupInfo, info_from, ours_info
+from zarchd.backups.meta import BACKUP_FIELDS, BackupInfo, info_from, ours_from_fields, ours_info
 from zarchd.backups.namecheck import created_at_matches_name, in_recorded_offset
 from zarchd.backups.replaced import replaced_by_other
-from zarchd.backups.sidecarindex import agreed, answer
+from zarchd.backups.sidecarindex import AT, agreed, fresh
 from zarchd.backups.storage import BackupStore, LocalDirectory, StoredBackup, as_store, dir_problem
 from zarchd.core.clock import parse_iso
 from zarchd.core.errors import BackupError, NotFound, UnsafePath
@@ -90,6 +90,14 @@ def _add(
     found.append(((info.created_at, parsed.seq, info.name), info))
 
 
+# Where a sidecar index record holds what the listing reads: created_at, the recorded offset,
+# and the fields ours_from_fields takes, in its order (contiguous in a record: checked here).
+CREATED, OFFSET = AT["created_at"], AT["utc_offset_s"]
+FIRST_SHOWN = AT[BACKUP_FIELDS[0]]
+SHOWN_END = FIRST_SHOWN + len(BACKUP_FIELDS)
+assert [AT[field] for field in BACKUP_FIELDS] == list(range(FIRST_SHOWN, SHOWN_END))
+
+
 def _list_local(
     store: LocalDirectory, stem: str, tz: tzinfo, ignored: list[dict[str, str]] | None
 ) -> _Found:
@@ -137,17 +145,18 @@ def _list_local(
                     side = lstat(name + names.SIDECAR, dir_fd=dir_fd, follow_symlinks=False)
                 except OSError:
                     side = None
-                meta = (
-                    answer(record, side)
-                    if side is not None and regular(side.st_mode) and side.st_uid in trusted
-                    else None
+                usable = (
+                    side is not None
+                    and regular(side.st_mode)
+                    and side.st_uid in trusted
+                    and fresh(record, side)
                 )
-                created = parse_iso(meta.get("created_at")) if meta is not None else None
-                if meta is not None and created is not None:
+                created = parse_iso(record[CREATED]) if usable else None
+                if created is not None:
                     if parts is None:  # agreed() when it was recorded; the sidecar is unchanged
                         agrees = True
                     else:
-                        offset = meta.get("utc_offset_s")
+                        offset = record[OFFSET]
                         agrees = created_at_matches_name(created, parts[0], tz, offset)
                         if (
                             agrees
@@ -158,8 +167,14 @@ def _list_local(
                     if agrees:
                         used.append(name)
                         seq = m.group(8)
-                        ident = (st.st_dev, st.st_ino)
-                        info = ours_info(child(name), meta, created, st.st_size, ident, name)
+                        info = ours_from_fields(
+                            child(name),
+                            name,
+                            created,
+                            st.st_size,
+                            (st.st_dev, st.st_ino),
+                            *record[FIRST_SHOWN:SHOWN_END],
+                        )
                         found.append(((created, int(seq) if seq else 0, name), info))
                         continue
             if parts is None:

@@ -120,20 +120,47 @@ def ours_info(
     """Our backup with its sidecar `meta`, whose created_at the caller has already parsed (and
     checked): listing 10,000 backups parsed each twice (issue 16). `name`: backup.name, when
     the caller has it (pathlib works it out again)."""
-    check = meta.get("check")  # check_of, inline (one call fewer per listed backup)
-    return BackupInfo(
+    return ours_from_fields(
+        backup,
         backup.name if name is None else name,
+        created,
+        size,
+        ident,
+        *(meta.get(field) for field in BACKUP_FIELDS),
+    )
+
+
+# The sidecar's fields ours_from_fields takes, in its order (the sidecar index keeps them so).
+BACKUP_FIELDS = ("verified", "sha256", "schema_version", "fingerprint", "check")
+
+
+def ours_from_fields(
+    backup: Path,
+    name: str,
+    created: datetime,
+    size: int,
+    ident: tuple[int, int] | None,
+    verified: object,
+    sha256: Any,
+    schema_version: Any,
+    fingerprint: Any,
+    check: object,
+) -> BackupInfo:
+    """ours_info of the sidecar fields BACKUP_FIELDS as values: a listing that reads them from
+    the sidecar index's record makes no dict of them (backups/listing.py)."""
+    return BackupInfo(
+        name,
         backup,
         created,
         size,
-        meta.get("verified") is True,
-        meta.get("sha256"),
-        meta.get("schema_version"),
-        meta.get("fingerprint"),
+        verified is True,
+        sha256,
+        schema_version,
+        fingerprint,
         True,
         ident,
         False,
-        check if check in ("quick", "integrity") else "integrity",
+        check if check in ("quick", "integrity") else "integrity",  # check_of, inline
     )
 
 
