@@ -3,9 +3,11 @@ general path over store.scan does, for every kind of file a backup directory can
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 
 from tests.backups.conftest import FixedClock, make_registry
 from zarchd.backups import list_backups, take_backup
+from zarchd.backups.meta import BackupInfo
 from zarchd.backups.names import sidecar_path
 from zarchd.backups.sidecarindex import AT, SIZE
 from zarchd.backups.storage import LocalDirectory
@@ -150,3 +153,41 @@ def test_a_remembered_agreement_ends_with_the_sidecar_it_was_made_of(
     (listed,) = _listing(registry, LocalDirectory(bdir, index))[0]
     assert listed["untrusted"] and not listed["ours"]
     assert len(json.loads(index.read_text())["entries"][real.name]) == SIZE  # read again
+
+
+def test_backup_info_is_still_a_frozen_dataclass_with_its_defaults() -> None:
+    """BackupInfo sets its fields through its slots (its own __init__): the same record."""
+    when = datetime(2026, 11, 29, 7, 12, 3, tzinfo=UTC)
+    info = BackupInfo("a.bak", Path("/b/a.bak"), when, 7, True, "s", "v", "f", True)
+    assert [getattr(info, f.name) for f in dataclasses.fields(BackupInfo)] == [
+        "a.bak",
+        Path("/b/a.bak"),
+        when,
+        7,
+        True,
+        "s",
+        "v",
+        "f",
+        True,
+        None,
+        False,
+        None,
+    ]
+    by_keyword = BackupInfo(
+        name="a.bak",
+        path=Path("/b/a.bak"),
+        created_at=when,
+        size_bytes=7,
+        verified=True,
+        sha256="s",
+        schema_version="v",
+        fingerprint="f",
+        ours=True,
+        ident=(1, 2),
+        untrusted=True,
+        check="quick",
+    )
+    assert dataclasses.replace(info, ident=(1, 2), untrusted=True, check="quick") == by_keyword
+    assert hash(dataclasses.replace(by_keyword)) == hash(by_keyword)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.verified = False  # type: ignore[misc]
