@@ -107,8 +107,9 @@ def _list_local(
     BackupInfo, with an index lookup of its own: ~16 us a backup, half of a `zarchctl backups
     --local` (issue 16). Here the common backup (a file of ours under a marked name, its
     sidecar a regular file of ours whose lstat is the index record's, created_at agreeing
-    with the name) costs its two lstats, one dict lookup and its BackupInfo. Anything else
-    goes the way scan and _add go, by the same code (store.entry, _add): the rules are one."""
+    with the name) costs its two lstats, one dict lookup and its BackupInfo, made from the
+    index record's fields in place (~5 us). Anything else goes the way scan and _add go, by
+    the same code (store.entry, _add): the rules are one."""
     found: _Found = []
     dir_fd = store.open_dir()
     if dir_fd is None:
