@@ -111,8 +111,10 @@ def test_reload_takes_a_good_config_and_refuses_a_bad_one(root: Path, clock: Fix
         d.daemon._request_reload()  # what SIGHUP does: the main loop reloads
         # the watcher is replaced before the config is: wait for the end of the reload
         wait_for(
-            lambda: d.daemon.watcher is not old_watcher
-            and d.daemon.config.migrations.app_version_file == version,
+            lambda: (
+                d.daemon.watcher is not old_watcher
+                and d.daemon.config.migrations.app_version_file == version
+            ),
             what="the reload",
         )
         assert d.daemon.config.migrations.app_version_file == version
@@ -232,3 +234,60 @@ def test_off_the_main_thread_no_handler_is_installed() -> None:
     worker.start()
     worker.join(5)
     assert seen == [False] and signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_migration_added_during_start_up_is_applied(root: Path, clock: FixedClock) -> None:
+    """A migration file written after the start-up migration looked, but before the watch on
+    the migrations dir existed, made no event: the daemon compares what it saw then with what
+    the watch starts on, and migrates again (CI once missed this: `zarchd run` answers ping
+    during its start-up, before the watch)."""
+    from tests.conftest import make_baseline_registry
+
+    registry = make_baseline_registry(root / "reg" / "registry.db", rows=20)
+    mig = root / "mig"
+    mig.mkdir()
+    cfg, path = config_in(root, registry, QUIET + f'[migrations]\ndir = "{mig}"\n')
+    d = DaemonThread(cfg, config_path=path, now=clock)
+    start_up = d.daemon.auto_migrate
+
+    def then_a_new_file(reason: str) -> None:
+        start_up(reason)
+        if reason == "start":  # after its look at the catalog, before the watcher starts
+            (mig / "0100_tags.sql").write_text(
+                "-- depends: 0005_search_index\n-- migrate:up\n"
+                "ALTER TABLE archives ADD COLUMN tags TEXT;\n"
+            )
+
+    d.daemon.auto_migrate = then_a_new_file  # type: ignore[method-assign]
+    with d:
+        wait_for(
+            lambda: d.call("status")["registry"]["schema_version"] == "0100_tags",
+            what="the migration added during start-up",
+        )
+
+
+def test_a_write_during_start_up_gets_its_change_backup(root: Path, clock: FixedClock) -> None:
+    """7zarch-go writing while zarchd starts (after the start-up migration, before the watch
+    exists) made no event: the daemon compares the registry's stats from then with the watch's
+    first look, and the change backup follows."""
+    from tests.e2e.harness import add_archive
+    from zarchd.backups.take import take_backup
+
+    registry = _registry(root)
+    take_backup(registry, registry.parent, now=clock)  # recent: no catch-up backup at start
+    cfg, path = config_in(
+        root, registry, '[backup]\ninterval = "1h"\non_change = true\ndebounce = "1s"\n'
+    )
+    d = DaemonThread(cfg, config_path=path, now=clock)
+    start_watcher = d.daemon._start_watcher
+
+    def a_write_first() -> None:  # the scheduler runs already, the watch does not yet
+        add_archive(registry, 1)
+        start_watcher()
+
+    d.daemon._start_watcher = a_write_first  # type: ignore[method-assign]
+    with d:
+        wait_for(
+            lambda: len(d.call("backups", {})["backups"]) == 2,
+            what="the change backup of the write made during start-up",
+        )

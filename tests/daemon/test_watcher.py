@@ -292,3 +292,35 @@ def test_a_change_no_event_reported_is_found_by_the_rescan(tmp_path: Path) -> No
         assert changes == ["modified"]
     finally:
         watcher.stop()
+
+
+def test_a_migration_edit_no_event_reported_is_found_by_the_rescan(
+    layout: dict[str, Path], tmp_path: Path
+) -> None:
+    """Lost events for the migrations directory: a new or edited migration is still noticed
+    within a rescan, not at the next restart. The edit goes through a hard link elsewhere, so
+    the watched directory hears nothing of it."""
+    mig = layout["migrations"] / "0100_tags.sql"
+    mig.write_text("-- migrate:up\nSELECT 1;\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    alias = elsewhere / "alias.sql"
+    os.link(mig, alias)
+    seen = Seen()
+    watcher = RegistryWatcher(
+        layout["registry"],
+        seen.registry,
+        extra_dirs=[layout["migrations"]],
+        on_extra_change=seen.extra_change,
+        guard_interval=0.1,
+    )
+    watcher.start()
+    try:
+        wait_for(lambda: watcher._extra_token is not None, what="the guard's first rescan")
+        assert seen.extra == []  # the baseline reports nothing
+        with open(alias, "a") as fh:  # the same inode, grown: no event in the watched dir
+            fh.write("SELECT 2;\n")
+        assert seen.wait(lambda: seen.extra), "the rescan did not report the edit"
+        assert seen.extra == [mig]
+    finally:
+        watcher.stop()

@@ -223,9 +223,11 @@ class Daemon:
     def __enter__(self) -> Daemon:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *_: object) -> None:
         try:
             self.stop()
+            if exc_type is not None:  # a failed test shows what the daemon said (pytest's capture)
+                print(f"--- zarchd log of the failed test ({self.log}) ---\n{self.log_text()}")
         finally:
             if self.proc and self.proc.poll() is None:
                 self.proc.kill()

@@ -71,7 +71,7 @@ def test_sql_reads_a_time_exactly_as_created_ms_or_not_at_all(tmp_path: Path) ->
     conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
     conn.execute(uidsql.CREATE_MS)
     conn.execute(uidsql.FILL_MS)
-    read = dict(conn.execute(f"SELECT rid, ms FROM {uidsql.MS_TABLE}").fetchall())
+    read = dict(conn.execute(f"SELECT rid, num >> 10 FROM {uidsql.MS_TABLE}").fetchall())
     conn.close()
     for i, value in enumerate(CREATED):
         if i + 1 in read:
@@ -123,16 +123,19 @@ def test_the_update_walks_archives_in_rowid_order(tmp_path: Path) -> None:
         plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + uidsql.update_sql(500))]
     finally:
         conn.close()
-    assert plan[0].startswith("SCAN ") and "zarchd_uid_ms" in plan[0]
-    assert plan[1].startswith("SEARCH archives USING INTEGER PRIMARY KEY")
+    # archives is looked up by rowid, in the order of the temp table's rowids (its IN list).
+    assert plan[0].startswith("SEARCH archives USING INTEGER PRIMARY KEY")
+    assert plan[1] == "USING ROWID SEARCH ON TABLE zarchd_uid_ms FOR IN-OPERATOR"
 
 
 def test_columns_named_like_the_temp_tables_do_not_stop_0002(tmp_path: Path) -> None:
-    """An application column `ms` or `rid` on archives made the UPDATE ambiguous (review 2)."""
+    """An application column `ms`, `num` or `rid` on archives made the UPDATE ambiguous
+    (review 2)."""
     path = _registry(tmp_path / "r.db", ["2025-08-14 05:32:31.5", "2025-08-14 05:32:32"])
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE archives ADD COLUMN ms INTEGER")
     conn.execute("ALTER TABLE archives ADD COLUMN rid INTEGER")
+    conn.execute("ALTER TABLE archives ADD COLUMN num INTEGER")
     conn.commit()
     conn.close()
     migrate(path, load_catalog(None), timeout=30, app_version="t")
@@ -159,3 +162,16 @@ def test_a_lower_case_uid_already_there_keeps_its_prefix_to_itself(tmp_path: Pat
     migrate(path, load_catalog(None), timeout=30, app_version="t")
     uids = [r[0] for r in query(path, "SELECT uid FROM archives ORDER BY id")]
     assert len({u[:12].upper() for u in uids}) == 2, uids
+
+
+def test_the_times_are_read_in_one_pass_each_row_computed_once(tmp_path: Path) -> None:
+    """`parts` is not flattened into the outer query (each use of `zone` re-evaluated its
+    CASE)."""
+    conn = sqlite3.connect(_registry(tmp_path / "r.db", ["2024-01-02 03:04:05"]))
+    try:
+        conn.execute("ALTER TABLE archives ADD COLUMN uid TEXT")
+        conn.execute(uidsql.CREATE_MS)
+        plan = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + uidsql.FILL_MS)]
+    finally:
+        conn.close()
+    assert plan == ["MATERIALIZE parts", "SCAN archives", "SCAN parts"]

@@ -134,11 +134,16 @@ def _in_child(
     reader = threading.Thread(target=read_lines, name="zarchd-copy-out", daemon=True)
     reader.start()
     try:
-        while proc.poll() is None:
+        # Its stdout ends when it exits: joining the reader wakes at once then (Popen.wait with
+        # a timeout polls, and slept ~10 ms past the end of every copy).
+        while reader.is_alive() or proc.poll() is None:
             if cancelled(cancel) or time.monotonic() > stop_at:
                 raise _stopped(registry, deadline_s, cancel)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=POLL_S)
+            if reader.is_alive():
+                reader.join(POLL_S)
+            else:  # its stdout closed: it is exiting (or closed it and goes on: poll it)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=POLL_S)
     finally:
         if proc.returncode is None:  # stopped (or interrupted): its locks die with it
             proc.kill()

@@ -35,7 +35,13 @@ from zarchd.daemon import signals
 from zarchd.daemon.alerts import Alerts
 from zarchd.daemon.scheduler import Scheduler, backup_due_at_start, check_due_at_start
 from zarchd.daemon.sdnotify import Notifier
-from zarchd.daemon.watcher import RegistryWatcher
+from zarchd.daemon.watcher import (
+    InputsToken,
+    RegistryToken,
+    RegistryWatcher,
+    inputs_token,
+    registry_token,
+)
 from zarchd.db.lock import WriterLock
 
 log = logging.getLogger("zarchd")
@@ -132,10 +138,12 @@ class Daemon:
         server = ControlServer(cfg.socket_path, self.handle)
         server.start()
         self.server = server  # only a started server is ours to stop (and its socket to remove)
+        inputs = inputs_token(*_watched_inputs(cfg))
         with self.notifier.extending("applying pending migrations before start"):
             self.auto_migrate("start")
         if self._stopping:  # SIGTERM during a long start-up migration
             return
+        seen = registry_token(registry)  # a write from here until the watch exists: see below
         now = self.now()
         last_backup = parse_iso((state.get("last_backup") or {}).get("at"))
         if last_backup is None:
@@ -158,18 +166,31 @@ class Daemon:
         )
         self.status_cache.start()
         self._start_watcher()
+        self._changed_since(seen, inputs)
         if self.remotes:  # after the catch-up backup was scheduled: its upload is queued too
             self.remotes.start()
         self.notifier.ready(self._status_line())
         self.ready.set()
         log.info("zarchd ready (pid %d)", os.getpid())
 
+    def _changed_since(self, registry: RegistryToken, inputs: InputsToken) -> None:
+        """What changed before the watch existed made no event: a write to the registry after
+        the start-up migration (a change backup is due), a migration file (or app version)
+        after that migration's look at them (migrate again). Compared with the watch's first
+        look."""
+        if self.watcher is None:
+            return
+        if self.watcher.registry_token != registry:
+            log.info("the registry changed while zarchd was starting")
+            self.on_registry_change("modified")
+        now = self.watcher.inputs_token
+        if now is not None and now != inputs:
+            changed = sorted(set(now) ^ set(inputs))
+            self.on_extra_change(Path(changed[0][0]))
+
     def _start_watcher(self, cfg: Config | None = None) -> None:
         cfg = cfg or self.config
-        extra_files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
-        extra_dirs = (
-            [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
-        )
+        extra_files, extra_dirs = _watched_inputs(cfg)
         watcher = RegistryWatcher(
             cfg.registry_path,
             self.on_registry_change,
@@ -560,6 +581,13 @@ class Daemon:
         else:
             line = f"last backup {int((self.now() - at).total_seconds())}s ago ({last.get('name')})"
         return line + (" (paused)" if self.paused else "")
+
+
+def _watched_inputs(cfg: Config) -> tuple[list[Path], list[Path]]:
+    """The app's version file and migrations dir: what decides which migrations are pending."""
+    files = [cfg.migrations.app_version_file] if cfg.migrations.app_version_file else []
+    dirs = [cfg.migrations.dir] if cfg.migrations.dir and cfg.migrations.dir.is_dir() else []
+    return files, dirs
 
 
 def _make_dir(path: Path, what: str) -> None:

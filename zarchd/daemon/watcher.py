@@ -65,7 +65,15 @@ def _dir_identity(path: str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if os.path.isdir(path) else None
 
 
-def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
+RegistryToken = tuple[tuple[int, int, int], ...]
+
+
+def registry_token(registry: Path) -> RegistryToken:
+    """The registry's stats as the watcher's rescan sees them (see _stat_token)."""
+    return _stat_token(_abs(registry))
+
+
+def _stat_token(registry: str) -> RegistryToken:
     """What a commit changes in the registry and its -wal/-journal: (inode, size, mtime) each."""
     token = []
     for path in (registry, *(registry + suffix for suffix in COMPANION_SUFFIXES)):
@@ -75,6 +83,34 @@ def _stat_token(registry: str) -> tuple[tuple[int, int, int], ...]:
             token.append((0, -1, 0))
             continue
         token.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(token)
+
+
+InputsToken = tuple[tuple[str, int, int, int], ...]
+
+
+def inputs_token(files: Sequence[Path], dirs: Sequence[Path]) -> InputsToken:
+    """What the version files and migration dirs hold now (see _extra_token): the daemon
+    compares the token its start-up migration saw with the watcher's first one."""
+    return _extra_token({_abs(p) for p in files}, {_abs(p) for p in dirs})
+
+
+def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
+    """(path, inode, size, mtime) of each version file and each `*.sql` in the migration dirs:
+    what a new, edited or removed migration changes. Stats and listings only."""
+    paths = set(files)
+    for directory in dirs:
+        with contextlib.suppress(OSError):  # gone: its files simply drop out of the token
+            paths.update(os.path.join(directory, n) for n in os.listdir(directory))
+    token = []
+    for path in sorted(paths):
+        if path not in files and not path.endswith(".sql"):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        token.append((path, st.st_ino, st.st_size, st.st_mtime_ns))
     return tuple(token)
 
 
@@ -119,8 +155,11 @@ class RegistryWatcher:
         self._handler = _Handler(self)
         self._guard_interval = guard_interval
         # the guard's rescan: the registry's stat as last seen, and whether an event came since
-        self._token: tuple[tuple[int, int, int], ...] | None = None
+        self._token: RegistryToken | None = None
         self._event_seen = False
+        # the same for the version file and the migration files
+        self._extra_token: InputsToken | None = None
+        self._extra_seen = False
         self._guard_wake = threading.Event()
         self._guard_stop = threading.Event()
         self._guard: threading.Thread | None = None
@@ -159,12 +198,29 @@ class RegistryWatcher:
                 f"fs.inotify.max_user_watches / max_user_instances)"
             ) from None
         self._observer = observer
+        # From here on, events or the rescan tell of changes; the daemon compares these first
+        # looks with what it saw before the watch existed.
+        self._token = _stat_token(self._registry)
+        if self._on_extra_change is not None:
+            self._extra_token = _extra_token(self._extra_files, self._extra_dirs)
         self._guard_stop.clear()
         self._guard = threading.Thread(
             target=self._guard_loop, name="zarchd-watch-guard", daemon=True
         )
         self._guard.start()
         log.info("watching %s", ", ".join(sorted(dirs)))
+
+    @property
+    def registry_token(self) -> RegistryToken | None:
+        """The registry's stats (its -wal and -journal too) as of the watch's start (or the
+        last rescan)."""
+        return self._token
+
+    @property
+    def inputs_token(self) -> InputsToken | None:
+        """The version files' and migration files' state as of the watch's start (or the last
+        rescan): a change made before the watch existed is told by comparing with it."""
+        return self._extra_token
 
     def stop(self, timeout: float = 5.0) -> None:
         observer, self._observer = self._observer, None
@@ -279,6 +335,20 @@ class RegistryWatcher:
             log.info("the registry changed with no file event seen (events lost?): rescanned")
             self._on_registry_change("modified")
         self._token = token
+        if self._on_extra_change is not None:
+            self._rescan_extra()
+
+    def _rescan_extra(self) -> None:
+        """The same for the app's version file and migration files: a new migration whose
+        events were lost would otherwise wait for the next restart."""
+        assert self._on_extra_change is not None
+        token = _extra_token(self._extra_files, self._extra_dirs)
+        seen, self._extra_seen = self._extra_seen, False
+        if self._extra_token is not None and token != self._extra_token and not seen:
+            changed = sorted(set(token) ^ set(self._extra_token))
+            log.info("%s changed with no file event seen (events lost?): rescanned", changed[0][0])
+            self._on_extra_change(Path(changed[0][0]))
+        self._extra_token = token
 
     def _route_extra(self, kind: str, src: str, dest: str) -> None:
         assert self._on_extra_change is not None
@@ -288,4 +358,5 @@ class RegistryWatcher:
             and path.endswith(".sql")
             and os.path.dirname(path) in self._extra_dirs
         ):
+            self._extra_seen = True
             self._on_extra_change(Path(path))

@@ -63,19 +63,23 @@ class UidMaker:
             ms = nxt
 
 
-def backfill_uids(ctx: StepContext, also: tuple[str, ...] = ()) -> int:
+def backfill_uids(ctx: StepContext, also: tuple[str, ...] = (), *, column_new: bool = False) -> int:
     """Give every row without a uid a ULID, reporting progress; returns the count.
 
     One set-based UPDATE computed in SQL (uidsql) fills the rows whose `created` it can read
     exactly; one more UPDATE calling the Python maker fills the rest (rare layouts, crowded
     milliseconds). Both run under the migration's progress handler, which interrupts them past
     the deadline. `also`: SET assignments the set-based UPDATE makes on its rows as well (the
-    caller makes them on the other rows)."""
+    caller makes them on the other rows). `column_new`: uid was added in this transaction, so
+    no row has one yet (counting the rows then needs no scan of the table: 0.1 s at 1M rows)."""
     conn = ctx.conn
-    # One scan for both: how many rows need a uid, and whether any row has one already.
-    total, rows_in_all = conn.execute(
-        f"SELECT count(*) FILTER (WHERE {_NO_UID}), count(*) FROM archives"
-    ).fetchone()
+    if column_new:
+        total = rows_in_all = conn.execute("SELECT count(*) FROM archives").fetchone()[0]
+    else:
+        # One scan for both: how many rows need a uid, and whether any row has one already.
+        total, rows_in_all = conn.execute(
+            f"SELECT count(*) FILTER (WHERE {_NO_UID}), count(*) FROM archives"
+        ).fetchone()
     ctx.check_deadline()
     if total == 0:
         return 0

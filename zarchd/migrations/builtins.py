@@ -76,8 +76,12 @@ def _up_0002(ctx: StepContext) -> None:
         add_column_if_missing(conn, "archives", name, decl) for name, decl in ddl.IDENTITY_COLUMNS
     ]
     fills = plan_fills(conn, _FILLS_0002)
-    filled = backfill_uids(ctx, also=fills.assignments())
+    for statement in fills.drops():
+        conn.execute(statement)
+    filled = backfill_uids(ctx, also=fills.assignments(), column_new=added[0])
     filled += _fill_nulls(conn, fills.statements())
+    for statement in fills.recreates():
+        conn.execute(statement)
     indexes = [has_index(conn, n) for n in ("idx_archives_checksum", "idx_archives_uid")]
     for statement in ddl.IDENTITY_INDEXES:
         conn.execute(statement)

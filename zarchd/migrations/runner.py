@@ -11,6 +11,8 @@ from typing import TypeVar
 from zarchd.core.errors import MigrationError, NotFound, RegistryError
 from zarchd.core.progress import Progress, Stage, no_progress
 from zarchd.db.registry import connect
+from zarchd.migrations import ledger, limits
+from zarchd.migrations.cachesize import size_caches
 from zarchd.migrations.gate import BackupGate, Wait
 from zarchd.migrations.model import MigrateResult, Migration
 from zarchd.migrations.status import read_status
@@ -75,6 +77,7 @@ def _apply_all(
     progress: Progress,
 ) -> MigrateResult:
     result = MigrateResult()
+    size_caches(conn, limits.registry_bytes(conn))
     # Counted in migrations: their inner work (rows, statements) has no common unit.
     stage = Stage(progress, "migrate", total=len(todo), unit="migrations", of=todo[0].id).start()
     for index, migration in enumerate(todo):
@@ -103,7 +106,7 @@ def _apply_all(
         if outcome.found_present:
             result.skipped_present.append(migration.id)
     stage.end()
-    result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
+    result.schema_version = _guard(registry, lambda: _version(conn))
     return result
 
 
@@ -149,6 +152,7 @@ def rollback(
         finally:
             gate.settle()
         result = MigrateResult()
+        size_caches(conn, limits.registry_bytes(conn))
         version: str | None = status.schema_version
         stage = Stage(
             progress, "rollback", total=len(targets), unit="migrations", of=targets[0]
@@ -176,10 +180,16 @@ def rollback(
                     }
                 )
         stage.end()
-        result.schema_version = _guard(registry, lambda: read_status(conn, catalog).schema_version)
+        result.schema_version = _guard(registry, lambda: _version(conn))
         return result
     finally:
         conn.close()
+
+
+def _version(conn: sqlite3.Connection) -> str | None:
+    """The schema version after the run, from the ledger alone: read_status would also scan
+    archives for drift and NULLs (two full scans, 0.3 s at 1M rows) that nobody reads here."""
+    return ledger.schema_version(ledger.read_applied(conn))
 
 
 def _create_empty(registry: Path) -> None:
