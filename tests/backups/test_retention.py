@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from zarchd.backups import retention
 from zarchd.backups.retention import PERIODS, Candidate, decide
 from zarchd.core.config import RetentionPolicy
 
@@ -217,3 +218,24 @@ def test_ties_in_time_are_broken_by_listing_order_not_by_name() -> None:
     )
     kept = [d.name for d in decide(backups, policy, at, UTC) if d.keep]
     assert kept == ["r-20261124-152759-2.bak"]
+
+
+def test_an_hours_key_is_strftimes_text_in_every_zone() -> None:
+    """_hour makes the hourly key without strftime: the same text as strftime's, across DST
+    changes, odd offsets (LMT, half and quarter hours), 3-digit years and year 9999."""
+
+    def by_strftime(t: datetime) -> str:
+        offset = t.strftime("%z")
+        return f"{t:%Y-%m-%d %H}:00{offset[:3]}:{offset[3:]}"
+
+    zones: list[tzinfo] = [UTC, timezone(timedelta(seconds=1172))]
+    zones += [ZoneInfo(z) for z in ("Europe/Berlin", "America/St_Johns", "Asia/Kathmandu")]
+    zones.append(ZoneInfo("Europe/Amsterdam"))  # +00:19:32 before 1937
+    starts = [datetime(2026, 3, 29, tzinfo=UTC), datetime(2026, 10, 25, tzinfo=UTC)]
+    starts += [datetime(y, 1, 1, tzinfo=UTC) for y in (999, 1900, 1937)]
+    starts.append(datetime(9999, 12, 29, tzinfo=UTC))
+    for zone in zones:
+        for start in starts:
+            for k in range(0, 48 * 60, 37):
+                t = (start + timedelta(minutes=k)).astimezone(zone)
+                assert retention._hour(t) == by_strftime(t)

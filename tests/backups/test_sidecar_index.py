@@ -10,7 +10,7 @@ from tests.backups.conftest import make_registry
 from zarchd.backups import list_backups, take_backup
 from zarchd.backups.meta import write_sidecar
 from zarchd.backups.names import sidecar_path
-from zarchd.backups.sidecarindex import FIELDS, FORMAT
+from zarchd.backups.sidecarindex import AT, FIELDS, FORMAT, SIZE, STATS
 from zarchd.backups.storage import LocalDirectory
 
 
@@ -71,7 +71,7 @@ def test_a_planted_or_forged_index_makes_nothing_ours(tmp_path: Path) -> None:
     body = {
         "format": FORMAT,
         "dir": str(store),
-        "entries": {backup.name: [*record, {f: forged.get(f) for f in FIELDS}]},
+        "entries": {backup.name: [*record, *(forged.get(f) for f in FIELDS)]},
     }
     index.write_text(json.dumps(body))
     assert [b["ours"] for b in _list(registry, store, index)] == [False]
@@ -111,22 +111,26 @@ def test_the_index_keeps_one_slim_record_and_is_used_while_the_stats_match(
     saved = json.loads(index.read_text())
     record = saved["entries"][backup.name]
     # the stats and the listed fields, nothing else
-    assert len(record) == 5 and sorted(record[4]) == sorted(FIELDS)
+    meta = json.loads(sidecar_path(backup).read_text())
+    assert len(record) == SIZE and record[STATS:] == [meta.get(f) for f in FIELDS]
     assert "source" not in json.dumps(saved)  # e.g. the registry's path: not listed, not kept
     # Proof that a matching record is what answers (so the checks above are about something):
     # the index says not verified, the unchanged sidecar says verified.
-    record[4]["verified"] = False
+    record[AT["verified"]] = False
     index.write_text(json.dumps(saved))
     assert [b["verified"] for b in _list(registry, store, index)] == [False]
-    # An index of an older format (whole sidecars; the fields as a list) is not read: the
-    # files answer again.
+    # An index of an older format (whole sidecars; the fields as a list; as an object) is not
+    # read: the files answer again.
     st = sidecar_path(backup).stat()
     assert [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] == record[:4]
     for older in (
         {"format": "zarchd-sidecar-index/1", "entries": {backup.name: record}},
+        {"format": "zarchd-sidecar-index/2", "entries": {backup.name: record}},
         {
-            "format": "zarchd-sidecar-index/2",
-            "entries": {backup.name: [*record[:4], *(record[4][f] for f in FIELDS)]},
+            "format": "zarchd-sidecar-index/3",
+            "entries": {
+                backup.name: [*record[:STATS], dict(zip(FIELDS, record[STATS:], strict=True))]
+            },
         },
     ):
         index.write_text(json.dumps({**older, "dir": str(store)}))
@@ -141,12 +145,18 @@ def test_a_record_of_the_wrong_shape_is_no_answer(tmp_path: Path) -> None:
     (backup,) = store.glob("*.bak")
     saved = json.loads(index.read_text())
     good = saved["entries"][backup.name]
-    lying = {**good[4], "verified": False}  # what each bad record would say, if trusted
+    lying = list(good)  # what each bad record would say, if trusted
+    lying[AT["verified"]] = False
     for bad in (
-        [*good[:4], lying, "extra"],  # too long
-        [float(good[0]), *good[1:4], lying],  # a stat that is not an int
-        [*good[:4], [lying]],  # fields that are not an object
-        {"record": [*good[:4], lying]},  # not a list
+        [*lying, "extra"],  # too long
+        [*lying, False],  # too long, and no agreement with the name
+        lying[:-1],  # too short
+        [float(good[0]), *lying[1:]],  # a stat that is not an int
+        [
+            *lying[:STATS],
+            dict(zip(FIELDS, lying[STATS:], strict=True)),
+        ],  # the fields as an object (/3)
+        {"record": lying},  # not a list
     ):
         saved["entries"][backup.name] = bad
         index.write_text(json.dumps(saved))

@@ -81,3 +81,41 @@ def test_prune_table_is_aligned_and_sums_up() -> None:
     assert lines[-1] == "kept 1, deleted 1, space freed 3.0 MiB"
     dry = render.prune({**result, "dry_run": True, "freed_bytes": 3 * 1024 * 1024})  # type: ignore[typeddict-item]
     assert dry.splitlines()[-1] == "would keep 1, delete 1, free 3.0 MiB (dry run: nothing deleted)"
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "CET-1CEST,M3.5.0,M10.5.0/3",  # Europe's DST rules
+        "EST5EDT,M3.2.0,M11.1.0",  # North America's
+        "<+0530>-5:30",  # a half-hour offset
+        "<+001932>-0:19:32",  # an offset with seconds (as LMT offsets have)
+        "UTC0",
+    ],
+)
+def test_machine_wall_text_is_wall_text_of_astimezone(
+    monkeypatch: pytest.MonkeyPatch, zone: str
+) -> None:
+    """The listing's local times through localtime's fields are astimezone()'s, to the byte:
+    across both DST changes, in a second's fractions, before 1970 and at the ends of time."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        starts = (datetime(2026, 3, 28, 12, tzinfo=UTC), datetime(2026, 10, 24, 12, tzinfo=UTC))
+        moments = [
+            start + timedelta(minutes=7 * k, microseconds=(k * 104_729) % 1_000_000)
+            for start in (*starts, datetime(2026, 11, 1, tzinfo=UTC))
+            for k in range(3 * 24 * 60 // 7)
+        ]
+        moments += [
+            datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),  # a negative timestamp
+            datetime(1900, 1, 1, tzinfo=UTC),
+            datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC),  # a year of three digits
+            datetime(9999, 12, 31, 12, tzinfo=UTC),
+            datetime(2026, 11, 29, 7, 12, 3, 999_999, tzinfo=PLUS1),  # any aware time
+        ]
+        for moment in moments:
+            assert timefmt.machine_wall_text(moment) == timefmt.wall_text(moment.astimezone())
+    finally:
+        monkeypatch.undo()
+        time.tzset()

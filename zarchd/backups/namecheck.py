@@ -25,17 +25,27 @@ def created_at_matches_name(
     time), read either in the UTC offset recorded when the name was made (survives a change of
     the machine's time zone) or in `tz`, the zone now (sidecars without a recorded offset).
     UTC to wall time is never ambiguous, so DST folds and gaps need no special case."""
-    if (
-        isinstance(recorded_offset_s, int)
-        and not isinstance(recorded_offset_s, bool)
-        and abs(recorded_offset_s) <= MAX_OFFSET_S
-    ):
-        zone = _ZONES.get(recorded_offset_s)
-        if zone is None:
-            zone = _ZONES[recorded_offset_s] = timezone(timedelta(seconds=recorded_offset_s))
-        # The usual answer, without a time-zone lookup: the name's second read in the recorded
-        # offset is an instant; the difference of aware times is exact and never overflows.
-        if _NONE <= created_at - name_local.replace(tzinfo=zone) < _SECOND:
-            return True
+    if in_recorded_offset(created_at, name_local, recorded_offset_s):
+        return True
     wall = created_at.astimezone(tz).replace(tzinfo=None)
     return _NONE <= wall - name_local < _SECOND
+
+
+def in_recorded_offset(
+    created_at: datetime, name_local: datetime, recorded_offset_s: object
+) -> bool:
+    """True when `created_at` falls within the second named by `name_local` read in the UTC
+    offset the sidecar recorded: an answer that holds in any time zone, so a listing may
+    remember it (backups/sidecarindex.py)."""
+    if (
+        not isinstance(recorded_offset_s, int)
+        or isinstance(recorded_offset_s, bool)
+        or abs(recorded_offset_s) > MAX_OFFSET_S
+    ):
+        return False
+    zone = _ZONES.get(recorded_offset_s)
+    if zone is None:
+        zone = _ZONES[recorded_offset_s] = timezone(timedelta(seconds=recorded_offset_s))
+    # The name's second read in the recorded offset is an instant; the difference of aware
+    # times is exact and never overflows.
+    return _NONE <= created_at - name_local.replace(tzinfo=zone) < _SECOND

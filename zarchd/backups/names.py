@@ -46,14 +46,19 @@ def parse(stem: str, name: str) -> ParsedName | None:
     if not name.endswith(SUFFIX):  # most entries (sidecars, other files): no regex needed
         return None
     m = pattern(stem).fullmatch(name)
-    if not m:
-        return None
+    parts = name_parts(m) if m else None
+    return ParsedName(name, *parts) if parts else None
+
+
+def name_parts(m: re.Match[str]) -> tuple[datetime, int, bool] | None:
+    """The local time, `-N` sequence and marker of a name `pattern` matched; None when its
+    date is no real one."""
     year, month, day, hour, minute, second, marker, seq = m.groups()
     try:  # the digits are fixed-width (the pattern): datetime() checks the date, 20x strptime
         when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
     except ValueError:
         return None
-    return ParsedName(name, when, int(seq) if seq else 0, marker is not None)
+    return when, int(seq) if seq else 0, marker is not None
 
 
 def stem_of(registry: Path) -> str:

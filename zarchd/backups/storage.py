@@ -24,7 +24,7 @@ import os
 import stat
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,12 +186,9 @@ class LocalDirectory(BackupStore):
         self.check()  # nobody else may plant or swap files where we write
 
     def scan(self, stem: str) -> list[StoredBackup]:
-        try:
-            dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
+        dir_fd = self.open_dir()
+        if dir_fd is None:
             return []
-        except OSError as exc:  # a file in the way, no permission: say which, never a traceback
-            raise BackupError(dir_problem(self.path, exc)) from exc
         try:
             return self._scan(dir_fd, stem)
         except OSError as exc:
@@ -203,11 +200,8 @@ class LocalDirectory(BackupStore):
         # Names and files relative to the directory's descriptor: no path object per step
         # (10,000 backups, issue 16), and the directory cannot be swapped halfway.
         found: list[StoredBackup] = []
-        # A name from listdir is one plain part: pathlib's own way to add it (what iterdir
-        # uses) skips re-parsing the whole path per entry, 10,000 times; `/` where it is absent.
-        child = getattr(self.path, "_make_child_relpath", self.path.joinpath)
         trusted = trusted_uids()  # once, not twice per backup
-        parse, index, suffix = names.parse, self._index, names.SUFFIX
+        parse, suffix = names.parse, names.SUFFIX
         for name in os.listdir(dir_fd):
             if not name.endswith(suffix):  # the sidecars, half the names: no call (as parse)
                 continue
@@ -220,26 +214,52 @@ class LocalDirectory(BackupStore):
                 continue
             if not stat.S_ISREG(st.st_mode):  # symlinks, dirs: not ours to read or delete
                 continue
-            path = child(name)
-            ident = (st.st_dev, st.st_ino)
-            why = None if st.st_uid in trusted else untrusted_owner(st)
-            if why is not None:
-                note_ignored(path, st, why)
-                found.append(StoredBackup(name, path, st.st_size, st.st_mtime_ns, ident, why))
-                continue
-            if index is not None:
-                meta, sidecar_mtime = sidecar_via_index(dir_fd, name, index, trusted)
-            else:
-                meta, read = read_sidecar_at(dir_fd, name)
-                sidecar_mtime = read.st_mtime_ns if read is not None else None
-            found.append(
-                StoredBackup(
-                    name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime, parsed
-                )
-            )
+            found.append(self.entry(dir_fd, name, parsed, st, trusted))
         if self._index is not None:
             self._index.save()
         return found
+
+    def entry(
+        self,
+        dir_fd: int,
+        name: str,
+        parsed: names.ParsedName,
+        st: os.stat_result,
+        trusted: Container[int],
+    ) -> StoredBackup:
+        """The backup `name` (a regular file with the lstat `st`) as scan lists it: another
+        user's is untrusted (and logged), ours comes with our sidecar for it (or None)."""
+        # A name from listdir is one plain part: pathlib's own way to add it (what iterdir
+        # uses) skips re-parsing the whole path per entry; `/` where it is absent.
+        path = getattr(self.path, "_make_child_relpath", self.path.joinpath)(name)
+        ident = (st.st_dev, st.st_ino)
+        why = None if st.st_uid in trusted else untrusted_owner(st)
+        if why is not None:
+            note_ignored(path, st, why)
+            return StoredBackup(name, path, st.st_size, st.st_mtime_ns, ident, why)
+        if self._index is not None:
+            meta, sidecar_mtime = sidecar_via_index(dir_fd, name, self._index, trusted)
+        else:
+            meta, read = read_sidecar_at(dir_fd, name)
+            sidecar_mtime = read.st_mtime_ns if read is not None else None
+        return StoredBackup(
+            name, path, st.st_size, st.st_mtime_ns, ident, None, meta, sidecar_mtime, parsed
+        )
+
+    @property
+    def index(self) -> SidecarIndex | None:
+        """What listing learnt of each sidecar (None: every sidecar is read)."""
+        return self._index
+
+    def open_dir(self) -> int | None:
+        """A descriptor of the directory to list by (the caller closes it); None when it does
+        not exist yet; BackupError when it cannot be read."""
+        try:
+            return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:  # a file in the way, no permission: say which, never a traceback
+            raise BackupError(dir_problem(self.path, exc)) from exc
 
     def read_sidecar(self, name: str) -> dict[str, Any] | None:
         return read_sidecar(self._path(name))

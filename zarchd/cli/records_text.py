@@ -9,7 +9,7 @@ the same table (render.backups_table), the same escaping of whatever a directory
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,7 +58,7 @@ def backups_text(where: str, items: Sequence[BackupRecord], ignored: list[dict[s
         return Text("\n".join([f"no backups in {escape_all(where)}", *lines]))
     names = render.escaped([b.name for b in items])
     schemas = [schema or "-" for schema in render.escaped([b.schema_version for b in items])]
-    wall, size, verified_text = timefmt.wall_text, render.size, render.VERIFIED
+    wall, size, verified_text = timefmt.machine_wall_text, _sizes(), render.VERIFIED
     cells = []
     for b in items:
         check = b.check
@@ -66,7 +66,7 @@ def backups_text(where: str, items: Sequence[BackupRecord], ignored: list[dict[s
             check = escape_all(check)
         state = "UNTRUSTED" if b.untrusted else verified_text[b.verified]
         # created_at is aware: the local time iso() and parse_iso() would give, to the second
-        cells.append((wall(b.created_at.astimezone()), size(b.size_bytes), state, check or "-"))
+        cells.append((wall(b.created_at), size(b.size_bytes), state, check or "-"))
     return Text(render.backups_table(names, schemas, cells, lines))
 
 
@@ -78,16 +78,35 @@ def prune_dry_run_text(
     if not ordered:
         return Text("no backups made by zarchd to consider")
     names = render.escaped([d.name for d in ordered])
-    wall, size, escaped = timefmt.wall_text, render.size, render.escaped
+    wall, size, escaped = timefmt.machine_wall_text, _sizes(), render.escaped
     cells = []
     for d in ordered:
         info = by_name.get(d.name)
         created = shown = "-"
         if info is not None:  # the created text of its iso() time, as render.prune's
-            created, shown = wall(info.created_at.astimezone()), size(info.size_bytes)
+            created, shown = wall(info.created_at), size(info.size_bytes)
         verdict = "keep" if d.keep else "delete"
-        cells.append((verdict, created, shown, ", ".join(escaped(list(d.reasons)))))
+        reasons = d.reasons
+        if len(reasons) == 1 and type(reasons[0]) is str and reasons[0].isprintable():
+            why = reasons[0]  # most rows: "no rule keeps it", as the join below gives it
+        else:
+            why = ", ".join(escaped(list(reasons)))
+        cells.append((verdict, created, shown, why))
     dropped = sum(1 for d in ordered if not d.keep)
     return Text(
         render.prune_table(True, names, cells, len(ordered) - dropped, dropped, size(freed))
     )
+
+
+def _sizes() -> Callable[[int], str]:
+    """render.size, each value's text made once: backups of one registry share their sizes
+    (SQLite files are whole pages; hard-linked copies are one file), 10,000 calls (issue 16)."""
+    known: dict[int, str] = {}
+
+    def size(n: int) -> str:
+        text = known.get(n)
+        if text is None:
+            text = known[n] = render.size(n)
+        return text
+
+    return size

@@ -233,13 +233,12 @@ def backups_table(
     (cli/records_text.py)."""
     width = max(36, *(len(name) for name in names))
     sw = max(6, *(len(schema) for schema in schemas))
-    rows = [
-        f"{'name':<{width}} {'created':<25} {'size':>10}  {'verified':<9} {'schema':<{sw}}  check"
-    ]
+    # %-formatting with the widths as arguments: an f-string's nested width builds its format
+    # spec again for every cell, 2.5x the time over 10,000 rows (issue 16); the same text.
+    row = "%-*s %-25s %10s  %-9s %-*s  %s"
+    rows = [row % (width, "name", "created", "size", "verified", sw, "schema", "check")]
     for name, schema, (created, shown, state, check) in zip(names, schemas, cells, strict=True):
-        rows.append(
-            f"{name:<{width}} {created:<25} {shown:>10}  {state:<9} {schema:<{sw}}  {check}"
-        )
+        rows.append(row % (width, name, created, shown, state, sw, schema, check))
     return "\n".join(rows + ignored)
 
 
@@ -285,9 +284,10 @@ def prune_table(
     text, and its totals: one layout for the daemon's JSON answer and for --dry-run --local's
     records (cli/records_text.py)."""
     width = max(len(name) for name in names)
-    rows = [f"{'action':<7} {'name':<{width}} {'created':<25} {'size':>10}  why"]
+    row = "%-7s %-*s %-25s %10s  %s"  # as in backups_table: the same text, in less time
+    rows = [row % ("action", width, "name", "created", "size", "why")]
     for name, (verdict, created, shown, why) in zip(names, cells, strict=True):
-        rows.append(f"{verdict:<7} {name:<{width}} {created:<25} {shown:>10}  {why}")
+        rows.append(row % (verdict, width, name, created, shown, why))
     if dry:
         rows.append(f"would keep {kept}, delete {dropped}, free {freed} (dry run: nothing deleted)")
     else:
