@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -156,3 +157,22 @@ def test_a_hot_journal_is_told_as_a_crashed_writer_not_as_damage(
         )
     assert not isinstance(err.value, IntegrityFailure)
     assert "stopped mid-transaction" in err.value.message and "recover" not in err.value.message
+
+
+def test_a_child_that_closes_its_output_and_hangs_meets_the_deadline(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent learns of the copy child's end from its stdout; a child that closes stdout
+    but goes on (never seen, but the deadline must hold) is still waited for only until the
+    deadline, then killed."""
+    from zarchd.backups import snapshot
+
+    reg = make_registry(tmp_path / "registry.db", 300)
+    child = tmp_path / "stuck_child.py"
+    child.write_text("import os, time\nos.close(1)\ntime.sleep(60)\n")
+    monkeypatch.setattr(snapshot, "CHILD", child)
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="did not finish within"):
+        take_backup(reg, tmp_path / "b", now=clock, deadline_s=1.0, **LARGE)
+    assert time.monotonic() - started < 10
+    assert list((tmp_path / "b").iterdir()) == []
