@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,32 @@ def test_other_files_are_ignored_with_a_warning(
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="does not exist"):
         load_catalog(tmp_path / "nope")
+
+
+def test_a_migrations_dir_others_can_write_is_refused(app_dir: Path) -> None:
+    """A migration runs against the registry: a directory another user could plant one in is
+    refused before anything is read (issue 1's rule for planted files)."""
+    write(app_dir, "0100_tags.sql", "-- migrate:up\nSELECT 1;\n")
+    app_dir.chmod(0o777)
+    try:
+        with pytest.raises(PlanError, match=r"writable by other users.*chmod go-w"):
+            load_catalog(app_dir)
+        app_dir.chmod(0o1777)  # sticky: others may add files, but a foreign file is refused
+        assert [m.id for m in load_catalog(app_dir)][-1] == "0100_tags"
+    finally:
+        app_dir.chmod(0o755)
+
+
+def test_a_migration_file_that_is_not_ours_is_refused(app_dir: Path) -> None:
+    fifo = app_dir / "0100_fifo.sql"
+    os.mkfifo(fifo)  # not a regular file: never read (it would block)
+    with pytest.raises(PlanError, match=r"0100_fifo\.sql is not trusted: it is not a regular file"):
+        load_catalog(app_dir)
+    fifo.unlink()
+    planted = write(app_dir, "0101_planted.sql", "-- migrate:up\nDROP TABLE archives;\n")
+    if os.geteuid() == 0:  # only root can give a file away (CI runs as root)
+        os.chown(planted, 65534, 65534)
+        with pytest.raises(PlanError, match=r"0101_planted\.sql is not trusted: it is owned by"):
+            load_catalog(app_dir)
+    else:
+        assert [m.id for m in load_catalog(app_dir)][-1] == "0101_planted"

@@ -20,10 +20,13 @@ is a PlanError naming it, before anything runs.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 
 from zarchd.core.errors import PlanError
+from zarchd.core.fsutil import owner_name, shared_dir_risk, untrusted_reason
 from zarchd.migrations.builtins import LAST_BUILTIN
 from zarchd.migrations.model import Migration
 from zarchd.migrations.sqltext import IncompleteSQL, checksum, first_keyword, split_statements
@@ -56,6 +59,7 @@ def load_dir(directory: Path) -> list[Migration]:
         raise PlanError(
             f"the migrations directory {directory} does not exist or is not a directory"
         )
+    _check_dir(directory)
     found = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or path.is_dir():
@@ -67,11 +71,45 @@ def load_dir(directory: Path) -> list[Migration]:
     return found
 
 
+def _check_dir(directory: Path) -> None:
+    """A migration runs against the registry: one another user could plant must never be
+    loaded. So the directory is refused when others could add files to it."""
+    st = directory.stat()
+    risk = shared_dir_risk(st)
+    if risk == "owner":
+        raise PlanError(
+            f"the migrations directory {directory} belongs to {owner_name(st.st_uid)}, not to "
+            f"zarchd's user or root: its owner could plant a migration that runs against the "
+            f"registry; use a directory you own (or chown it)"
+        )
+    if risk == "writable":
+        raise PlanError(
+            f"the migrations directory {directory} is writable by other users (mode "
+            f"{stat.S_IMODE(st.st_mode):o}): they could plant a migration that runs against the "
+            f"registry; fix it with `chmod go-w {directory}`"
+        )
+
+
 def load_file(path: Path) -> Migration:
+    """The migration in `path`: a regular file of zarchd's user or root (a link is followed to
+    such a file: an application may ship its migrations elsewhere)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PlanError(f"cannot read the migration file {path}: {exc}") from exc
+    try:
+        why = untrusted_reason(os.fstat(fd))
+        if why is not None:
+            raise PlanError(
+                f"the migration file {path} is not trusted: {why}; a migration runs against "
+                f"the registry, so only yours or root's are loaded (remove it, or chown it)"
+            )
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            text = fh.read().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"cannot read the migration file {path}: {exc}") from exc
+    finally:
+        os.close(fd)
     return parse(text, path)
 
 
