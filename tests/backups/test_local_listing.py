@@ -27,6 +27,15 @@ class ThroughScan(LocalDirectory):
     """The same directory, listed the general way (store.scan, then one backup at a time)."""
 
 
+@pytest.fixture(autouse=True)
+def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests list sidecars they just wrote and look at the index: count them as settled
+    (the rule itself: test_sidecar_index.test_a_sidecar_written_just_now_is_not_remembered)."""
+    from zarchd.backups import sidecarindex
+
+    monkeypatch.setattr(sidecarindex, "SETTLED_NS", 0)
+
+
 def _listing(registry: Path, store: LocalDirectory) -> tuple[list[dict[str, Any]], list[Any]]:
     ignored: list[dict[str, str]] = []
     items = list_backups(registry, store, ignored)
@@ -191,3 +200,21 @@ def test_backup_info_is_still_a_frozen_dataclass_with_its_defaults() -> None:
     assert hash(dataclasses.replace(by_keyword)) == hash(by_keyword)
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.verified = False  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("stamp", ["00010101-000000", "99991231-235959"])
+def test_a_name_at_the_ends_of_the_calendar_is_no_backup_name(
+    tmp_path: Path, stamp: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R5: our own file named for year 1 (or 9999 in a zone west of UTC) raised
+    OverflowError in every listing (backups, prune, restore, recover) as a traceback."""
+    from zarchd.backups import list_backups
+
+    registry = make_registry(tmp_path / "reg" / "registry.db", rows=3)
+    store = tmp_path / "bak"
+    store.mkdir()
+    odd = store / f"registry-{stamp}-zarchd.bak"
+    shutil.copyfile(registry, odd)
+    for tz in ("UTC", "America/New_York", "Pacific/Kiritimati"):
+        monkeypatch.setenv("TZ", tz)
+        assert [b.name for b in list_backups(registry, store)] == []

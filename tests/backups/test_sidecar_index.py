@@ -6,12 +6,21 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.backups.conftest import make_registry
-from zarchd.backups import list_backups, take_backup
+from zarchd.backups import list_backups, sidecarindex, take_backup
 from zarchd.backups.meta import write_sidecar
 from zarchd.backups.names import sidecar_path
 from zarchd.backups.sidecarindex import AT, FIELDS, FORMAT, SIZE, STATS
 from zarchd.backups.storage import LocalDirectory
+
+
+@pytest.fixture(autouse=True)
+def settled_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests write sidecars and list them at once: a sidecar counts as settled (see
+    test_a_sidecar_written_just_now_is_not_remembered for the real rule)."""
+    monkeypatch.setattr(sidecarindex, "SETTLED_NS", 0)
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -162,3 +171,22 @@ def test_a_record_of_the_wrong_shape_is_no_answer(tmp_path: Path) -> None:
         index.write_text(json.dumps(saved))
         assert _list(registry, store, index) == plain  # the sidecar answered, verified
         assert json.loads(index.read_text())["entries"][backup.name] == good  # rewritten
+
+
+def test_a_sidecar_written_just_now_is_not_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review R5: on a file system with 1 s times, a sidecar rewritten in the second it was
+    remembered, at the same size on the reused inode, kept matching its stale record (prune
+    then deleted a backup a fresh read says must never be deleted). A sidecar changed within
+    SETTLED_NS is read again next time instead."""
+    monkeypatch.setattr(sidecarindex, "SETTLED_NS", 3_000_000_000)
+    registry, store, index = _setup(tmp_path)
+    _list(registry, store, index)
+    assert not index.exists()  # nothing remembered yet: no index written
+    (backup,) = store.glob("*.bak")
+    side = sidecar_path(backup)
+    past = os.stat(side).st_ctime_ns  # the ctime cannot be set back: the clock goes forward
+    monkeypatch.setattr(sidecarindex, "now_ns", lambda: past + 3_000_000_000)
+    _list(registry, store, index)
+    assert list(json.loads(index.read_text())["entries"]) == [backup.name]  # settled: kept

@@ -54,6 +54,8 @@ def name_parts(m: re.Match[str]) -> tuple[datetime, int, bool] | None:
     """The local time, `-N` sequence and marker of a name `pattern` matched; None when its
     date is no real one."""
     year, month, day, hour, minute, second, marker, seq = m.groups()
+    if not "0001" < year < "9999":  # a day from datetime's ends: any zone's offset overflows it
+        return None
     try:  # the digits are fixed-width (the pattern): datetime() checks the date, 20x strptime
         when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
     except ValueError:

@@ -6,7 +6,9 @@ The index keeps, per sidecar name, the stats of the file it was read from and it
 content. It is never trusted over the files:
 - an entry is used only while the sidecar's lstat (still a regular file of ours, looked at on
   every listing) has the same inode, size, mtime and ctime as when it was read: any write or
-  replacement moves the ctime, which no user can set back;
+  replacement moves the ctime, which no user can set back; a sidecar changed within the last
+  3 s is not remembered at all (a file system with 1 s times could show a rewrite in the same
+  second, at the same size and reused inode, with the same stats);
 - the content was checked by the same rules as meta.read_sidecar when it was read (ours, for
   exactly this name) before it went into the index;
 - it keeps only the fields listing reads (FIELDS), one compact record per sidecar: 5.4 MB of
@@ -30,6 +32,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,9 @@ log = logging.getLogger(__name__)
 # an object (keys parsed in every record): read as no index.
 FORMAT = "zarchd-sidecar-index/4"
 MAX_INDEX = 256 * 1024 * 1024  # ~250 bytes an entry: far more backups than anyone keeps
+# A sidecar changed less than this long ago is read again next time, not remembered (remember()).
+SETTLED_NS = 3_000_000_000
+now_ns = time.time_ns  # the clock it is measured by (a test sets it forward)
 # What listing (listing.py, replaced.py, meta.ours_info) reads of a sidecar, in record order.
 FIELDS = (
     "created_at",
@@ -108,6 +114,11 @@ class SidecarIndex:
             self._seen.update(seen)
 
     def remember(self, name: str, st: os.stat_result, meta: dict[str, Any]) -> None:
+        if now_ns() - st.st_ctime_ns < SETTLED_NS:
+            # Written just now: on a file system with coarse times (1 s on ext3, HFS+, some
+            # NFS) a rewrite in the same tick, at the same size, on the reused inode would
+            # match this record. Remembered once it has settled (git's "racy" rule).
+            return
         record = [*key_of(st), *(meta.get(field) for field in FIELDS)]
         with self._lock:
             self._load()[name] = record
