@@ -92,8 +92,10 @@ def run(work: Path, rows: int, repeat: int) -> list[Row]:
             ours,
             "sqlite3 CLI: .backup + same DDL, SQL uid",
             hand,
-            max_ratio=1.5,
-            goal="<= 1.5x",
+            # Issue 16 sets it for 1M rows; at 20k (--quick) the baseline is under 0.2 s and
+            # the fixed costs (the backup's child, the checks' set-up) move the ratio 1.3x-2.3x.
+            max_ratio=1.5 if rows >= 1_000_000 else None,
+            goal="<= 1.5x" if rows >= 1_000_000 else "- (1M rows: <= 1.5x)",
             failed=failed,
         )
     ]
