@@ -243,10 +243,12 @@ def many_backups(work: Path, count: int, repeat: int) -> list[Row]:
     shutil.copyfile(FIXTURE, reg)
     fill_backups(reg, count)
     # 10,000 backups are weeks old in real life: the sidecar index remembers only sidecars
-    # that have settled (SETTLED_NS), so wait that long, and let one listing build the index.
+    # that have settled (SETTLED_NS), so wait that long, then let listings build the index
+    # (the first reads every sidecar, the second records that each agrees with its name).
     time.sleep(SETTLED_NS / 1e9 + 0.5)
     d = Daemon(work / "d3", reg)  # its config and env only: these run --local, no daemon
-    whole(d.ctl("backups", "--local"), d.env)
+    for _ in range(2):
+        whole(d.ctl("backups", "--local"), d.env)
     rows = []
     ls = ["ls", str(reg.parent)]
     for label, args in (
