@@ -339,3 +339,28 @@ def test_an_unexpected_migration_error_at_start_does_not_stop_the_daemon(
     cfg, path = config_in(root, registry, QUIET)
     with DaemonThread(cfg, config_path=path, now=clock) as d:
         assert d.call("status")["registry"]["pending"]  # still at its old schema, and up
+
+
+def test_a_migrations_dir_made_safe_is_noticed_and_applied(root: Path, clock: FixedClock) -> None:
+    """Review R6: a group-writable migrations dir is refused (its error in status and health);
+    the `chmod go-w` the message asks for is noticed by the watcher, and the migration runs."""
+    from tests.conftest import make_baseline_registry
+
+    registry = make_baseline_registry(root / "reg" / "registry.db", rows=5)
+    mig = root / "mig"
+    mig.mkdir()
+    (mig / "0100_tags.sql").write_text(
+        "-- depends: 0005_search_index\n-- migrate:up\nALTER TABLE archives ADD COLUMN tags TEXT;\n"
+    )
+    mig.chmod(0o775)
+    cfg, path = config_in(root, registry, QUIET + f'[migrations]\ndir = "{mig}"\n')
+    with DaemonThread(cfg, config_path=path, now=clock) as d:
+        reg = d.call("status")["registry"]
+        assert "writable by other users" in reg["migrations_error"]
+        health = d.call("health")
+        assert not health["healthy"] and any("migrations:" in r for r in health["reasons"])
+        mig.chmod(0o755)
+        wait_for(
+            lambda: d.call("status")["registry"].get("schema_version") == "0100_tags",
+            what="the migration once the directory is safe",
+        )

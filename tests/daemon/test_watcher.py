@@ -342,6 +342,8 @@ def test_an_event_for_one_migration_does_not_hide_a_lost_one(
 ) -> None:
     """Review: one 'an event came' flag for the whole directory let a new file's event hide an
     edit of another file whose events were lost (through a hard link elsewhere here)."""
+    a = layout["migrations"] / "0101_a.sql"
+    a.write_text("-- migrate:up\nSELECT 1;\n")
     b = layout["migrations"] / "0102_b.sql"
     b.write_text("-- migrate:up\nSELECT 1;\n")
     alias = tmp_path / "alias.sql"
@@ -350,7 +352,8 @@ def test_an_event_for_one_migration_does_not_hide_a_lost_one(
     watcher = _migrations_watcher(layout, seen)
     watcher.start()
     try:
-        (layout["migrations"] / "0101_a.sql").write_text("-- migrate:up\nSELECT 1;\n")
+        with open(a, "a") as fh:  # an event (the directory itself is unchanged)
+            fh.write("SELECT 2;\n")
         with open(alias, "a") as fh:  # no event in the watched directory
             fh.write("SELECT 2;\n")
         assert seen.wait(lambda: b in seen.extra), f"the edit of {b.name} was never told"

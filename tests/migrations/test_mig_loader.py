@@ -165,7 +165,10 @@ def test_a_migrations_dir_others_can_write_is_refused(app_dir: Path) -> None:
     try:
         with pytest.raises(PlanError, match=r"writable by other users.*chmod go-w"):
             load_catalog(app_dir)
-        app_dir.chmod(0o1777)  # sticky: others may add files, but a foreign file is refused
+        app_dir.chmod(0o1777)  # sticky too: one planted file would stop every migration
+        with pytest.raises(PlanError, match="writable by other users"):
+            load_catalog(app_dir)
+        app_dir.chmod(0o755)
         assert [m.id for m in load_catalog(app_dir)][-1] == "0100_tags"
     finally:
         app_dir.chmod(0o755)
@@ -184,3 +187,13 @@ def test_a_migration_file_that_is_not_ours_is_refused(app_dir: Path) -> None:
             load_catalog(app_dir)
     else:
         assert [m.id for m in load_catalog(app_dir)][-1] == "0101_planted"
+
+
+def test_a_migration_file_others_can_write_is_refused(app_dir: Path) -> None:
+    """Review R6: a file of ours that any user may rewrite is as good as planted."""
+    path = write(app_dir, "0100_tags.sql", "-- migrate:up\nSELECT 1;\n")
+    path.chmod(0o666)
+    with pytest.raises(PlanError, match=r"0100_tags\.sql is not trusted: it is writable by other"):
+        load_catalog(app_dir)
+    path.chmod(0o644)
+    assert [m.id for m in load_catalog(app_dir)][-1] == "0100_tags"

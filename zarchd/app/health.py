@@ -36,6 +36,9 @@ def assess(
     now: datetime,
 ) -> HealthResult:
     reasons = _registry(report, config, now)
+    error = report["registry"].get("migrations_error")
+    if error:  # pending migrations cannot be known (or applied) until it is fixed
+        reasons.append(f"migrations: {error}")
     reasons += _backups(items, report, config, now)
     reasons += _last_job(history)
     reasons += remote_health(report.get("remotes") or [])

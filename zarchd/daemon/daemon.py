@@ -359,10 +359,11 @@ class Daemon:
                 self._ping("success", f"backup ({reason}) skipped: {result['reason']}")
                 return
             # Operations logs each job's start and end (zarchd.app.joblog): nothing more here.
-            self.ops.prune(reason=reason)
+            with contextlib.suppress(Cancelled):  # zarchd stopping: the backup is written
+                self.ops.prune(reason=reason)
             self._ping("success", f"backup ({reason}) written: {result['backup']['name']}")
         except Cancelled:
-            return  # zarchd is stopping: no failure to report
+            return  # zarchd is stopping: no failure to report, nothing was written
         except ZarchError as exc:
             # logged by Operations with its duration, and recorded as the last error
             self._ping("fail", f"backup ({reason}) failed: {exc.message}")
@@ -441,6 +442,8 @@ class Daemon:
     def on_extra_change(self, path: Path) -> None:
         assert self.scheduler is not None
         log.info("application version input changed: %s", path)
+        if self.status_cache is not None:  # e.g. a migrations_error fixed by a chmod
+            self.status_cache.changed()
         self.scheduler.add_oneoff("migrate", lambda: self.auto_migrate("app version changed"))
 
     # ---- reload ---------------------------------------------------------------------------

@@ -71,18 +71,21 @@ def load_dir(directory: Path) -> list[Migration]:
     return found
 
 
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
 def _check_dir(directory: Path) -> None:
     """A migration runs against the registry: one another user could plant must never be
-    loaded. So the directory is refused when others could add files to it."""
+    loaded. So the directory is refused when others could add files to it (sticky or not: a
+    shared directory has no use here, and one planted file would stop every migration)."""
     st = directory.stat()
-    risk = shared_dir_risk(st)
-    if risk == "owner":
+    if shared_dir_risk(st) == "owner":
         raise PlanError(
             f"the migrations directory {directory} belongs to {owner_name(st.st_uid)}, not to "
             f"zarchd's user or root: its owner could plant a migration that runs against the "
             f"registry; use a directory you own (or chown it)"
         )
-    if risk == "writable":
+    if st.st_mode & _OTHERS_WRITE:
         raise PlanError(
             f"the migrations directory {directory} is writable by other users (mode "
             f"{stat.S_IMODE(st.st_mode):o}): they could plant a migration that runs against the "
@@ -98,7 +101,13 @@ def load_file(path: Path) -> Migration:
     except OSError as exc:
         raise PlanError(f"cannot read the migration file {path}: {exc}") from exc
     try:
-        why = untrusted_reason(os.fstat(fd))
+        st = os.fstat(fd)
+        why = untrusted_reason(st)
+        if why is None and st.st_mode & _OTHERS_WRITE:
+            why = (
+                f"it is writable by other users (mode {stat.S_IMODE(st.st_mode):o}; fix it "
+                f"with `chmod go-w`)"
+            )
         if why is not None:
             raise PlanError(
                 f"the migration file {path} is not trusted: {why}; a migration runs against "
