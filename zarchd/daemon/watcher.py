@@ -99,7 +99,8 @@ def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
     """(path, device, inode, size, mtime, ctime) of each version file and each `*.sql` in the
     migration dirs: what a new, edited or removed migration changes (ctime too: `cp -p` or
     `tar x` restore an edited file's mtime). Stats and listings only, never an open()."""
-    paths = set(files) | dirs  # a directory's own stats too: a chmod or chown decides its trust
+    # The directories' own stats too: a chmod or chown (it moves the ctime) decides their trust.
+    paths = set(files) | dirs
     for directory in dirs:
         # gone: its files simply drop out of the token
         with contextlib.suppress(OSError), os.scandir(directory) as entries:
@@ -111,7 +112,6 @@ def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
         except OSError:
             continue
         token.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-        # (the ctime moves with a chmod or chown, so the directory's trust is in it)
     return tuple(token)
 
 
