@@ -46,6 +46,7 @@ from zarchd.daemon.watcher import (
     InputsToken,
     RegistryToken,
     RegistryWatcher,
+    changed_paths,
     inputs_token,
     registry_token,
 )
@@ -192,8 +193,7 @@ class Daemon:
             self.on_registry_change("modified")
         now = self.watcher.inputs_token
         if now is not None and now != inputs:
-            changed = sorted(set(now) ^ set(inputs))
-            self.on_extra_change(Path(changed[0][0]))
+            self.on_extra_change(Path(changed_paths(inputs, now)[0]))
 
     def _start_watcher(self, cfg: Config | None = None) -> None:
         cfg = cfg or self.config

@@ -95,6 +95,11 @@ def inputs_token(files: Sequence[Path], dirs: Sequence[Path]) -> InputsToken:
     return _extra_token({_abs(p) for p in files}, {_abs(p) for p in dirs})
 
 
+def changed_paths(before: InputsToken, after: InputsToken) -> list[str]:
+    """The paths added, removed or changed between two tokens, sorted."""
+    return sorted({entry[0] for entry in set(before) ^ set(after)})
+
+
 def _extra_token(files: set[str], dirs: set[str]) -> InputsToken:
     """(path, device, inode, size, mtime, ctime) of each version file and each `*.sql` in the
     migration dirs: what a new, edited or removed migration changes (ctime too: `cp -p` or
@@ -357,7 +362,7 @@ class RegistryWatcher:
             # events were lost, and an event may arrive after this look (a second request is
             # merged by the scheduler, or finds nothing pending). Deletions and renames away
             # are never routed as events, so they are told here.
-            changed = sorted({e[0] for e in set(token) ^ set(self._extra_token)})
+            changed = changed_paths(self._extra_token, token)
             unseen = [p for p in changed if p not in seen]
             log.log(
                 logging.INFO if unseen else logging.DEBUG,
