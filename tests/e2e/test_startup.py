@@ -8,29 +8,32 @@ import sys
 from pathlib import Path
 
 
-def test_ping_through_the_fast_path_imports_no_typer(tmp_path: Path) -> None:
-    # Not under coverage either (CI measures subprocesses): coverage itself imports sqlite3.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZARCH_", "COVERAGE_"))}
-    env["HOME"] = str(tmp_path)
-    sock = tmp_path / "none.sock"
+def _imports(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """`zarchctl ARGS` through the fast path under `-X importtime`: its result and the modules
+    it imported."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime",
-            "-m",
-            "zarchd.cli.ctl_entry",
-            "ping",
-            "--socket",
-            str(sock),
-        ],
+        [sys.executable, "-X", "importtime", "-m", "zarchd.cli.ctl_entry", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 3, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    return proc, imported
+
+
+def _env(home: Path) -> dict[str, str]:
+    # Not under coverage either (CI measures subprocesses): coverage itself imports sqlite3.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZARCH_", "COVERAGE_"))}
+    env["HOME"] = str(home)
+    return env
+
+
+def test_ping_through_the_fast_path_imports_no_typer(tmp_path: Path) -> None:
+    proc, imported = _imports(["ping", "--socket", str(tmp_path / "none.sock")], _env(tmp_path))
+    assert proc.returncode == 3, proc.stderr[-2000:]
     assert "zarchd.control.client" in imported  # the measurement saw the path's own imports
     assert not {m for m in imported if m.split(".")[0] in ("typer", "click", "rich")}
     assert "zarchd.app.operations" not in imported and "sqlite3" not in imported
@@ -58,18 +61,11 @@ NOT_FOR_LISTING = (
 def test_listing_and_dry_run_prune_import_only_what_they_use(
     tmp_path: Path, registry_0005: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZARCH_", "COVERAGE_"))}
-    env.update(HOME=str(tmp_path), ZARCH_REGISTRY=str(registry_0005))
+    env = _env(tmp_path)
+    env["ZARCH_REGISTRY"] = str(registry_0005)
     for args in (["backups", "--local"], ["prune", "--dry-run", "--local"]):
-        proc = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "zarchd.cli.ctl_entry", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        proc, imported = _imports(args, env)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
         assert "zarchd.backups.listing" in imported  # the measurement saw the path's own imports
         assert not imported & set(NOT_FOR_LISTING), args
 
