@@ -106,26 +106,35 @@ def test_wal_registry_goes_through_the_backup_api_with_the_wal(tmp_path: Path) -
     assert done == [(tmp_path / "copy").stat().st_size]
 
 
-def test_a_registry_that_changed_size_before_the_lock_is_copied_whole(
-    tmp_path: Path, no_clone: None
+@pytest.mark.parametrize("change", [8192, -8192], ids=["shrank", "grew"])
+def test_a_registry_that_changed_size_before_the_lock_is_copied_whole_through_the_map(
+    tmp_path: Path, no_clone: None, change: int
 ) -> None:
-    """DST was made ready for the size seen before the lock; the size under it differs."""
+    """DST was made ready for the size seen before the lock; a writer's commit changed the size
+    since. The map still takes the bytes (the rest by the kernel; a copy of a shrunk registry is
+    cut): falling back to the kernel copy of all of it held writers several times as long."""
     reg = make_registry(tmp_path / "registry.db", 3000)
     dst = tmp_path / "copy"
     dst.write_bytes(b"")
     fi = os.open(reg, os.O_RDONLY)
     fo = os.open(dst, os.O_RDWR)
+    done: list[int] = []
+
+    def report(line: str) -> None:
+        done.append(int(line.split()[1])) if line.startswith("done ") else None
+
     try:
-        os.ftruncate(fo, reg.stat().st_size + 8192)  # as prepare_map leaves it, on any kernel
-        mm = mmap.mmap(fo, reg.stat().st_size + 8192)
+        os.ftruncate(fo, reg.stat().st_size + change)  # as prepare_map leaves it, on any kernel
+        mm = mmap.mmap(fo, reg.stat().st_size + change)
         try:
-            method = copychild._locked_copy(str(reg), str(dst), 5.0, fi, fo, mm, False, print)
+            method = copychild._locked_copy(str(reg), str(dst), 5.0, fi, fo, mm, False, report)
         finally:
             mm.close()
     finally:
         os.close(fo)
         os.close(fi)
-    assert method == "copy" and dst.read_bytes() == reg.read_bytes()
+    assert method == "map" and dst.read_bytes() == reg.read_bytes()
+    assert done == sorted(done) and done[-1] == reg.stat().st_size
 
 
 def test_no_space_for_the_copy_is_told_before_any_lock_is_taken(tmp_path: Path) -> None:
