@@ -97,8 +97,9 @@ def set_mode(reg: Path, wal: bool) -> None:
 
 
 def writer_during(reg: Path, work: Path, action: object) -> tuple[float, int, int, float]:
-    """(worst commit in s, BUSY failures, commits) of the writer while `action()` runs, and how
-    long that took.
+    """The writer's worst commit (s) while `action()` runs, its BUSY failures and commits in the
+    whole run (0.2 s either side too: a failure is one wherever it falls), and how long
+    `action()` took.
 
     Only commits that overlap `action()` count: this device's own flush stalls (an idle writer
     here sees one of 80 to 190 ms every few seconds) would otherwise weigh in from the margins."""
@@ -181,13 +182,14 @@ def run(work: Path, sizes_mb: list[int], repeat: int) -> list[Row]:
                 t_cp,
             )
         )
-        t_plain = [timed(lambda: shutil.copyfile(reg, out / "c.db")) for _ in range(reps)]
+        writer_reps = max(reps, WRITER_REPS) if mb < 1000 else reps
+        t_plain = [timed(lambda: shutil.copyfile(reg, out / "c.db")) for _ in range(writer_reps)]
         clear(out, seed)
         for wal in (False, True):
             set_mode(reg, wal)
             mode = "WAL" if wal else "rollback journal"
             worst, took, busy, commits = [], [], 0, 0
-            for _ in range(max(reps, WRITER_REPS) if mb < 1000 else reps):
+            for _ in range(writer_reps):
                 w, b, n, t = writer_during(reg, work, lambda: take_backup(reg, out))
                 clear(out, seed)
                 worst.append(w)
@@ -205,11 +207,15 @@ def run(work: Path, sizes_mb: list[int], repeat: int) -> list[Row]:
                     "cp of the file",
                     t_plain,
                     max_ratio=1.2,
-                    goal="<= 1.2x",
+                    worst_too=True,  # "any writer": the worst backup counts, not only the median
+                    goal="<= 1.2x, worst too",
                     note=(
+                        f"worst {max(worst) * 1000:.0f} ms vs the worst cp "
+                        f"{max(t_plain) * 1000:.0f} ms: {max(worst) / max(t_plain):.2f}x; "
                         f"worst {max(worst):.2f} s vs the {BUSY_TIMEOUT_S:g} s busy timeout "
                         f"({'under' if max(worst) < BUSY_TIMEOUT_S else 'OVER'} it): "
-                        f"{busy} of {commits} commits failed SQLITE_BUSY; "
+                        f"{busy} of {commits} commits (the backups, 0.2 s either side) "
+                        "failed SQLITE_BUSY; "
                         f"no backup running, as many windows as long: worst "
                         f"{statistics.median(idle_worst) * 1000:.0f} ms median, "
                         f"{max(idle_worst) * 1000:.0f} ms max"

@@ -36,6 +36,7 @@ class Row:
     base_values: list[float] = field(default_factory=list)
     unit: str = "s"
     max_ratio: float | None = None  # goal: median ratio at or under this
+    worst_too: bool = False  # the goal also holds for the worst of each side (max vs max)
     max_value: float | None = None  # goal: median at or under this (absolute)
     goal: str = ""
     note: str = ""
@@ -47,6 +48,12 @@ class Row:
         base = statistics.median(self.base_values)
         return statistics.median(self.values) / base if base > 0 else None
 
+    def worst_ratio(self) -> float | None:
+        """The worst of zarchd's figures against the worst of its baseline's."""
+        if not self.values or not self.base_values or max(self.base_values) <= 0:
+            return None
+        return max(self.values) / max(self.base_values)
+
     def met(self) -> str:
         if self.failed:
             return "FAILED"
@@ -54,6 +61,9 @@ class Row:
         ratio = self.ratio()
         if self.max_ratio is not None:
             verdicts.append(ratio is not None and ratio <= self.max_ratio)
+            if self.worst_too:
+                worst = self.worst_ratio()
+                verdicts.append(worst is not None and worst <= self.max_ratio)
         if self.max_value is not None and self.values:
             verdicts.append(statistics.median(self.values) <= self.max_value)
         if not verdicts:

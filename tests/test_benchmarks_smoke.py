@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import daemon, migrate
-from benchmarks.common import isolated_env
+from benchmarks.common import Row, isolated_env
 from benchmarks.run import table
 
 
@@ -44,3 +44,14 @@ def test_import_rows_measure_the_status_path_and_the_typer_app() -> None:
     assert not row.failed and len(row.values) == 1 and len(row.base_values) == 1
     # Each figure is a real cumulative import time: more than nothing, less than a minute.
     assert 0 < row.values[0] < 60 and 0 < row.base_values[0] < 60
+
+
+def test_a_row_that_judges_the_worst_too_fails_on_one_bad_repeat() -> None:
+    """The writer's figure is about any writer: one bad backup of five fails it, though the
+    medians alone would pass."""
+    values, base = [0.02, 0.02, 0.03, 0.03, 0.11], [0.05, 0.05, 0.05, 0.06, 0.06]
+    median_only = Row("w", values, "cp", base, max_ratio=1.2)
+    assert median_only.met() == "yes"
+    judged = Row("w", values, "cp", base, max_ratio=1.2, worst_too=True)
+    assert judged.met() == "NO" and judged.worst_ratio() == pytest.approx(0.11 / 0.06)
+    assert Row("w", values[:4], "cp", base, max_ratio=1.2, worst_too=True).met() == "yes"

@@ -7,7 +7,9 @@ lock anyone needs), except where the process itself is the point.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import itertools
 import json
 import mmap
 import os
@@ -106,35 +108,92 @@ def test_wal_registry_goes_through_the_backup_api_with_the_wal(tmp_path: Path) -
     assert done == [(tmp_path / "copy").stat().st_size]
 
 
+def _writable_now(reg: Path) -> bool:
+    """Whether another process could take the registry's write lock at this moment."""
+    code = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+        "try:\n    c.execute('BEGIN EXCLUSIVE'); c.execute('ROLLBACK'); print('free')\n"
+        "except sqlite3.OperationalError:\n    print('locked')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(reg)], capture_output=True, text=True)
+    return out.stdout.strip() == "free"
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["kernel", "read-write"])
 @pytest.mark.parametrize("change", [8192, -8192], ids=["shrank", "grew"])
 def test_a_registry_that_changed_size_before_the_lock_is_copied_whole_through_the_map(
-    tmp_path: Path, no_clone: None, change: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None, change: int, plain: bool
 ) -> None:
     """DST was made ready for the size seen before the lock; a writer's commit changed the size
-    since. The map still takes the bytes (the rest by the kernel; a copy of a shrunk registry is
-    cut): falling back to the kernel copy of all of it held writers several times as long."""
+    since. The map still takes the bytes, only the part past it is copied by the kernel (or by
+    read/write), and a shrunk copy is cut once the lock is let go: copying all of it by the
+    kernel under the lock held writers about twice as long."""
+    monkeypatch.setattr(copychild, "CHUNK", 4096)
+    if plain:
+        monkeypatch.delattr(copychild.os, "copy_file_range")
     reg = make_registry(tmp_path / "registry.db", 3000)
     dst = tmp_path / "copy"
     dst.write_bytes(b"")
     fi = os.open(reg, os.O_RDONLY)
     fo = os.open(dst, os.O_RDWR)
     done: list[int] = []
+    cut_while_writable: list[bool] = []
+    truncate = os.ftruncate
 
     def report(line: str) -> None:
         done.append(int(line.split()[1])) if line.startswith("done ") else None
 
+    def watched_truncate(fd: int, length: int) -> None:
+        cut_while_writable.append(_writable_now(reg))
+        truncate(fd, length)
+
     try:
-        os.ftruncate(fo, reg.stat().st_size + change)  # as prepare_map leaves it, on any kernel
+        truncate(fo, reg.stat().st_size + change)  # as prepare_map leaves it, on any kernel
         mm = mmap.mmap(fo, reg.stat().st_size + change)
+        monkeypatch.setattr(copychild.os, "ftruncate", watched_truncate)
         try:
             method = copychild._locked_copy(str(reg), str(dst), 5.0, fi, fo, mm, False, report)
         finally:
+            monkeypatch.setattr(copychild.os, "ftruncate", truncate)
             mm.close()
     finally:
         os.close(fo)
         os.close(fi)
-    assert method == "map" and dst.read_bytes() == reg.read_bytes()
-    assert done == sorted(done) and done[-1] == reg.stat().st_size
+    assert dst.read_bytes() == reg.read_bytes()
+    tail = "read/write" if plain else "copy"
+    assert method == ("map" if change > 0 else f"map+{tail}")
+    # Each byte is copied once (nothing from 0 again), and told only once it is written.
+    assert all(b > a for a, b in itertools.pairwise(done)) and done[-1] == reg.stat().st_size
+    assert cut_while_writable == ([True] if change > 0 else [])
+
+
+def test_an_io_error_of_the_kernel_copy_is_told_by_the_disk_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_clone: None
+) -> None:
+    """copy_file_range's EIO does not say which disk failed: the plain way goes on and reads and
+    writes apart, so a failing registry disk says "cannot read" (7), not "cannot write" (5)."""
+    monkeypatch.setattr(copychild, "MAP_MAX", 0)
+
+    def failing(*_args: int) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(copychild.os, "copy_file_range", failing)
+    reg = make_registry(tmp_path / "registry.db", 3000)
+    method, _ = _copy(reg, tmp_path / "copy")  # the registry reads fine: copied the plain way
+    assert method == "read/write" and (tmp_path / "copy").read_bytes() == reg.read_bytes()
+
+    pread = os.pread
+
+    def unreadable(fd: int, length: int, offset: int) -> bytes:
+        if length <= 20:  # the header's look before the lock reads fine
+            return pread(fd, length, offset)
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(copychild.os, "pread", unreadable)
+    with pytest.raises(copychild.Failed, match=re.escape("reading it failed: [Errno 5]")) as err:
+        _copy(reg, tmp_path / "again")
+    assert err.value.code == 7
 
 
 def test_no_space_for_the_copy_is_told_before_any_lock_is_taken(tmp_path: Path) -> None:
