@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             if name not in only:
                 continue
             print(f"# {name} ...", file=sys.stderr, flush=True)
+            os.sync()  # the last step's files written out first, not under the next one's figures
             (work / name[0]).mkdir()
             try:
                 got = step()
