@@ -102,7 +102,7 @@ def writer_during(reg: Path, work: Path, action: object) -> tuple[float, int, in
     `action()` took.
 
     Only commits that overlap `action()` count: this device's own flush stalls (an idle writer
-    here sees one of 80 to 190 ms every few seconds) would otherwise weigh in from the margins."""
+    here once saw seven of 40 to 190 ms in 20 s) would otherwise weigh in from the margins."""
     out, stop = work / "lat.json", work / "stop"
     for p in (out, stop, Path(f"{out}.ready")):
         p.unlink(missing_ok=True)
