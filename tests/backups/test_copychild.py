@@ -142,7 +142,8 @@ def test_a_registry_that_changed_size_before_the_lock_is_copied_whole_through_th
     truncate = os.ftruncate
 
     def report(line: str) -> None:
-        done.append(int(line.split()[1])) if line.startswith("done ") else None
+        if line.startswith("done "):
+            done.append(int(line[5:]))
 
     def watched_truncate(fd: int, length: int) -> None:
         cut_while_writable.append(_writable_now(reg))
